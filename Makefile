@@ -1,0 +1,45 @@
+# PriceHub: `make run` starts the app with sample data, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install setup samples check-deploy clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+# Local runs use the embedded default: SQLite, local storage, django-q2 on the ORM broker.
+run: export DEBUG ?= true
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createcachetable
+	$(PY) manage.py ensure_local_admin --url http://$(HOST):$(PORT)/admin/
+	$(MAKE) --no-print-directory samples
+	@echo "Starting the web app on http://$(HOST):$(PORT)/ and the django-q2 worker (Ctrl+C stops both)."
+	@$(PY) manage.py qcluster & qpid=$$!; \
+	trap 'kill $$qpid 2>/dev/null; wait $$qpid 2>/dev/null' EXIT INT TERM; \
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+samples: export DEBUG ?= true
+samples: install
+	@if [ -d docs/samples ] && $(PY) manage.py help ingest >/dev/null 2>&1; then \
+		$(PY) manage.py ingest_samples; \
+	fi
+
+test: install
+	$(PY) -m pytest -q
+
+check-deploy: install
+	DEBUG=false SECRET_KEY=$$($(PY) -c "import secrets; print(secrets.token_urlsafe(50))") \
+	ALLOWED_HOSTS=pricehub.example.com CSRF_TRUSTED_ORIGINS=https://pricehub.example.com \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) .pytest_cache

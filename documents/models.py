@@ -1,0 +1,70 @@
+"""Source documents: every artefact that was ingested, kept as a snapshot."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class SourceDocument(models.Model):
+    """One ingested artefact. A re-ingest makes a new row; rows are never overwritten.
+
+    ``extra`` holds ``errors`` (a list of ``{ref, field, message, value}``) and
+    ``stats`` (rows seen, offers created, rows skipped, errors, duration ...).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Partial (some rows rejected)"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        CLI = "cli", "Command line"
+        UPLOAD = "upload", "Admin upload"
+        SCHEDULE = "schedule", "Scheduled import"
+        REINGEST = "reingest", "Re-ingest"
+        WHATSAPP = "whatsapp", "WhatsApp"
+
+    original_filename = models.CharField(max_length=255, help_text="As the user named it; metadata only.")
+    stored_path = models.CharField(
+        max_length=500, blank=True, help_text="Path relative to INGESTION_STORAGE_DIR, chosen by PriceHub."
+    )
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size = models.PositiveBigIntegerField(default=0)
+    content_type = models.CharField(max_length=120, blank=True)
+    processor = models.CharField(max_length=40, blank=True)
+    vendor = models.ForeignKey(
+        "offers.Vendor", null=True, blank=True, on_delete=models.SET_NULL, related_name="documents"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.CLI)
+    options = models.JSONField(default=dict, blank=True, help_text="Ingestion context (processor options).")
+    extra = models.JSONField(default=dict, blank=True)
+    previous = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reingests",
+        help_text="The snapshot this one re-ingests.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["vendor", "-id"], name="document_vendor_id")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.original_filename}"
+
+    @property
+    def errors(self) -> list[dict]:
+        return self.extra.get("errors", [])
+
+    @property
+    def stats(self) -> dict:
+        return self.extra.get("stats", {})

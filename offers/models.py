@@ -1,0 +1,227 @@
+"""The domain: vendors, canonical products, their offers and price history."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class Condition(models.TextChoices):
+    """Controlled vocabulary for an offer's condition; the raw text is kept beside it."""
+
+    NEW = "new", "New"
+    OPEN_BOX = "open_box", "Open box"
+    CPO = "cpo", "Certified pre-owned"
+    REFURBISHED = "refurbished", "Refurbished"
+    USED = "used", "Used"
+    DAMAGED = "damaged", "Damaged / for parts"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Vendor(models.Model):
+    name = models.CharField(max_length=200)
+    default_currency = models.CharField(
+        max_length=3, blank=True, help_text="ISO 4217 code used when a price list names no currency."
+    )
+    is_provisional = models.BooleanField(
+        default=False,
+        help_text="Created automatically (e.g. from a WhatsApp sender) and not yet confirmed by an operator.",
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="vendor_name_unique_ci"),
+            models.CheckConstraint(
+                condition=models.Q(default_currency="") | models.Q(default_currency__regex=r"^[A-Z]{3}$"),
+                name="vendor_default_currency_iso",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VendorAlias(models.Model):
+    """Another name a vendor appears under (a WhatsApp sender, a spelling variant)."""
+
+    class Kind(models.TextChoices):
+        NAME = "name", "Name variant"
+        WHATSAPP_SENDER = "whatsapp_sender", "WhatsApp sender"
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="aliases")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.NAME)
+    alias = models.CharField(max_length=200, help_text="Normalized: case-folded, spaces collapsed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "vendor aliases"
+        constraints = [models.UniqueConstraint(fields=["kind", "alias"], name="vendor_alias_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.alias} → {self.vendor}"
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=120)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+
+    class Meta:
+        verbose_name_plural = "categories"
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), "parent", name="category_name_unique_ci")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=60)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="tag_name_unique_ci")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    """A canonical product that offers from many vendors point at."""
+
+    name = models.CharField(max_length=300, help_text="Canonical display name.")
+    brand = models.CharField(max_length=100, blank=True)
+    model = models.CharField(max_length=150, blank=True)
+    storage = models.CharField(max_length=30, blank=True, help_text="e.g. 256GB, 1TB")
+    color = models.CharField(max_length=50, blank=True)
+    variant = models.CharField(max_length=150, blank=True, help_text="Any other variant detail.")
+    match_key = models.CharField(
+        max_length=300, unique=True, help_text="Normalized key used to match raw offers to this product."
+    )
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="products")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["brand", "model"], name="product_brand_model")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProductAlias(models.Model):
+    """A raw key (a vendor's SKU, a normalized description) known to mean a product.
+
+    ``vendor`` is set for vendor-specific keys (SKUs); null for keys that hold
+    across vendors.
+    """
+
+    class Kind(models.TextChoices):
+        SKU = "sku", "SKU"
+        DESCRIPTION = "description", "Description"
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="aliases")
+    vendor = models.ForeignKey(Vendor, null=True, blank=True, on_delete=models.CASCADE, related_name="product_aliases")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    key = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "product aliases"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor", "kind", "key"],
+                condition=models.Q(vendor__isnull=False),
+                name="product_alias_vendor_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "key"], condition=models.Q(vendor__isnull=True), name="product_alias_global_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.key} → {self.product_id}"
+
+
+class Offer(models.Model):
+    """One price a vendor asked for a product, as seen in one source."""
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="offers", db_index=False)
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="offers", db_index=False)
+    source_document = models.ForeignKey(
+        "documents.SourceDocument",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="offers",
+        db_index=False,
+    )
+    source_message = models.ForeignKey(
+        "whatsapp.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="offers"
+    )
+    sku = models.CharField(max_length=120, blank=True, help_text="SKU or model number as the vendor wrote it.")
+    description = models.TextField(blank=True, help_text="Description as the vendor wrote it.")
+    price = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3, help_text="ISO 4217 code.")
+    quantity = models.PositiveIntegerField(null=True, blank=True)
+    condition = models.CharField(max_length=20, choices=Condition.choices, default=Condition.UNKNOWN)
+    condition_grade = models.CharField(max_length=10, blank=True, help_text="Grade such as A, B, C.")
+    condition_raw = models.CharField(max_length=200, blank=True)
+    observed_at = models.DateTimeField()
+    source_ref = models.CharField(max_length=120, blank=True, help_text="Sheet and row, or line, in the source.")
+    extra = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["vendor", "-id"], name="offer_vendor_id"),
+            models.Index(fields=["product", "-id"], name="offer_product_id"),
+            models.Index(fields=["source_document", "-id"], name="offer_document_id"),
+            models.Index(fields=["observed_at"], name="offer_observed_at"),
+            models.Index(fields=["price"], name="offer_price"),
+            models.Index(fields=["condition", "-id"], name="offer_condition_id"),
+            models.Index(fields=["currency", "-id"], name="offer_currency_id"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(price__gt=0), name="offer_price_positive"),
+            models.CheckConstraint(condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="offer_currency_iso"),
+            models.CheckConstraint(
+                condition=models.Q(condition__in=Condition.values), name="offer_condition_vocabulary"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_id}/{self.product_id} {self.price} {self.currency}"
+
+
+class PriceHistory(models.Model):
+    """A point of the per-product price series, one per offer."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="price_history", db_index=False)
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="price_history")
+    condition = models.CharField(max_length=20, choices=Condition.choices, default=Condition.UNKNOWN)
+    price = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    observed_at = models.DateTimeField()
+    offer = models.OneToOneField(Offer, on_delete=models.CASCADE, related_name="history_point")
+
+    class Meta:
+        verbose_name_plural = "price history"
+        ordering = ["product", "observed_at"]
+        indexes = [
+            models.Index(
+                fields=["product", "vendor", "condition", "observed_at"], name="pricehistory_series"
+            ),
+            models.Index(fields=["product", "observed_at"], name="pricehistory_product_time"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(price__gt=0), name="pricehistory_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} {self.vendor_id} {self.price} {self.currency} @ {self.observed_at:%Y-%m-%d}"

@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from documents import views as documents
+from offers import views as offers
+
+
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema"),
+    path("documents", documents.DocumentList.as_view(), name="document-list"),
+    path("documents/<int:pk>", documents.DocumentDetail.as_view(), name="document-detail"),
+    path("offers", offers.OfferList.as_view(), name="offer-list"),
+    path("offers/<int:pk>", offers.OfferDetail.as_view(), name="offer-detail"),
+    path("products", offers.ProductList.as_view(), name="product-list"),
+    path("products/<int:pk>", offers.ProductDetail.as_view(), name="product-detail"),
+    path("vendors", offers.VendorList.as_view(), name="vendor-list"),
+    path("vendors/<int:pk>", offers.VendorDetail.as_view(), name="vendor-detail"),
+    path("price-history/product/<int:pk>", offers.ProductPriceHistory.as_view(), name="price-history-product"),
+]
+
+admin.site.site_header = "PriceHub back office"
+admin.site.site_title = "PriceHub"
+admin.site.index_title = "Operations"

@@ -1,0 +1,101 @@
+"""WhatsApp chats seen by collectors, and the messages they posted."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Chat(models.Model):
+    """A chat (group or direct) a collector reported; operators map it to a vendor.
+
+    Extraction is debounced: each inbound message pushes ``extract_due_at``
+    forward; a poller claims due chats by compare-and-set on that column and
+    extracts messages above ``extracted_through_message_id``.
+    """
+
+    external_id = models.CharField(max_length=200, unique=True, help_text="The collector's chat id or title key.")
+    title = models.CharField(max_length=300, blank=True)
+    is_group = models.BooleanField(default=True)
+    vendor = models.ForeignKey(
+        "offers.Vendor", null=True, blank=True, on_delete=models.SET_NULL, related_name="whatsapp_chats"
+    )
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    message_count = models.PositiveIntegerField(default=0)
+    extract_due_at = models.DateTimeField(null=True, blank=True)
+    first_pending_at = models.DateTimeField(null=True, blank=True)
+    extracted_through_message_id = models.BigIntegerField(default=0)
+    last_extracted_at = models.DateTimeField(null=True, blank=True)
+    extracted_count = models.PositiveIntegerField(default=0, help_text="Offers created from this chat.")
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["extract_due_at"],
+                name="chat_extract_due",
+                condition=models.Q(extract_due_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.external_id
+
+
+class Message(models.Model):
+    class Extraction(models.TextChoices):
+        PENDING = "pending", "Pending"
+        EXTRACTED = "extracted", "Extracted"
+        NO_OFFERS = "no_offers", "No offers"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="messages", db_index=False)
+    external_id = models.CharField(max_length=200, blank=True, help_text="WhatsApp message id, when known.")
+    client_id = models.CharField(max_length=100, blank=True, help_text="The collector that posted it.")
+    sender = models.CharField(max_length=200, blank=True)
+    text = models.TextField(blank=True)
+    sent_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    content_hash = models.CharField(max_length=64, help_text="sha256 of the normalized content, for dedupe.")
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    extraction_state = models.CharField(
+        max_length=20, choices=Extraction.choices, default=Extraction.PENDING, db_index=True
+    )
+    extraction_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["chat", "id"]
+        indexes = [
+            models.Index(fields=["chat", "id"], name="message_chat_id"),
+            models.Index(fields=["chat", "content_hash"], name="message_chat_hash"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chat", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="message_external_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chat_id}:{self.pk} {self.sender}"
+
+
+class ContentFingerprint(models.Model):
+    """The last time a given content was seen in a chat.
+
+    One row per (chat, content hash): the unique constraint makes the dedupe
+    window race-free across workers and hosts (claim by insert, or by a
+    conditional update when the previous sighting is older than the window).
+    """
+
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="fingerprints", db_index=False)
+    content_hash = models.CharField(max_length=64)
+    last_seen_at = models.DateTimeField()
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["chat", "content_hash"], name="fingerprint_chat_hash_unique"),
+        ]
