@@ -29,9 +29,7 @@ run: install
 
 samples: export DEBUG ?= true
 samples: install
-	@if [ -d docs/samples ] && $(PY) manage.py help ingest >/dev/null 2>&1; then \
-		$(PY) manage.py ingest_samples; \
-	fi
+	$(PY) manage.py ingest_samples
 
 test: install
 	$(PY) -m pytest -q

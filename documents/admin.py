@@ -1,12 +1,132 @@
-from django.contrib import admin
+import json
 
+from django.contrib import admin
+from django.http import FileResponse, Http404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from documents import storage
 from documents.models import SourceDocument
+
+OFFERS_SHOWN = 50
 
 
 @admin.register(SourceDocument)
 class SourceDocumentAdmin(admin.ModelAdmin):
-    list_display = ["id", "original_filename", "vendor", "processor", "status", "trigger", "created_at"]
-    list_filter = ["status", "processor", "trigger"]
+    """The documents dashboard: every ingested artefact, its status, stats and errors."""
+
+    list_display = [
+        "id", "original_filename", "vendor", "processor", "status_badge", "offers_created", "error_count",
+        "trigger", "created_at",
+    ]
+    list_filter = ["status", "processor", "trigger", "vendor"]
     search_fields = ["original_filename", "sha256", "vendor__name"]
     list_select_related = ["vendor"]
-    readonly_fields = [f.name for f in SourceDocument._meta.fields]
+    date_hierarchy = "created_at"
+    fieldsets = [
+        (None, {"fields": ["original_filename", "download", "vendor", "processor", "status_badge", "failure",
+                           "trigger", "previous"]}),
+        ("Result", {"fields": ["stats_table", "errors_table", "offers_preview"]}),
+        ("File", {"fields": ["sha256", "size", "content_type", "stored_path", "options_json"],
+                  "classes": ["collapse"]}),
+        ("Timing", {"fields": ["created_at", "started_at", "finished_at"], "classes": ["collapse"]}),
+    ]
+    readonly_fields = [
+        "original_filename", "download", "vendor", "processor", "status_badge", "failure", "trigger", "previous",
+        "stats_table", "errors_table", "offers_preview", "sha256", "size", "content_type", "stored_path",
+        "options_json", "created_at", "started_at", "finished_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/download/", self.admin_site.admin_view(self.download_view),
+                 name="documents_sourcedocument_download"),
+        ] + super().get_urls()
+
+    def download_view(self, request, pk: int):
+        document = self.get_object(request, str(pk))
+        if document is None or not self.has_view_permission(request, document):
+            raise Http404("no such document")
+        try:
+            path = storage.resolve(document.stored_path)
+        except storage.StorageError:
+            raise Http404("the stored file is not available") from None
+        if not path.is_file():
+            raise Http404("the stored file is missing from storage")
+        return FileResponse(open(path, "rb"), as_attachment=True, filename=document.original_filename)
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, document):
+        colours = {"succeeded": "#2e7d32", "partial": "#ef6c00", "failed": "#c62828"}
+        return format_html(
+            '<strong style="color:{}">{}</strong>', colours.get(document.status, "#555"), document.get_status_display()
+        )
+
+    @admin.display(description="Offers")
+    def offers_created(self, document):
+        return document.stats.get("offers_created", "-")
+
+    @admin.display(description="Errors")
+    def error_count(self, document):
+        return document.stats.get("errors", len(document.errors))
+
+    @admin.display(description="Failure")
+    def failure(self, document):
+        return document.extra.get("failure", "-")
+
+    @admin.display(description="Original file")
+    def download(self, document):
+        url = reverse("admin:documents_sourcedocument_download", args=[document.pk])
+        return format_html('<a href="{}">Download {}</a>', url, document.original_filename)
+
+    @admin.display(description="Stats")
+    def stats_table(self, document):
+        if not document.stats:
+            return "-"
+        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", sorted(document.stats.items()))
+        return format_html("<table>{}</table>", rows)
+
+    @admin.display(description="Errors")
+    def errors_table(self, document):
+        errors = document.errors
+        if not errors:
+            return "None"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            ((e.get("ref", ""), e.get("field", ""), e.get("message", ""), e.get("value", "")) for e in errors[:500]),
+        )
+        more = f"… and {len(errors) - 500} more (GET /documents/{document.pk})" if len(errors) > 500 else ""
+        return format_html(
+            "<table><thead><tr><th>Where</th><th>Field</th><th>Problem</th><th>Value</th></tr></thead>"
+            "<tbody>{}</tbody></table>{}",
+            rows,
+            more,
+        )
+
+    @admin.display(description="Offers produced")
+    def offers_preview(self, document):
+        offers = list(document.offers.select_related("product").order_by("id")[:OFFERS_SHOWN])
+        if not offers:
+            return "None"
+        url = reverse("admin:offers_offer_changelist") + f"?source_document__id__exact={document.pk}"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td></tr>",
+            ((o.source_ref, o.product.name, o.price, o.currency, o.quantity if o.quantity is not None else "",
+              o.get_condition_display()) for o in offers),
+        )
+        return format_html(
+            '<p><a href="{}">All offers from this document</a></p>'
+            "<table><thead><tr><th>Where</th><th>Product</th><th>Price</th><th>Qty</th><th>Condition</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            url,
+            rows,
+        )
+
+    @admin.display(description="Options")
+    def options_json(self, document):
+        return format_html("<pre>{}</pre>", json.dumps(document.options, indent=2, ensure_ascii=False))

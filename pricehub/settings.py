@@ -229,3 +229,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# The currency of a price that names none, when neither --currency nor the
+# vendor's default gives one. Offers that fell back on it are counted in the
+# document's stats (currency_defaulted) and marked in their extra.
+DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "USD").upper()

@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("documents", documents.DocumentList.as_view(), name="document-list"),
     path("documents/<int:pk>", documents.DocumentDetail.as_view(), name="document-detail"),
+    path("documents/templates/vendor-price", documents.VendorPriceTemplate.as_view(), name="vendor-price-template"),
     path("offers", offers.OfferList.as_view(), name="offer-list"),
     path("offers/<int:pk>", offers.OfferDetail.as_view(), name="offer-detail"),
     path("products", offers.ProductList.as_view(), name="product-list"),

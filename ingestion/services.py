@@ -1,0 +1,416 @@
+"""The ingest service: store an artefact, run its processor, persist its offers.
+
+``ingest_path`` (CLI, schedules) and ``register_upload`` + ``process_document``
+(admin uploads, re-ingests, in a django-q2 task) share one pipeline:
+
+    store copy -> SourceDocument -> processor yields candidates / RowErrors
+    -> normalize -> match products (per batch) -> bulk write Offer + PriceHistory
+    -> extra.errors, extra.stats, status
+
+Every rejected row is recorded with its reference and reason; one bad row
+never loses the others. A document's offers are written in one transaction,
+so a crash mid-file leaves no half-ingested snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from documents import storage
+from documents.models import SourceDocument
+from ingestion import processors
+from ingestion.normalize import NormalizationError, parse_condition, parse_currency, parse_price, parse_quantity
+from ingestion.types import IngestContext, OfferCandidate, RowError
+from offers.matching import ProductRef, match_products
+from offers.models import Offer, PriceHistory, Vendor
+from offers.vendors import vendor_by_name, vendor_for_sender
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 2000
+MAX_RECORDED_ERRORS = 5000
+
+Progress = Callable[[int, int | None], None]
+
+
+class IngestError(Exception):
+    """The request itself is wrong (no such file, unknown processor, bad option)."""
+
+
+@dataclass(slots=True)
+class NormalizedOffer:
+    ref: str
+    vendor: Vendor
+    sku: str
+    description: str
+    price: Decimal
+    currency: str
+    quantity: int | None
+    condition: str
+    condition_grade: str
+    condition_raw: str
+    observed_at: datetime
+    extra: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def ingest_path(
+    path: str | Path,
+    *,
+    vendor_name: str = "",
+    processor: str = "",
+    options: dict[str, str] | None = None,
+    currency: str = "",
+    trigger: str = SourceDocument.Trigger.CLI,
+    progress: Progress | None = None,
+) -> SourceDocument:
+    """Store a file from disk and ingest it now. Raises ``IngestError`` for a bad request."""
+    path = Path(path)
+    try:
+        stored = storage.store_path(path)
+    except storage.StorageError as exc:
+        raise IngestError(str(exc)) from exc
+    document = register_document(
+        stored=stored,
+        original_filename=path.name,
+        vendor_name=vendor_name,
+        processor=processor,
+        options=options,
+        currency=currency,
+        trigger=trigger,
+    )
+    return process_document(document, progress=progress)
+
+
+def register_upload(
+    stream: BinaryIO,
+    filename: str,
+    *,
+    vendor_name: str = "",
+    processor: str = "",
+    options: dict[str, str] | None = None,
+    currency: str = "",
+    trigger: str = SourceDocument.Trigger.UPLOAD,
+) -> SourceDocument:
+    """Store an uploaded stream and create its pending document (processed later by a task)."""
+    try:
+        stored = storage.store_stream(stream, filename)
+    except storage.StorageError as exc:
+        raise IngestError(str(exc)) from exc
+    return register_document(
+        stored=stored,
+        original_filename=filename,
+        vendor_name=vendor_name,
+        processor=processor,
+        options=options,
+        currency=currency,
+        trigger=trigger,
+    )
+
+
+def register_document(
+    *,
+    stored: storage.StoredFile,
+    original_filename: str,
+    vendor_name: str = "",
+    processor: str = "",
+    options: dict[str, str] | None = None,
+    currency: str = "",
+    trigger: str = SourceDocument.Trigger.CLI,
+    previous: SourceDocument | None = None,
+) -> SourceDocument:
+    """Validate the request and create the pending ``SourceDocument`` for a stored file."""
+    if processor:
+        try:
+            processors.get(processor)
+        except processors.UnknownProcessor as exc:
+            raise IngestError(str(exc)) from exc
+    run_currency = ""
+    if currency:
+        run_currency = parse_currency(currency) or ""
+        if not run_currency:
+            raise IngestError(f"--currency {currency!r} is not a known currency code")
+    vendor = vendor_by_name(vendor_name) if vendor_name.strip() else None
+    return SourceDocument.objects.create(
+        original_filename=storage.display_name(original_filename),
+        stored_path=stored.relative_path,
+        sha256=stored.sha256,
+        size=stored.size,
+        content_type=stored.content_type,
+        processor=processor,
+        vendor=vendor,
+        trigger=trigger,
+        options={"currency": run_currency, "options": dict(options or {})},
+        previous=previous,
+    )
+
+
+def reingest(document: SourceDocument, *, trigger: str = SourceDocument.Trigger.REINGEST) -> SourceDocument:
+    """A new pending snapshot of the same stored file, vendor, processor and options."""
+    return SourceDocument.objects.create(
+        original_filename=document.original_filename,
+        stored_path=document.stored_path,
+        sha256=document.sha256,
+        size=document.size,
+        content_type=document.content_type,
+        processor=document.extra.get("requested_processor", document.processor),
+        vendor=document.vendor,
+        trigger=trigger,
+        options=document.options,
+        previous=document,
+    )
+
+
+# --------------------------------------------------------------------------- processing
+
+
+def process_document(document: SourceDocument, *, progress: Progress | None = None) -> SourceDocument:
+    """Run the pipeline on a registered document; always ends succeeded, partial or failed."""
+    started = time.perf_counter()
+    document.status = SourceDocument.Status.PROCESSING
+    document.started_at = timezone.now()
+    document.save(update_fields=["status", "started_at", "updated_at"])
+    try:
+        path = storage.resolve(document.stored_path)
+        processor = processors.get(document.processor) if document.processor else processors.detect(path)
+        context = IngestContext(
+            filename=document.original_filename,
+            options=dict(document.options.get("options", {})),
+            vendor_name=document.vendor.name if document.vendor else "",
+            currency=document.options.get("currency", ""),
+            progress=progress,
+        )
+        with transaction.atomic():
+            outcome = _run(document, processor, path, context)
+            _finish(document, processor.name, context, outcome, started)
+    except Exception as exc:  # the document records why; the caller gets a failed document
+        log.exception("ingest of document %s failed", document.pk)
+        _fail(document, exc, started)
+    return document
+
+
+@dataclass(slots=True)
+class _Outcome:
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+    offers_created: int = 0
+    rows_seen: int = 0
+    currency_defaulted: int = 0
+
+
+def _run(document: SourceDocument, processor, path: Path, context: IngestContext) -> _Outcome:
+    outcome = _Outcome()
+    defaults = _Defaults(document, context)
+    batch: list[NormalizedOffer] = []
+
+    def reject(error: RowError) -> None:
+        outcome.error_count += 1
+        if len(outcome.errors) < MAX_RECORDED_ERRORS:
+            outcome.errors.append(error)
+
+    for item in processor.process(path, context):
+        outcome.rows_seen += 1
+        if isinstance(item, RowError):
+            reject(item)
+            continue
+        normalized = normalize_candidate(item, defaults)
+        if isinstance(normalized, RowError):
+            reject(normalized)
+            continue
+        if normalized.extra.get("currency_source") == "default":
+            outcome.currency_defaulted += 1
+        batch.append(normalized)
+        if len(batch) >= BATCH_SIZE:
+            outcome.offers_created += persist_offers(document, batch)
+            batch = []
+    if batch:
+        outcome.offers_created += persist_offers(document, batch)
+    return outcome
+
+
+class _Defaults:
+    """What a row falls back on: the run's vendor, currency and time."""
+
+    def __init__(self, document: SourceDocument, context: IngestContext):
+        self.vendor = document.vendor
+        self.currency = context.currency
+        self.vendor_currency = document.vendor.default_currency if document.vendor else ""
+        self.observed_at = document.created_at
+        self._senders: dict[str, Vendor] = {}
+
+    def vendor_for(self, candidate: OfferCandidate) -> Vendor | None:
+        if self.vendor is not None:
+            return self.vendor
+        sender = candidate.sender.strip()
+        if not sender:
+            return None
+        if sender not in self._senders:
+            self._senders[sender] = vendor_for_sender(sender)
+        return self._senders[sender]
+
+
+def normalize_candidate(candidate: OfferCandidate, defaults: _Defaults) -> NormalizedOffer | RowError:
+    """Typed values for one candidate, or the ``RowError`` saying which field is wrong."""
+    try:
+        money = parse_price(candidate.price)
+    except NormalizationError as exc:
+        return RowError(candidate.ref, str(exc), "price", candidate.price)
+
+    extra = dict(candidate.extra)
+    currency = money.currency
+    if currency is None and candidate.currency:
+        currency = parse_currency(candidate.currency)
+        if currency is None:
+            return RowError(candidate.ref, f"currency {candidate.currency!r} is not known", "currency", candidate.currency)
+    if currency is None:
+        if defaults.currency:
+            currency, extra["currency_source"] = defaults.currency, "run"
+        elif defaults.vendor_currency:
+            currency, extra["currency_source"] = defaults.vendor_currency, "vendor"
+        else:
+            currency, extra["currency_source"] = settings.DEFAULT_CURRENCY, "default"
+
+    try:
+        quantity = parse_quantity(candidate.quantity)
+    except NormalizationError as exc:
+        return RowError(candidate.ref, str(exc), "quantity", candidate.quantity)
+
+    if not (candidate.sku.strip() or candidate.description.strip()):
+        return RowError(candidate.ref, "no model/SKU or description", "description", "")
+
+    vendor = defaults.vendor_for(candidate)
+    if vendor is None:
+        return RowError(candidate.ref, "no vendor: pass --vendor (or map the sender to a vendor)", "vendor", "")
+
+    condition = parse_condition(candidate.condition)
+    return NormalizedOffer(
+        ref=candidate.ref,
+        vendor=vendor,
+        sku=candidate.sku.strip()[:120],
+        description=candidate.description.strip(),
+        price=money.amount,
+        currency=currency,
+        quantity=quantity,
+        condition=condition.code,
+        condition_grade=condition.grade[:10],
+        condition_raw=condition.raw[:200],
+        observed_at=candidate.observed_at or defaults.observed_at,
+        extra=extra,
+    )
+
+
+def persist_offers(document: SourceDocument | None, offers: list[NormalizedOffer], *, message=None) -> int:
+    """Match products and bulk-write offers with their price-history points."""
+    by_vendor: dict[int, list[NormalizedOffer]] = {}
+    for offer in offers:
+        by_vendor.setdefault(offer.vendor.pk, []).append(offer)
+    rows: list[Offer] = []
+    for group in by_vendor.values():
+        vendor = group[0].vendor
+        products = match_products(vendor, [ProductRef(o.sku, o.description) for o in group])
+        rows.extend(
+            Offer(
+                vendor=vendor,
+                product=product,
+                source_document=document,
+                source_message=message,
+                sku=o.sku,
+                description=o.description,
+                price=o.price,
+                currency=o.currency,
+                quantity=o.quantity,
+                condition=o.condition,
+                condition_grade=o.condition_grade,
+                condition_raw=o.condition_raw,
+                observed_at=o.observed_at,
+                source_ref=o.ref[:120],
+                extra=o.extra,
+            )
+            for o, product in zip(group, products)
+        )
+    Offer.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+    PriceHistory.objects.bulk_create(
+        [
+            PriceHistory(
+                product_id=row.product_id,
+                vendor_id=row.vendor_id,
+                condition=row.condition,
+                price=row.price,
+                currency=row.currency,
+                observed_at=row.observed_at,
+                offer_id=row.pk,
+            )
+            for row in rows
+        ],
+        batch_size=BATCH_SIZE,
+    )
+    return len(rows)
+
+
+def _finish(document: SourceDocument, processor_name: str, context: IngestContext, outcome: _Outcome, started: float):
+    stats = {key: value for key, value in sorted(context.stats.items())}
+    stats.update(
+        rows_seen=max(outcome.rows_seen, int(context.stats.get("rows_seen", 0))),
+        offers_created=outcome.offers_created,
+        rows_skipped=outcome.error_count,
+        errors=outcome.error_count,
+        duration_seconds=round(time.perf_counter() - started, 3),
+    )
+    if outcome.currency_defaulted:
+        stats["currency_defaulted"] = outcome.currency_defaulted
+    if outcome.error_count > len(outcome.errors):
+        stats["errors_not_recorded"] = outcome.error_count - len(outcome.errors)
+    extra = {**document.extra, "errors": [e.as_dict() for e in outcome.errors], "stats": stats}
+    if document.processor and document.processor != processor_name:
+        extra["requested_processor"] = document.processor
+    if outcome.offers_created == 0:
+        status = SourceDocument.Status.FAILED
+        if outcome.error_count:
+            first = outcome.errors[0]
+            extra["failure"] = f"no offers: all {outcome.error_count} rows were rejected (first: {first.ref}: {first.message})"
+        else:
+            extra["failure"] = f"no offers found in {document.original_filename}"
+    elif outcome.error_count:
+        status = SourceDocument.Status.PARTIAL
+    else:
+        status = SourceDocument.Status.SUCCEEDED
+    document.processor = processor_name
+    document.status = status
+    document.extra = extra
+    document.finished_at = timezone.now()
+    document.save(update_fields=["processor", "status", "extra", "finished_at", "updated_at"])
+
+
+def _fail(document: SourceDocument, exc: Exception, started: float) -> None:
+    reason = str(exc) or exc.__class__.__name__
+    document.status = SourceDocument.Status.FAILED
+    document.extra = {
+        **document.extra,
+        "failure": reason,
+        "errors": [{"ref": document.original_filename, "field": "", "message": reason, "value": ""}],
+        "stats": {"offers_created": 0, "errors": 1, "duration_seconds": round(time.perf_counter() - started, 3)},
+    }
+    document.finished_at = timezone.now()
+    document.save(update_fields=["status", "extra", "finished_at", "updated_at"])
+
+
+def recent_documents(*, limit: int = 20, status: str = "", vendor_name: str = "") -> Iterable[SourceDocument]:
+    documents = SourceDocument.objects.select_related("vendor").order_by("-id")
+    if status:
+        documents = documents.filter(status=status)
+    if vendor_name:
+        documents = documents.filter(vendor__name__iexact=vendor_name)
+    return documents[:limit]
