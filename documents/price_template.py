@@ -16,9 +16,6 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
-TEMPLATE_FILENAME = "pricehub-vendor-price-template.xlsx"
-TEMPLATE_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
 HEADERS = ("MODEL/SKU", "DESCRIPTION", "PRICE", "QTY", "CONDITION")
 # The condition labels an operator types; each maps onto offers.models.Condition.
 CONDITION_CHOICES = ("New", "Open box", "CPO", "Refurbished", "Used", "Damaged")

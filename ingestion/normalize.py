@@ -87,7 +87,7 @@ _CURRENCY_ALIASES = {
     "dollars": "USD", "usdollar": "USD", "usdollars": "USD",
     "€": "EUR", "eur€": "EUR", "euro": "EUR", "euros": "EUR",
     "£": "GBP", "gbp£": "GBP", "pound": "GBP", "pounds": "GBP",
-    "r$": "BRL", "reais": "BRL", "real": "BRL",
+    "r$": "BRL", "reais": "BRL",
     "¥": "JPY", "円": "JPY", "yen": "JPY", "jp¥": "JPY",
     "cn¥": "CNY", "rmb": "CNY", "元": "CNY", "yuan": "CNY",
     "fr": "CHF", "sfr": "CHF", "chf": "CHF", "franken": "CHF",
@@ -95,7 +95,7 @@ _CURRENCY_ALIASES = {
     "₹": "INR", "hk$": "HKD", "c$": "CAD", "ca$": "CAD", "cad$": "CAD", "a$": "AUD", "au$": "AUD",
     "aud$": "AUD", "s$": "SGD", "sgd$": "SGD", "nz$": "NZD", "mx$": "MXN", "₩": "KRW", "₺": "TRY",
     "₽": "RUB", "zł": "PLN", "zl": "PLN", "kč": "CZK", "₪": "ILS", "₫": "VND", "₱": "PHP",
-    "฿": "THB", "₦": "NGN", "₴": "UAH", "lei": "RON", "ft": "HUF",
+    "฿": "THB", "₦": "NGN", "₴": "UAH", "lei": "RON",
 }
 
 _CURRENCY_SYMBOL_CHARS = "$€£¥₹₩₺₽₪₫₱฿₦₴円元"

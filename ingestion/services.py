@@ -18,8 +18,6 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,8 +30,9 @@ from documents.models import SourceDocument
 from ingestion import processors
 from ingestion.normalize import NormalizationError, parse_condition, parse_currency, parse_price, parse_quantity
 from ingestion.types import IngestContext, OfferCandidate, RowError
+from offers.bulk import OfferRow, insert_offers
 from offers.matching import ProductRef, match_products
-from offers.models import Offer, PriceHistory, Vendor
+from offers.models import Vendor
 from offers.vendors import vendor_by_name, vendor_for_sender
 
 log = logging.getLogger(__name__)
@@ -46,22 +45,6 @@ Progress = Callable[[int, int | None], None]
 
 class IngestError(Exception):
     """The request itself is wrong (no such file, unknown processor, bad option)."""
-
-
-@dataclass(slots=True)
-class NormalizedOffer:
-    ref: str
-    vendor: Vendor
-    sku: str
-    description: str
-    price: Decimal
-    currency: str
-    quantity: int | None
-    condition: str
-    condition_grade: str
-    condition_raw: str
-    observed_at: datetime
-    extra: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -214,7 +197,7 @@ class _Outcome:
 def _run(document: SourceDocument, processor, path: Path, context: IngestContext) -> _Outcome:
     outcome = _Outcome()
     defaults = _Defaults(document, context)
-    batch: list[NormalizedOffer] = []
+    batch: list[OfferRow] = []
 
     def reject(error: RowError) -> None:
         outcome.error_count += 1
@@ -262,14 +245,17 @@ class _Defaults:
         return self._senders[sender]
 
 
-def normalize_candidate(candidate: OfferCandidate, defaults: _Defaults) -> NormalizedOffer | RowError:
+def normalize_candidate(candidate: OfferCandidate, defaults: _Defaults) -> OfferRow | RowError:
     """Typed values for one candidate, or the ``RowError`` saying which field is wrong."""
+    extra = dict(candidate.extra)
+    # A processor that knows how the number was written (e.g. a numeric
+    # spreadsheet cell passed on as text) settles the separator question.
+    decimal_comma = extra.pop("decimal_comma", None)
     try:
-        money = parse_price(candidate.price)
+        money = parse_price(candidate.price, decimal_comma=decimal_comma)
     except NormalizationError as exc:
         return RowError(candidate.ref, str(exc), "price", candidate.price)
 
-    extra = dict(candidate.extra)
     currency = money.currency
     if currency is None and candidate.currency:
         currency = parse_currency(candidate.currency)
@@ -296,9 +282,9 @@ def normalize_candidate(candidate: OfferCandidate, defaults: _Defaults) -> Norma
         return RowError(candidate.ref, "no vendor: pass --vendor (or map the sender to a vendor)", "vendor", "")
 
     condition = parse_condition(candidate.condition)
-    return NormalizedOffer(
-        ref=candidate.ref,
-        vendor=vendor,
+    return OfferRow(
+        source_ref=candidate.ref[:120],
+        vendor_id=vendor.pk,
         sku=candidate.sku.strip()[:120],
         description=candidate.description.strip(),
         price=money.amount,
@@ -312,52 +298,21 @@ def normalize_candidate(candidate: OfferCandidate, defaults: _Defaults) -> Norma
     )
 
 
-def persist_offers(document: SourceDocument | None, offers: list[NormalizedOffer], *, message=None) -> int:
-    """Match products and bulk-write offers with their price-history points."""
-    by_vendor: dict[int, list[NormalizedOffer]] = {}
+def persist_offers(document: SourceDocument | None, offers: list[OfferRow], *, message=None) -> int:
+    """Match products (per vendor) and bulk-write offers with their price-history points."""
+    by_vendor: dict[int, list[OfferRow]] = {}
     for offer in offers:
-        by_vendor.setdefault(offer.vendor.pk, []).append(offer)
-    rows: list[Offer] = []
-    for group in by_vendor.values():
-        vendor = group[0].vendor
-        products = match_products(vendor, [ProductRef(o.sku, o.description) for o in group])
-        rows.extend(
-            Offer(
-                vendor=vendor,
-                product=product,
-                source_document=document,
-                source_message=message,
-                sku=o.sku,
-                description=o.description,
-                price=o.price,
-                currency=o.currency,
-                quantity=o.quantity,
-                condition=o.condition,
-                condition_grade=o.condition_grade,
-                condition_raw=o.condition_raw,
-                observed_at=o.observed_at,
-                source_ref=o.ref[:120],
-                extra=o.extra,
-            )
-            for o, product in zip(group, products)
-        )
-    Offer.objects.bulk_create(rows, batch_size=BATCH_SIZE)
-    PriceHistory.objects.bulk_create(
-        [
-            PriceHistory(
-                product_id=row.product_id,
-                vendor_id=row.vendor_id,
-                condition=row.condition,
-                price=row.price,
-                currency=row.currency,
-                observed_at=row.observed_at,
-                offer_id=row.pk,
-            )
-            for row in rows
-        ],
-        batch_size=BATCH_SIZE,
+        by_vendor.setdefault(offer.vendor_id, []).append(offer)
+    for vendor_id, group in by_vendor.items():
+        product_ids = match_products(vendor_id, [ProductRef.of(o.sku, o.description) for o in group])
+        for offer, product_id in zip(group, product_ids):
+            offer.product_id = product_id
+    insert_offers(
+        offers,
+        source_document_id=document.pk if document else None,
+        source_message_id=message.pk if message else None,
     )
-    return len(rows)
+    return len(offers)
 
 
 def _finish(document: SourceDocument, processor_name: str, context: IngestContext, outcome: _Outcome, started: float):

@@ -20,16 +20,18 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.db import IntegrityError, transaction
 
-from offers.models import Product, ProductAlias, Vendor
+from offers.models import Product, ProductAlias
 
 _STORAGE = re.compile(r"\b(\d+(?:[.,]\d+)?)\s*(gb|tb|mb)\b")
 _NOT_WORD = re.compile(r"[^\w+#./-]+")
 _SPACES = re.compile(r"\s+")
 
 
+@lru_cache(maxsize=65536)
 def normalize_key(text: str) -> str:
     """A match key: case-folded, accents removed, punctuation to spaces, `128 GB` → `128gb`."""
     text = unicodedata.normalize("NFKD", text)
@@ -45,118 +47,93 @@ def normalize_sku(sku: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ProductRef:
-    """What one offer says about its product."""
+    """What one offer says about its product, as match keys (computed once)."""
 
-    sku: str
-    description: str
+    sku_key: str
+    description_key: str
+    name: str
 
-    @property
-    def sku_key(self) -> str:
-        return normalize_sku(self.sku) if self.sku.strip() else ""
-
-    @property
-    def description_key(self) -> str:
-        return normalize_key(self.description) if self.description.strip() else ""
+    @classmethod
+    def of(cls, sku: str, description: str) -> ProductRef:
+        sku, description = sku.strip(), description.strip()
+        return cls(
+            sku_key=normalize_sku(sku) if sku else "",
+            description_key=normalize_key(description) if description else "",
+            name=(description or sku)[:300],
+        )
 
     @property
     def fallback_key(self) -> str:
         return self.description_key or f"sku {self.sku_key.lower()}"
 
 
-def match_products(vendor: Vendor, refs: Sequence[ProductRef]) -> list[Product]:
-    """The product for each ref, creating products and aliases as needed.
+def match_products(vendor_id: int, refs: Sequence[ProductRef]) -> list[int]:
+    """The product id for each ref, creating products and aliases as needed.
 
     Safe against a concurrent ingest creating the same product: on a unique
     conflict the batch is matched again inside a savepoint.
     """
+    unique = list(dict.fromkeys(refs))  # rows repeat products; decide once per distinct ref
     for attempt in range(3):
         try:
             with transaction.atomic():
-                return _match(vendor, refs)
+                decided = dict(zip(unique, _match(vendor_id, unique)))
+            return [decided[ref] for ref in refs]
         except IntegrityError:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
 
-def _match(vendor: Vendor, refs: Sequence[ProductRef]) -> list[Product]:
+def _match(vendor_id: int, refs: Sequence[ProductRef]) -> list[int]:
     sku_keys = {ref.sku_key for ref in refs if ref.sku_key}
     desc_keys = {ref.description_key for ref in refs if ref.description_key}
     fallback_keys = {ref.fallback_key for ref in refs}
 
-    by_sku = {
-        alias.key: alias.product
-        for alias in ProductAlias.objects.filter(vendor=vendor, kind=ProductAlias.Kind.SKU, key__in=sku_keys)
-        .select_related("product")
-    }
-    by_desc = {
-        alias.key: alias.product
-        for alias in ProductAlias.objects.filter(
-            vendor__isnull=True, kind=ProductAlias.Kind.DESCRIPTION, key__in=desc_keys
-        ).select_related("product")
-    }
-    by_match_key = {product.match_key: product for product in Product.objects.filter(match_key__in=fallback_keys)}
+    aliases = ProductAlias.objects.values_list("key", "product_id")
+    by_sku = dict(aliases.filter(vendor_id=vendor_id, kind=ProductAlias.Kind.SKU, key__in=sku_keys))
+    by_desc = dict(aliases.filter(vendor__isnull=True, kind=ProductAlias.Kind.DESCRIPTION, key__in=desc_keys))
+    by_match_key = dict(Product.objects.filter(match_key__in=fallback_keys).values_list("match_key", "id"))
+    known_sku, known_desc = set(by_sku), set(by_desc)
 
-    results: list[Product | None] = []
-    new_products: dict[str, Product] = {}
+    # Each ref gets a product id, or the match key of a product still to create.
+    decisions: list[int | str] = []
+    to_create: dict[str, Product] = {}
     for ref in refs:
-        product = (
+        decision = (
             by_sku.get(ref.sku_key)
             or by_desc.get(ref.description_key)
             or by_match_key.get(ref.fallback_key)
-            or new_products.get(ref.fallback_key)
         )
-        if product is None:
-            product = Product(name=(ref.description.strip() or ref.sku.strip())[:300], match_key=ref.fallback_key)
-            new_products[ref.fallback_key] = product
-        results.append(product)
+        if decision is None:
+            decision = ref.fallback_key
+            to_create.setdefault(decision, Product(name=ref.name, match_key=decision))
+        decisions.append(decision)
         # Later refs in the batch see what earlier ones decided.
         if ref.sku_key:
-            by_sku.setdefault(ref.sku_key, product)
+            by_sku.setdefault(ref.sku_key, decision)
         if ref.description_key:
-            by_desc.setdefault(ref.description_key, product)
+            by_desc.setdefault(ref.description_key, decision)
 
-    if new_products:
-        Product.objects.bulk_create(new_products.values())
-        if any(p.pk is None for p in new_products.values()):  # backends without RETURNING
-            saved = Product.objects.filter(match_key__in=new_products.keys()).in_bulk(field_name="match_key")
-            for key, product in new_products.items():
-                product.pk = saved[key].pk
+    created: dict[str, int] = {}
+    if to_create:
+        Product.objects.bulk_create(to_create.values())
+        created = {key: product.pk for key, product in to_create.items()}
+        if None in created.values():  # backends without RETURNING
+            created = dict(Product.objects.filter(match_key__in=to_create).values_list("match_key", "id"))
 
-    _record_aliases(vendor, refs, results)
-    return results  # type: ignore[return-value]
+    def product_id(decision: int | str) -> int:
+        return created[decision] if isinstance(decision, str) else decision
 
-
-def _record_aliases(vendor: Vendor, refs: Sequence[ProductRef], products: Sequence[Product]) -> None:
-    wanted: dict[tuple, ProductAlias] = {}
-    for ref, product in zip(refs, products):
-        if ref.sku_key:
-            wanted.setdefault(
-                (vendor.pk, "sku", ref.sku_key),
-                ProductAlias(product=product, vendor=vendor, kind=ProductAlias.Kind.SKU, key=ref.sku_key),
-            )
-        if ref.description_key:
-            wanted.setdefault(
-                (None, "description", ref.description_key),
-                ProductAlias(product=product, vendor=None, kind=ProductAlias.Kind.DESCRIPTION, key=ref.description_key),
-            )
-    if not wanted:
-        return
-    existing = set(
-        ProductAlias.objects.filter(
-            vendor=vendor, kind=ProductAlias.Kind.SKU, key__in=[k for v, kind, k in wanted if kind == "sku"]
-        ).values_list("key", flat=True)
+    # Record every key not known before, so the next file matches without guessing.
+    ProductAlias.objects.bulk_create(
+        [
+            ProductAlias(product_id=product_id(by_sku[key]), vendor_id=vendor_id, kind=ProductAlias.Kind.SKU, key=key)
+            for key in sku_keys - known_sku
+        ]
+        + [
+            ProductAlias(product_id=product_id(by_desc[key]), vendor=None, kind=ProductAlias.Kind.DESCRIPTION, key=key)
+            for key in desc_keys - known_desc
+        ]
     )
-    existing_desc = set(
-        ProductAlias.objects.filter(
-            vendor__isnull=True,
-            kind=ProductAlias.Kind.DESCRIPTION,
-            key__in=[k for v, kind, k in wanted if kind == "description"],
-        ).values_list("key", flat=True)
-    )
-    new = [
-        alias
-        for (vendor_id, kind, key), alias in wanted.items()
-        if key not in (existing if kind == "sku" else existing_desc)
-    ]
-    ProductAlias.objects.bulk_create(new)
+    return [product_id(decision) for decision in decisions]

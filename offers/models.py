@@ -203,7 +203,8 @@ class PriceHistory(models.Model):
     """A point of the per-product price series, one per offer."""
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="price_history", db_index=False)
-    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="price_history")
+    # Queried through the series index (product first); no index of its own.
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="price_history", db_index=False)
     condition = models.CharField(max_length=20, choices=Condition.choices, default=Condition.UNKNOWN)
     price = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3)
@@ -217,7 +218,6 @@ class PriceHistory(models.Model):
             models.Index(
                 fields=["product", "vendor", "condition", "observed_at"], name="pricehistory_series"
             ),
-            models.Index(fields=["product", "observed_at"], name="pricehistory_product_time"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(price__gt=0), name="pricehistory_price_positive"),

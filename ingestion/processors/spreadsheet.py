@@ -71,6 +71,7 @@ from ingestion.types import IngestContext, Item, OfferCandidate, RowError
 HEADER_SCAN_ROWS = 30
 PROGRESS_EVERY = 5000
 CSV_SNIFF_LINES = 50
+CSV_SNIFF_CHARS = 64 * 1024
 
 # Field -> header synonyms, in folded form (see ``fold_header``).
 FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -194,7 +195,7 @@ def find_header(rows: list[list[Any]]) -> Header | None:
                     columns[name] = column
         usable = "price" in columns and ("sku" in columns or "description" in columns)
         if usable and (best is None or len(columns) > len(best.columns)):
-            currency = currency_from_header(str(row[columns["price"]])) or ""
+            currency = currency_from_header(row[columns["price"]]) or ""
             best = Header(index, row, columns, currency)
     return best
 
@@ -212,7 +213,7 @@ class Table:
     name: str
     head: list[list[Any]]  # the first HEADER_SCAN_ROWS rows, already read
     rest: Iterator[list[Any]]
-    ref_format: str  # "Pricing!{}" or "line {}"
+    ref_prefix: str  # "Pricing!" or "line "
     row_number: Callable[[int], int]  # 0-based row index -> the number shown to the operator
     merged_fills: dict[int, dict[int, int]] = field(default_factory=dict)  # column -> {row: top row}
     total_rows: int | None = None
@@ -275,8 +276,10 @@ class SpreadsheetProcessor:
         context.stats[f"delimiter:{'tab' if delimiter == chr(9) else delimiter}"] = 1
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         starts: list[int] = []  # 1-based line where each record read so far starts
+        broken: list[RowError] = []
 
         def records() -> Iterator[list[str]]:
+            """The records; a csv.Error (a runaway quote) ends them with a RowError for the end."""
             previous = 0
             try:
                 for record in reader:
@@ -284,30 +287,23 @@ class SpreadsheetProcessor:
                     previous = reader.line_num
                     yield record
             except csv.Error as exc:
-                raise _CsvBroken(f"line {previous + 1}", str(exc)) from None
+                broken.append(RowError(ref=f"line {previous + 1}", message=f"CSV reading stopped: {exc}"))
 
         rows = records()
-        head = [row for _, row in zip(range(HEADER_SCAN_ROWS), rows)]
         table = Table(
             name=filename,
-            head=head,
+            head=[row for _, row in zip(range(HEADER_SCAN_ROWS), rows)],
             rest=rows,
-            ref_format="line {}",
+            ref_prefix="line ",
             row_number=starts.__getitem__,
             total_rows=text.count("\n") + 1,
             strict_width=True,
         )
-        try:
-            yield from _process_tables([table], context)
-        except _CsvBroken as exc:
-            yield RowError(ref=exc.args[0], message=f"CSV reading stopped: {exc.args[1]}")
+        yield from _process_tables([table], context)
+        yield from broken
 
 
 processor = SpreadsheetProcessor()
-
-
-class _CsvBroken(Exception):
-    """The csv module gave up on a line (NUL byte, runaway quote)."""
 
 
 # --------------------------------------------------------------------------- workbooks
@@ -334,7 +330,7 @@ def _workbook_tables(workbook: CalamineWorkbook, context: IngestContext) -> Iter
             name=name,
             head=head,
             rest=rows,
-            ref_format=name.replace("{", "{{").replace("}", "}}") + "!{}",
+            ref_prefix=f"{name}!",
             row_number=_excel_row_number,
             merged_fills=_vertical_merges(sheet.merged_cell_ranges or (), first_column),
             total_rows=sheet.end[0] + 1,
@@ -402,7 +398,7 @@ def _table_rows(table: Table, context: IngestContext, total: int | None) -> Iter
     header_cells = header.cells
     stats = context.stats
     progress = context.progress
-    ref_format = table.ref_format
+    ref_prefix = table.ref_prefix
     row_number = table.row_number
     merge_tops: dict[tuple[int, int], str] = {}  # (column, top row) -> text of a merged condition cell
 
@@ -435,7 +431,7 @@ def _table_rows(table: Table, context: IngestContext, total: int | None) -> Iter
         if row == header_cells:
             stats["repeated_header_rows"] += 1
             continue
-        ref = ref_format.format(row_number(index))
+        ref = f"{ref_prefix}{row_number(index)}"
         if table.strict_width and len(row) > width and any(cell.strip() for cell in row[width:]):
             yield RowError(
                 ref=ref,
@@ -519,12 +515,19 @@ def _looks_like_text(head: bytes) -> bool:
 
 def _sniff_delimiter(text: str) -> str | None:
     """The delimiter among , ; tab | giving the most lines with the same (2+) field count."""
-    lines = [line for line in text.splitlines()[:CSV_SNIFF_LINES] if line.strip()]
+    sample = text[:CSV_SNIFF_CHARS]
+    lines = sample.splitlines()[:CSV_SNIFF_LINES]
+    if len(sample) < len(text) and len(lines) > 1:
+        lines.pop()  # possibly cut in the middle
+    lines = [line for line in lines if line.strip()]
     best, best_score = None, (0, 0)
     for delimiter in (",", ";", "\t", "|"):
         counts: dict[int, int] = {}
-        for record in csv.reader(lines, delimiter=delimiter):
-            counts[len(record)] = counts.get(len(record), 0) + 1
+        try:
+            for record in csv.reader(lines, delimiter=delimiter):
+                counts[len(record)] = counts.get(len(record), 0) + 1
+        except csv.Error:
+            continue
         width, rows = max(counts.items(), key=lambda item: (item[1], item[0]), default=(0, 0))
         score = (rows, width)
         if width >= 2 and score > best_score:

@@ -1,0 +1,158 @@
+"""Benchmark: a 100,000-row vendor xlsx, end to end, on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/ingest_spreadsheet.py [--rows 100000] [--db sqlite,postgres]
+
+Prints, for the same generated file: python-calamine's raw read time, and for
+each database the whole `ingest` pipeline (read, normalize, match, persist
+offers and price history) in rows/second with the peak RSS of that process.
+Each measurement runs in a fresh process on a fresh database. PostgreSQL is
+taken from BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres),
+where a throwaway database is created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONDITIONS = ["New", "Refurbished A", "Used B", "Open box", "CPO"]
+BRANDS = ["Apple iPhone", "Samsung Galaxy", "Google Pixel", "Xiaomi Redmi", "OnePlus Nord", "Motorola Edge"]
+
+
+def generate(path: Path, rows: int) -> None:
+    from openpyxl import Workbook
+
+    rng = random.Random(42)
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Price list")
+    sheet.append(["Weekly stock list"])
+    sheet.append([])
+    sheet.append(["MODEL/SKU", "DESCRIPTION", "PRICE", "QTY", "CONDITION"])
+    for i in range(rows):
+        model = rng.randrange(5000)  # ~5,000 distinct products, as in a real list
+        sheet.append([
+            f"SKU-{model:07d}",
+            f"{BRANDS[model % len(BRANDS)]} {model % 40 + 8} {[64, 128, 256, 512][model % 4]}GB colour {model % 7}",
+            round(rng.uniform(50, 1500), 2),
+            rng.randrange(1, 300),
+            CONDITIONS[i % len(CONDITIONS)],
+        ])
+    workbook.save(path)
+
+
+def child(args) -> None:
+    """Runs in a fresh process: measure one thing, print one JSON line."""
+    if args.child == "calamine":
+        from python_calamine import CalamineWorkbook
+
+        start = time.perf_counter()
+        workbook = CalamineWorkbook.from_path(args.file)
+        count = sum(1 for _ in workbook.get_sheet_by_index(0).iter_rows())
+        seconds = time.perf_counter() - start
+        print(json.dumps({"seconds": seconds, "rows": count, "maxrss_mb": maxrss_mb()}))
+        return
+    import django
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pricehub.settings")
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from ingestion.services import ingest_path
+
+    start = time.perf_counter()
+    document = ingest_path(args.file, vendor_name="Bench Vendor", currency="USD")
+    seconds = time.perf_counter() - start
+    print(json.dumps({
+        "seconds": seconds, "status": document.status, "offers": document.stats.get("offers_created"),
+        "errors": document.stats.get("errors"), "maxrss_mb": maxrss_mb(),
+    }))
+
+
+def maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_child(kind: str, file: Path, env: dict) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--file", str(file)],
+        env={**os.environ, **env}, capture_output=True, text=True, check=False,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"{kind} run failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--db", default="sqlite,postgres")
+    parser.add_argument("--child")
+    parser.add_argument("--file")
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+
+    with tempfile.TemporaryDirectory(prefix="pricehub-bench-") as tmp:
+        tmp = Path(tmp)
+        file = tmp / "vendor-100k.xlsx"
+        start = time.perf_counter()
+        generate(file, args.rows)
+        print(f"generated {args.rows:,} rows ({file.stat().st_size / 1e6:.1f} MB xlsx) in {time.perf_counter() - start:.1f} s")
+        base_env = {"DEBUG": "true", "INGESTION_STORAGE_DIR": str(tmp / "storage"), "LOG_LEVEL": "WARNING"}
+
+        raw = run_child("calamine", file, base_env)
+        print(f"python-calamine read alone: {raw['seconds']:.2f} s ({args.rows / raw['seconds']:,.0f} rows/s)")
+
+        for db in [d.strip() for d in args.db.split(",") if d.strip()]:
+            env = dict(base_env)
+            dropper = None
+            if db == "sqlite":
+                env["SQLITE_PATH"] = str(tmp / "bench.sqlite3")
+                env.pop("DATABASE_URL", None)
+            elif db == "postgres":
+                env["DATABASE_URL"], dropper = postgres_database()
+            else:
+                raise SystemExit(f"unknown --db {db}")
+            try:
+                result = run_child("ingest", file, env)
+            finally:
+                if dropper:
+                    dropper()
+            rate = args.rows / result["seconds"]
+            print(
+                f"{db:>8}: ingest end to end {result['seconds']:.2f} s = {rate:,.0f} rows/s "
+                f"({rate / 5400:.1f}x django-import-export bulk, {result['seconds'] / raw['seconds']:.1f}x the raw read), "
+                f"status {result['status']}, {result['offers']:,} offers, {result['errors']} errors, "
+                f"peak RSS {result['maxrss_mb']:.0f} MB"
+            )
+
+
+def postgres_database():
+    import psycopg
+
+    admin_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    name = f"pricehub_bench_{os.getpid()}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return admin_url.rsplit("/", 1)[0] + "/" + name, drop
+
+
+if __name__ == "__main__":
+    main()
