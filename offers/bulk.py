@@ -1,12 +1,13 @@
-"""Fast bulk insert of offers with their price-history points.
+"""Fast bulk inserts for the rows an ingest writes by the thousand.
 
 The ORM's ``bulk_create`` builds a model instance and prepares every value
 field by field; for a 100,000-row price list that alone takes longer than
-the rest of the pipeline. Here ids are reserved up front (a sequence range
-on PostgreSQL; on SQLite the write lock is already held by the ingest
-transaction), rows go in as plain tuples — ``COPY`` on PostgreSQL,
-``executemany`` on SQLite — and each price-history point carries its offer's
-id. Values are adapted with the backend's own ``connection.ops`` adapters.
+the rest of the pipeline. Here ids are reserved up front (a sequence range on
+PostgreSQL; on SQLite the write lock is already held by the ingest
+transaction, which uses IMMEDIATE mode), rows go in as plain tuples — ``COPY``
+on PostgreSQL, ``executemany`` on SQLite — and values are adapted with the
+backend's own ``connection.ops`` adapters. Constraints are the database's:
+a duplicate key raises ``IntegrityError`` as ``bulk_create`` would.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from offers.models import Offer, PriceHistory
@@ -42,14 +43,6 @@ class OfferRow:
     product_id: int = 0
 
 
-OFFER_COLUMNS = [
-    "id", "vendor_id", "product_id", "source_document_id", "source_message_id", "sku", "description", "price",
-    "currency", "quantity", "condition", "condition_grade", "condition_raw", "observed_at", "source_ref", "extra",
-    "created_at",
-]
-HISTORY_COLUMNS = ["product_id", "vendor_id", "condition", "price", "currency", "observed_at", "offer_id"]
-
-
 def insert_offers(
     rows: Sequence[OfferRow], *, source_document_id: int | None = None, source_message_id: int | None = None
 ) -> list[int]:
@@ -57,25 +50,33 @@ def insert_offers(
     if not rows:
         return []
     with transaction.atomic():
-        ids = _reserve_ids(len(rows))
-        now = timezone.now()
-        adapt = _Adapter()
+        ids = reserve_ids(Offer, len(rows))
+        adapt = Adapter()
+        created = adapt.when(timezone.now())
         offers = [
             (
                 offer_id, r.vendor_id, r.product_id, source_document_id, source_message_id, r.sku,
                 r.description, adapt.price(r.price), r.currency, r.quantity, r.condition, r.condition_grade,
-                r.condition_raw, adapt.when(r.observed_at), r.source_ref, adapt.json(r.extra), adapt.when(now),
+                r.condition_raw, adapt.when(r.observed_at), r.source_ref, adapt.json(r.extra), created,
             )
             for offer_id, r in zip(ids, rows)
         ]
-        history = [(o[2], o[1], o[10], o[7], o[8], o[13], o[0]) for o in offers]
-        _insert(Offer._meta.db_table, OFFER_COLUMNS, offers)
-        _insert(PriceHistory._meta.db_table, HISTORY_COLUMNS, history)
+        insert_rows(Offer, [
+            "id", "vendor_id", "product_id", "source_document_id", "source_message_id", "sku", "description", "price",
+            "currency", "quantity", "condition", "condition_grade", "condition_raw", "observed_at", "source_ref",
+            "extra", "created_at",
+        ], offers)
+        insert_rows(
+            PriceHistory,
+            ["product_id", "vendor_id", "condition", "price", "currency", "observed_at", "offer_id"],
+            [(o[2], o[1], o[10], o[7], o[8], o[13], o[0]) for o in offers],
+        )
     return ids
 
 
-def _reserve_ids(count: int) -> list[int]:
-    table = Offer._meta.db_table
+def reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """``count`` fresh primary keys for ``model``; call inside the transaction that inserts them."""
+    table = model._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
@@ -83,37 +84,42 @@ def _reserve_ids(count: int) -> list[int]:
             )
             return [row[0] for row in cursor.fetchall()]
         if connection.vendor == "sqlite":
-            # The ingest transaction holds SQLite's write lock (IMMEDIATE), so no
+            # The transaction holds SQLite's write lock (IMMEDIATE mode), so no
             # other writer can take these ids before they are inserted.
+            quoted = connection.ops.quote_name(table)
             cursor.execute(
-                f'SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), '
-                f'COALESCE((SELECT MAX(id) FROM "{table}"), 0))',
+                "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "
+                f"COALESCE((SELECT MAX(id) FROM {quoted}), 0))",
                 [table],
             )
             start = cursor.fetchone()[0] + 1
             return list(range(start, start + count))
-    raise NotImplementedError(f"bulk offer insert is not written for {connection.vendor}")
+    raise NotImplementedError(f"bulk insert is not written for {connection.vendor}")
 
 
-def _insert(table: str, columns: list[str], rows: list[tuple]) -> None:
+def insert_rows(model: type[models.Model], columns: list[str], rows: Sequence[tuple]) -> None:
+    """Insert already-adapted tuples (in ``columns`` order) into ``model``'s table."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
     quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN") as copy:
+            with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
         else:
             placeholders = ", ".join(["%s"] * len(columns))
-            cursor.executemany(f"INSERT INTO {connection.ops.quote_name(table)} ({quoted}) VALUES ({placeholders})", rows)
+            cursor.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({placeholders})", rows)
 
 
-class _Adapter:
+class Adapter:
     """Backend adaptation of the few non-trivial types, memoized for repeated values."""
 
     def __init__(self):
         self.ops = connection.ops
-        self._when: dict[datetime, object] = {}
         self.postgres = connection.vendor == "postgresql"
+        self._when: dict[datetime, object] = {}
 
     def price(self, value: Decimal):
         return value if self.postgres else self.ops.adapt_decimalfield_value(value, 14, 2)

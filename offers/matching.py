@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
+from offers.bulk import Adapter, insert_rows, reserve_ids
 from offers.models import Product, ProductAlias
 
 _STORAGE = re.compile(r"\b(\d+(?:[.,]\d+)?)\s*(gb|tb|mb)\b")
@@ -98,7 +100,7 @@ def _match(vendor_id: int, refs: Sequence[ProductRef]) -> list[int]:
 
     # Each ref gets a product id, or the match key of a product still to create.
     decisions: list[int | str] = []
-    to_create: dict[str, Product] = {}
+    to_create: dict[str, str] = {}  # match key -> name
     for ref in refs:
         decision = (
             by_sku.get(ref.sku_key)
@@ -107,7 +109,7 @@ def _match(vendor_id: int, refs: Sequence[ProductRef]) -> list[int]:
         )
         if decision is None:
             decision = ref.fallback_key
-            to_create.setdefault(decision, Product(name=ref.name, match_key=decision))
+            to_create.setdefault(decision, ref.name)
         decisions.append(decision)
         # Later refs in the batch see what earlier ones decided.
         if ref.sku_key:
@@ -115,25 +117,28 @@ def _match(vendor_id: int, refs: Sequence[ProductRef]) -> list[int]:
         if ref.description_key:
             by_desc.setdefault(ref.description_key, decision)
 
+    now = Adapter().when(timezone.now())
     created: dict[str, int] = {}
     if to_create:
-        Product.objects.bulk_create(to_create.values())
-        created = {key: product.pk for key, product in to_create.items()}
-        if None in created.values():  # backends without RETURNING
-            created = dict(Product.objects.filter(match_key__in=to_create).values_list("match_key", "id"))
+        ids = reserve_ids(Product, len(to_create))
+        created = dict(zip(to_create, ids))
+        insert_rows(
+            Product,
+            ["id", "name", "brand", "model", "storage", "color", "variant", "match_key", "created_at", "updated_at"],
+            [(pk, name, "", "", "", "", "", key, now, now) for (key, name), pk in zip(to_create.items(), ids)],
+        )
 
     def product_id(decision: int | str) -> int:
         return created[decision] if isinstance(decision, str) else decision
 
     # Record every key not known before, so the next file matches without guessing.
-    ProductAlias.objects.bulk_create(
-        [
-            ProductAlias(product_id=product_id(by_sku[key]), vendor_id=vendor_id, kind=ProductAlias.Kind.SKU, key=key)
-            for key in sku_keys - known_sku
-        ]
+    insert_rows(
+        ProductAlias,
+        ["product_id", "vendor_id", "kind", "key", "created_at"],
+        [(product_id(by_sku[key]), vendor_id, ProductAlias.Kind.SKU.value, key, now) for key in sku_keys - known_sku]
         + [
-            ProductAlias(product_id=product_id(by_desc[key]), vendor=None, kind=ProductAlias.Kind.DESCRIPTION, key=key)
+            (product_id(by_desc[key]), None, ProductAlias.Kind.DESCRIPTION.value, key, now)
             for key in desc_keys - known_desc
-        ]
+        ],
     )
     return [product_id(decision) for decision in decisions]

@@ -202,9 +202,15 @@ class Offer(models.Model):
 class PriceHistory(models.Model):
     """A point of the per-product price series, one per offer."""
 
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="price_history", db_index=False)
-    # Queried through the series index (product first); no index of its own.
-    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="price_history", db_index=False)
+    # product and vendor are copies of the offer's own (written together by
+    # offers.bulk); the offer's foreign key guards them, so the database does
+    # not check them again for every point. The series index serves lookups.
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="price_history", db_index=False, db_constraint=False
+    )
+    vendor = models.ForeignKey(
+        Vendor, on_delete=models.CASCADE, related_name="price_history", db_index=False, db_constraint=False
+    )
     condition = models.CharField(max_length=20, choices=Condition.choices, default=Condition.UNKNOWN)
     price = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3)
