@@ -1,0 +1,127 @@
+"""Benchmark: paging /offers over a million offers, with and without filters.
+
+    .venv/bin/python bench/api_offers_paging.py [--offers 1000000] [--db sqlite|postgres]
+
+Fills a fresh database with N offers (20 vendors, 50,000 products, five
+currencies, 1 in 1,000 offers in CHF), then times API requests through
+Django's test client with a token: the first page, a page 1,000 pages deep
+(following `next` links), and filtered first pages. Each figure is the
+median of several requests, in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone as dt_timezone
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--offers", type=int, default=1_000_000)
+    parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgres"])
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="pricehub-paging-"))
+    os.environ.update(DEBUG="true", INGESTION_STORAGE_DIR=str(tmp / "storage"), LOG_LEVEL="WARNING",
+                      ALLOWED_HOSTS="testserver")
+    drop = None
+    if args.db == "sqlite":
+        os.environ["SQLITE_PATH"] = str(tmp / "paging.sqlite3")
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from ingest_spreadsheet import postgres_database
+
+        os.environ["DATABASE_URL"], drop = postgres_database()
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pricehub.settings")
+    import django
+
+    django.setup()
+    try:
+        run(args.offers)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if drop:
+            drop()
+
+
+def run(count: int) -> None:
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import transaction
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from offers.bulk import OfferRow, insert_offers
+    from offers.models import Product, Vendor
+
+    call_command("migrate", verbosity=0)
+    rng = random.Random(7)
+    vendors = [Vendor.objects.create(name=f"Vendor {i}").pk for i in range(20)]
+    Product.objects.bulk_create(Product(name=f"Product {i}", match_key=f"product {i}") for i in range(50_000))
+    products = list(Product.objects.values_list("pk", flat=True))
+    start_time = datetime(2026, 1, 1, tzinfo=dt_timezone.utc)
+    started = time.perf_counter()
+    batch = 20_000
+    for offset in range(0, count, batch):
+        rows = [
+            OfferRow(
+                vendor_id=rng.choice(vendors), sku=f"SKU{i}", description=f"Offer {i}",
+                price=Decimal(rng.randrange(1000, 200000)) / 100,
+                currency="CHF" if i % 1000 == 0 else ("USD", "EUR", "GBP", "BRL")[i % 4], quantity=rng.randrange(100),
+                condition=("new", "used", "refurbished", "cpo")[i % 4], condition_grade="", condition_raw="",
+                observed_at=start_time + timedelta(minutes=i), source_ref=f"line {i}", product_id=rng.choice(products),
+            )
+            for i in range(offset, min(offset + batch, count))
+        ]
+        with transaction.atomic():
+            insert_offers(rows)
+    print(f"filled {count:,} offers in {time.perf_counter() - started:.0f} s")
+
+    user = User.objects.create_user("bench")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+
+    def timed(url: str, repeat: int = 7) -> float:
+        samples = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            response = client.get(url)
+            samples.append((time.perf_counter() - began) * 1000)
+            assert response.status_code == 200, (url, response.content[:300])
+        return statistics.median(samples)
+
+    print(f"first page (50):                {timed('/offers'):7.1f} ms")
+    url = "/offers?page_size=50"
+    for _ in range(1000):
+        url = client.get(url).json()["next"]
+    print(f"page 1,000 deep (cursor):       {timed(url):7.1f} ms")
+    print(f"page of 500:                    {timed('/offers?page_size=500'):7.1f} ms")
+    cases = {
+        "vendor_id": f"/offers?vendor_id={vendors[3]}",
+        "product_id": f"/offers?product_id={products[123]}",
+        "currency=CHF (0.1% of rows)": "/offers?currency=CHF",
+        "condition=used": "/offers?condition=used",
+        "price 500-510": "/offers?price_min=500&price_max=510",
+        "observed in one day": "/offers?observed_since=2026-03-01T00:00:00Z&observed_until=2026-03-02T00:00:00Z",
+        "ordering=price": "/offers?ordering=price",
+    }
+    for label, url in cases.items():
+        print(f"filter {label:<24} {timed(url):7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
