@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -196,48 +197,73 @@ class _Outcome:
 
 def _run(document: SourceDocument, processor, path: Path, context: IngestContext) -> _Outcome:
     outcome = _Outcome()
-    defaults = _Defaults(document, context)
-    batch: list[OfferRow] = []
+    attribution = _Attribution(document)
 
     def reject(error: RowError) -> None:
         outcome.error_count += 1
         if len(outcome.errors) < MAX_RECORDED_ERRORS:
             outcome.errors.append(error)
 
-    for item in processor.process(path, context):
-        outcome.rows_seen += 1
-        if isinstance(item, RowError):
-            reject(item)
-            continue
-        normalized = normalize_candidate(item, defaults)
-        if isinstance(normalized, RowError):
-            reject(normalized)
-            continue
-        if normalized.extra.get("currency_source") == "default":
-            outcome.currency_defaulted += 1
-        batch.append(normalized)
-        if len(batch) >= BATCH_SIZE:
-            outcome.offers_created += persist_offers(document, batch)
-            batch = []
-    if batch:
-        outcome.offers_created += persist_offers(document, batch)
+    items = processor.process(path, context)
+    for batch in _normalized_batches(items, currency=context.currency, observed_at=document.created_at):
+        rows: list[OfferRow] = []
+        for entry in batch:
+            outcome.rows_seen += 1
+            if isinstance(entry, RowError):
+                reject(entry)
+                continue
+            sender, row = entry
+            error = attribution.complete(row, sender)
+            if error is not None:
+                reject(error)
+                continue
+            if row.extra.get("currency_source") == "default":
+                outcome.currency_defaulted += 1
+            rows.append(row)
+        if rows:
+            outcome.offers_created += persist_offers(document, rows)
     return outcome
 
 
-class _Defaults:
-    """What a row falls back on: the run's vendor, currency and time."""
+def _normalized_batches(
+    items: Iterable[OfferCandidate | RowError], *, currency: str, observed_at: datetime
+) -> Iterator[list[RowError | tuple[str, OfferRow]]]:
+    """Batches of rejected rows and (sender, normalized row) pairs."""
+    batch: list[RowError | tuple[str, OfferRow]] = []
+    for item in items:
+        if isinstance(item, RowError):
+            batch.append(item)
+        else:
+            row = normalize_candidate(item, currency=currency, observed_at=observed_at)
+            batch.append(row if isinstance(row, RowError) else (item.sender, row))
+        if len(batch) >= BATCH_SIZE:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
-    def __init__(self, document: SourceDocument, context: IngestContext):
+
+class _Attribution:
+    """Gives each row its vendor (the run's, else the sender's) and, when the
+    source named no currency, the vendor's default or ``DEFAULT_CURRENCY``."""
+
+    def __init__(self, document: SourceDocument):
         self.vendor = document.vendor
-        self.currency = context.currency
-        self.vendor_currency = document.vendor.default_currency if document.vendor else ""
-        self.observed_at = document.created_at
         self._senders: dict[str, Vendor] = {}
 
-    def vendor_for(self, candidate: OfferCandidate) -> Vendor | None:
-        if self.vendor is not None:
-            return self.vendor
-        sender = candidate.sender.strip()
+    def complete(self, row: OfferRow, sender: str) -> RowError | None:
+        vendor = self.vendor or self._sender_vendor(sender.strip())
+        if vendor is None:
+            return RowError(row.source_ref, "no vendor: pass --vendor (or map the sender to a vendor)", "vendor", "")
+        row.vendor_id = vendor.pk
+        if not row.currency:
+            if vendor.default_currency:
+                row.currency, row.extra["currency_source"] = vendor.default_currency, "vendor"
+            else:
+                row.currency, row.extra["currency_source"] = settings.DEFAULT_CURRENCY, "default"
+        return None
+
+    def _sender_vendor(self, sender: str) -> Vendor | None:
         if not sender:
             return None
         if sender not in self._senders:
@@ -245,8 +271,13 @@ class _Defaults:
         return self._senders[sender]
 
 
-def normalize_candidate(candidate: OfferCandidate, defaults: _Defaults) -> OfferRow | RowError:
-    """Typed values for one candidate, or the ``RowError`` saying which field is wrong."""
+def normalize_candidate(candidate: OfferCandidate, *, currency: str = "", observed_at: datetime) -> OfferRow | RowError:
+    """Typed values for one candidate, or the ``RowError`` saying which field is wrong.
+
+    Pure (no database): the currency is the price's own, else the candidate's
+    (column or header), else ``currency`` (the run's ``--currency``), else left
+    empty for the vendor's default; ``vendor_id`` is set later.
+    """
     extra = dict(candidate.extra)
     # A processor that knows how the number was written (e.g. a numeric
     # spreadsheet cell passed on as text) settles the separator question.
@@ -256,18 +287,13 @@ def normalize_candidate(candidate: OfferCandidate, defaults: _Defaults) -> Offer
     except NormalizationError as exc:
         return RowError(candidate.ref, str(exc), "price", candidate.price)
 
-    currency = money.currency
-    if currency is None and candidate.currency:
-        currency = parse_currency(candidate.currency)
-        if currency is None:
+    code = money.currency
+    if code is None and candidate.currency:
+        code = parse_currency(candidate.currency)
+        if code is None:
             return RowError(candidate.ref, f"currency {candidate.currency!r} is not known", "currency", candidate.currency)
-    if currency is None:
-        if defaults.currency:
-            currency, extra["currency_source"] = defaults.currency, "run"
-        elif defaults.vendor_currency:
-            currency, extra["currency_source"] = defaults.vendor_currency, "vendor"
-        else:
-            currency, extra["currency_source"] = settings.DEFAULT_CURRENCY, "default"
+    if code is None and currency:
+        code, extra["currency_source"] = currency, "run"
 
     try:
         quantity = parse_quantity(candidate.quantity)
@@ -277,23 +303,19 @@ def normalize_candidate(candidate: OfferCandidate, defaults: _Defaults) -> Offer
     if not (candidate.sku.strip() or candidate.description.strip()):
         return RowError(candidate.ref, "no model/SKU or description", "description", "")
 
-    vendor = defaults.vendor_for(candidate)
-    if vendor is None:
-        return RowError(candidate.ref, "no vendor: pass --vendor (or map the sender to a vendor)", "vendor", "")
-
     condition = parse_condition(candidate.condition)
     return OfferRow(
         source_ref=candidate.ref[:120],
-        vendor_id=vendor.pk,
+        vendor_id=0,
         sku=candidate.sku.strip()[:120],
         description=candidate.description.strip(),
         price=money.amount,
-        currency=currency,
+        currency=code or "",
         quantity=quantity,
         condition=condition.code,
         condition_grade=condition.grade[:10],
         condition_raw=condition.raw[:200],
-        observed_at=candidate.observed_at or defaults.observed_at,
+        observed_at=candidate.observed_at or observed_at,
         extra=extra,
     )
 
