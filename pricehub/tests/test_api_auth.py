@@ -73,3 +73,11 @@ def test_openapi_schema_lists_every_endpoint(token_client):
 
 def test_healthz_is_open(client):
     assert client.get(reverse("healthz")).json() == {"status": "ok"}
+
+
+def test_openapi_schema_generates_without_warnings_and_validates(tmp_path):
+    from django.core.management import call_command
+
+    target = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+    assert "/price-history/product/{id}" in target.read_text()
