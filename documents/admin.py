@@ -40,6 +40,11 @@ class SourceDocumentAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # A snapshot is read-only: no save buttons (actions such as re-ingest still apply).
+        extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_urls(self):
         return [
             path("<int:pk>/download/", self.admin_site.admin_view(self.download_view),

@@ -16,7 +16,7 @@ class SourceDocument(models.Model):
         PENDING = "pending", "Pending"
         PROCESSING = "processing", "Processing"
         SUCCEEDED = "succeeded", "Succeeded"
-        PARTIAL = "partial", "Partial (some rows rejected)"
+        PARTIAL = "partial", "Partial"
         FAILED = "failed", "Failed"
 
     class Trigger(models.TextChoices):
