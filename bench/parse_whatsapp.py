@@ -1,12 +1,15 @@
 """Speed of the WhatsApp transcript parser and the text offer extractor.
 
-    python bench/parse_whatsapp.py [--messages 200000] [--style android|ios] [--whatstk]
+    python bench/parse_whatsapp.py [--messages 200000] [--style android|ios] [--list-share 0.05] [--whatstk]
 
-Generates an export of ``--messages`` messages (price lists of many lines,
-chit-chat, multi-line bodies, media placeholders, system lines, deleted and
-edited posts, polls) into a temporary directory and prints messages per
-second for ``parse_transcript`` alone and for the whole processor (parse +
-offer extraction). ``--whatstk`` also times whatstk 0.9.1 on the same file; it
+Generates an export of ``--messages`` messages into a temporary directory and
+prints messages per second for ``parse_transcript`` alone and for the whole
+processor (parse + offer extraction). The mix: ``--list-share`` of the
+messages are price lists of 5-30 product lines, 8 % single-offer posts (some
+edited), the rest chit-chat (some multi-line), media placeholders, system
+lines, deleted posts and polls. The default 0.05 gives about the shape of the
+labelled corpus in ``tests/fixtures/chats`` (1.9 lines and 0.8 offers per
+message); the bench prints the shape it generated. ``--whatstk`` also times whatstk 0.9.1 on the same file; it
 is installed into its own virtualenv (``/tmp/whatstk-venv``) and run in a
 subprocess, never into this project's environment.
 
@@ -65,22 +68,26 @@ def _price_list(rng: random.Random) -> str:
     return "\n".join(lines)
 
 
-def _body(rng: random.Random) -> tuple[str | None, str]:
+def _body(rng: random.Random, list_share: float) -> tuple[str | None, str]:
     """(author or None for a system line, body) of one random message."""
     roll = rng.random()
-    if roll < 0.15:
+    if roll < list_share:
         return rng.choice(_VENDORS), _price_list(rng)
-    if roll < 0.20:
+    roll = (roll - list_share) / (1 - list_share)  # the rest of the mix keeps its proportions
+    if roll < 0.04:
         return rng.choice(_VENDORS), f"{rng.choice(_PRODUCTS)} sealed - {rng.randint(150, 1400)} <This message was edited>"
-    if roll < 0.28:
+    if roll < 0.08:
+        return rng.choice(_VENDORS), f"{rng.choice(_PRODUCTS)} {rng.choice(_PRICE_STYLES)}".format(
+            p=rng.randint(150, 1400), q=rng.randint(2, 50), o=1500, r=1450)
+    if roll < 0.16:
         return rng.choice(_VENDORS + _BUYERS), "<Media omitted>"
-    if roll < 0.33:
+    if roll < 0.21:
         return None, rng.choice(_SYSTEM)
-    if roll < 0.35:
+    if roll < 0.23:
         return rng.choice(_BUYERS), "This message was deleted"
-    if roll < 0.36:
+    if roll < 0.24:
         return rng.choice(_VENDORS), "POLL:\nPreorder Pixel 9 Pro?\nOPTION: 128GB - $799 (3 votes)\nOPTION: 256GB - $899 (1 vote)"
-    if roll < 0.44:
+    if roll < 0.32:
         return rng.choice(_VENDORS + _BUYERS), rng.choice(_MULTI_CHAT)
     return rng.choice(_VENDORS + _BUYERS), rng.choice(_CHAT)
 
@@ -92,14 +99,16 @@ def _header(moment: datetime, style: str) -> str:
     return f"{moment:%d/%m/%Y, %H:%M} - "
 
 
-def generate_export(path: Path, n_messages: int, *, style: str = "android", seed: int = 7) -> Path:
+def generate_export(
+    path: Path, n_messages: int, *, style: str = "android", list_share: float = 0.05, seed: int = 7
+) -> Path:
     """Write a realistic WhatsApp export of ``n_messages`` messages to ``path`` (Android or iOS style)."""
     rng = random.Random(seed)
     moment = datetime(2024, 1, 2, 8, 0)
     parts = []
     for _ in range(n_messages):
         moment += timedelta(seconds=rng.randint(5, 600))
-        author, body = _body(rng)
+        author, body = _body(rng, list_share)
         header = _header(moment, style)
         if author is None:
             parts.append(header + ("\u200e" if style == "ios" else "") + body)
@@ -123,29 +132,33 @@ def _time_whatstk(path: Path, style: str, n_messages: int) -> None:
     script = (
         "import sys, time\n"
         "from whatstk import WhatsAppChat\n"
+        "hformat = sys.argv[2] or None\n"
         "start = time.perf_counter()\n"
-        f"chat = WhatsAppChat.from_source(filepath=sys.argv[1], hformat={hformat!r})\n"
+        "chat = WhatsAppChat.from_source(filepath=sys.argv[1], hformat=hformat)\n"
         "print(len(chat.df), time.perf_counter() - start)\n"
     )
-    result = subprocess.run([str(python), "-c", script, str(path)], capture_output=True, text=True)
-    if result.returncode != 0:
-        print("whatstk failed:", result.stderr.strip().splitlines()[-1:])
-        return
-    rows, seconds = result.stdout.split()
-    print(f"whatstk {WHATSTK_VERSION} (hformat given, {rows} rows):   {_rate(n_messages, float(seconds))}")
+    for label, given in (("header format auto-detected", ""), ("header format given", hformat)):
+        result = subprocess.run([str(python), "-c", script, str(path), given], capture_output=True, text=True)
+        if result.returncode != 0:
+            print(f"whatstk {WHATSTK_VERSION} ({label}) failed:", result.stderr.strip().splitlines()[-1:])
+            continue
+        rows, seconds = result.stdout.split()
+        print(f"whatstk {WHATSTK_VERSION}, {label} ({int(rows):,} rows): {_rate(n_messages, float(seconds))}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--style", choices=("android", "ios"), default="android")
+    parser.add_argument("--list-share", type=float, default=0.05, help="share of messages that are price lists")
     parser.add_argument("--whatstk", action="store_true", help="also time whatstk 0.9.1 (own venv under /tmp)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="pricehub-bench-") as directory:
-        path = generate_export(Path(directory) / "chat.txt", args.messages, style=args.style)
+        path = generate_export(Path(directory) / "chat.txt", args.messages, style=args.style, list_share=args.list_share)
         lines = path.read_text(encoding="utf-8").count("\n")
-        print(f"export: {args.messages:,} messages, {lines:,} lines, {path.stat().st_size / 1e6:.1f} MB ({args.style})")
+        print(f"export: {args.messages:,} messages, {lines:,} lines ({lines / args.messages:.1f} per message), "
+              f"{path.stat().st_size / 1e6:.1f} MB, {args.style} style, price lists {args.list_share:.0%} of messages")
 
         start = time.perf_counter()
         transcript = parse_transcript(path.read_bytes().decode("utf-8-sig"), tz=timezone.utc)
@@ -158,7 +171,8 @@ def main() -> None:
         offers = sum(1 for _ in processor.process(path, context))
         total_seconds = time.perf_counter() - start
         print(f"parse + extract (processor.process):          {_rate(args.messages, total_seconds)}"
-              f"  -> {offers:,} offers")
+              f"  -> {offers:,} offers ({offers / args.messages:.2f} per message, "
+              f"{offers / total_seconds:,.0f} offers/s)")
         if args.whatstk:
             _time_whatstk(path, args.style, args.messages)
 

@@ -1,0 +1,600 @@
+"""The ``whatsapp_text`` processor: WhatsApp chat exports (``.txt``) into offers.
+
+``parse_transcript(text)`` turns the text of an export into ``ChatMessage``
+objects; ``processor.process(path, context)`` runs the text offer extractor
+(``ingestion.text_offers``) over each message and yields its candidates with
+the message time and author. Nothing here touches the database.
+
+Headers
+    A line opens a new message only when it starts with a complete header:
+    optional BOM / LRM / RLM marks, an optional ``[``, a date of three numbers
+    separated by ``/ . -`` (optional space after a separator, optional trailing
+    ``.``, RLM marks allowed inside), an optional ``,`` / ``،`` / `` klo`` / `` BE,``,
+    a time ``H:MM`` or ``H.MM`` with optional seconds, an optional AM/PM token
+    (``AM pm a.m. p. m.`` with a plain, no-break or narrow no-break space,
+    ``vorm. nachm. morgens abends``, ``in the morning/afternoon/evening``,
+    ``ص م``; Korean/Japanese/Chinese tokens before the time) and then ``] ``,
+    ``] - ``, `` - `` or ``: `` (old iOS, legacy Android). iOS time-first headers
+    (``[21:41:35, 3/27/22] ``) are read too. Any other line, blank lines
+    included, continues the previous message. So ``1. iPhone 13 - $450`` or
+    ``12/128GB - 750$`` never split a message.
+
+Dates
+    A first number of four digits (or above 31) means year-month-day. Otherwise
+    the year is last: two digits are 20xx, ``R4``/``H30`` are Japanese eras,
+    years above 2400 (``2565 BE``) are Buddhist. Day/month order is decided once
+    for the whole file: a reading that makes some month above 12 loses; then
+    the reading with fewer backward jumps between consecutive dates wins; then
+    the component that changes more often is the day; a tie means day first.
+    ``day_first=True/False`` overrides all of it. Times are local wall time of
+    the exporting phone; they are made aware in the given time zone.
+
+Headers inside a body
+    A header-looking line is taken back as body text when (a) its time lies more
+    than an hour before its previous *and* after its next header while those
+    two are in order (a pasted or forwarded line), or (b) it has no author
+    (would be a system message) yet non-blank lines follow it: system messages
+    are always one line. Both are counted in ``headers_in_body``.
+
+Authors and bodies
+    The author is the text before the first ``": "`` after the header, except
+    when that text contains a quote (the colon trap ``X changed the subject from
+    "Re: prices"``) or is very long: then the line is a system message. Bidi
+    marks, the ``~`` push-name prefix and no-break spaces are removed from the
+    author. A header line ending in ``Name:`` is an empty first line when
+    ``Name`` writes elsewhere in the file. The body keeps its newlines; only a
+    trailing ``<This message was edited>`` marker is removed (``edited=True``).
+
+Kinds
+    ``system`` (no author, or an authored body that is a known system text),
+    ``media`` (placeholders and attachments in the common languages, ``null``
+    for view-once; a caption on the following lines becomes the body),
+    ``deleted``, ``poll``, ``location``, ``call`` and ``text``. Offers are
+    extracted from ``text`` bodies and media captions only.
+
+The processor
+    ``--option day_first=true|false`` and ``--option timezone=<IANA name>``
+    (default ``context.timezone``, else ``settings.TIME_ZONE``); a bad value is a
+    ``ValueError`` naming the option. Bytes that are not UTF-8 are replaced and
+    their lines reported, as are lines before the first header (``RowError``
+    ``"line N"``). Each candidate gets the message time as ``observed_at`` and
+    the author as ``sender``. ``context.stats`` counts ``lines``, ``messages``,
+    ``text_messages``, ``system_messages``, ``media_omitted``, ``deleted``,
+    ``edited``, ``polls``, ``locations``, ``calls``, ``headers_in_body`` and
+    ``offers_found``.
+
+Speed
+    Lines that may open a message are found by one C-level search for a
+    newline followed by a digit, ``[`` or a mark; other lines cost nothing and
+    bodies are single slices of the text. The two common header shapes have
+    their own, faster regex; dates and times are parsed once per distinct text.
+
+The ``\r\n`` versus ``\n`` hint of iOS exports is not used: real files mix
+line endings too often. Not read: a year in the middle of the date
+(``06/2018/13``, seen only in one parser's tests) and the German ``mittags``
+and ``nachts``, whose AM/PM depends on the hour. The Korean/Japanese/Chinese
+and German ``vorm.``/``nachm.`` tokens are read although no real export backs
+them (the reference marks them inferred).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone, tzinfo
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ingestion.text_offers import extract_offers
+from ingestion.types import IngestContext, Item, RowError
+
+__all__ = ["ChatMessage", "ParsedTranscript", "parse_transcript", "processor", "WhatsAppTextProcessor"]
+
+# --------------------------------------------------------------------------- headers
+
+_AMPM = (
+    r"[AaPp]\.?[ \u00a0\u202f]?[Mm]\.?"
+    r"|vorm\.|nachm\.|morgens|abends"
+    r"|in the (?:morning|afternoon|evening)"
+    r"|\u0635|\u0645"  # Arabic ص (AM) and م (PM)
+)
+_EAST_ASIAN_AMPM = r"오전|오후|午前|午後|上午|下午"
+_TIME = r"(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?:[:.](?P<second>\d{2}))?"
+
+_HEADER = re.compile(
+    r"[\ufeff\u200e\u200f]*\[?\u200f?"
+    r"(?P<a>\d{1,4})\u200f?[/.\-] ?\u200f?"
+    r"(?P<b>\d{1,2})\u200f?[/.\-] ?\u200f?"
+    r"(?P<c>[RH]?\d{1,4})(?P<dot>\.)?(?: BE)?"
+    r"(?:,|\u060c| klo)? "
+    rf"(?:(?P<east>{_EAST_ASIAN_AMPM}) ?)?"
+    + _TIME
+    + rf"(?:[ \u00a0\u202f]?(?P<ampm>{_AMPM}))?"
+    r"(?:\](?: -)? | - |: |(?(dot) |(?!)))"
+)
+# The two shapes most files use (Android "d/m/y, H:MM - ", iOS "[d/m/y, H:MM:SS] "), tried first:
+# the same groups as _HEADER, and about twice as fast.
+_HEADER_COMMON = re.compile(
+    r"\u200e?\[?(\d{1,2})/(\d{1,2})/(\d{2}|\d{4}), (\d{1,2}):(\d{2})(?::(\d{2}))?"
+    r"(?:[ \u202f]([AaPp][Mm]))?(?:\] | - )"
+)
+# iOS Vietnamese: the time comes before the date.
+_HEADER_TIME_FIRST = re.compile(
+    r"[\ufeff\u200e\u200f]*\["
+    + _TIME
+    + rf"(?:[ \u00a0\u202f]?(?P<ampm>{_AMPM}))?, "
+    r"(?P<a>\d{1,4})[/.\-](?P<b>\d{1,2})[/.\-](?P<c>[RH]?\d{1,4})\] "
+)
+_HEADER_START = frozenset("0123456789[\ufeff\u200e\u200f")
+# The start of a line that may hold a header: a cheap C-level search, so the other lines cost nothing.
+_LINE_START = re.compile(r"\n(?=[\d\[\ufeff\u200e\u200f])")
+_PM_WORDS = frozenset({"pm", "nachm", "abends", "intheafternoon", "intheevening", "오후", "午後", "下午", "\u0645"})
+_ERAS = {"R": 2018, "H": 1988}  # Reiwa 1 = 2019, Heisei 1 = 1989
+
+
+def _read_header(text: str, offset: int = 0) -> tuple[int, int, int, bool, int, int, int, int] | None:
+    """The header at ``text[offset:]``: ``(year, p, q, year_first, hour, minute, second, body_start)`` or ``None``.
+
+    For year-first dates ``p, q`` are month and day; otherwise they are the
+    first two date numbers, whose order the caller decides for the whole file.
+    ``body_start`` is an offset into ``text``.
+    """
+    match = _HEADER_COMMON.match(text, offset)
+    if match is not None:
+        a, b, c, hour, minute, second, meridiem = match.groups()
+    elif (match := _HEADER.match(text, offset)) is not None:
+        a, b, c, _dot, east, hour, minute, second, meridiem = match.groups()
+        meridiem = meridiem or east
+    elif "[" in text[offset:offset + 4] and (match := _HEADER_TIME_FIRST.match(text, offset)) is not None:
+        hour, minute, second, meridiem, a, b, c = match.groups()
+    else:
+        return None
+    date = _read_date(a, b, c)
+    time = _read_time(hour, minute, second, meridiem)
+    if date is None or time is None:
+        return None
+    return date + time + (match.end(),)
+
+
+@lru_cache(maxsize=None)  # bounded by the distinct values: 86,400 times of day, a few thousand dates
+def _read_time(hour: str, minute: str, second: str | None, meridiem: str | None) -> tuple[int, int, int] | None:
+    """``(hour, minute, second)`` on the 24-hour clock, or ``None`` when out of range."""
+    hours, minutes, seconds = int(hour), int(minute), int(second) if second else 0
+    if meridiem is not None:
+        if not 1 <= hours <= 12:
+            return None
+        word = meridiem.lower().replace(".", "").replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
+        hours = hours % 12 + (12 if word in _PM_WORDS else 0)
+    if hours > 23 or minutes > 59 or seconds > 59:
+        return None
+    return hours, minutes, seconds
+
+
+@lru_cache(maxsize=None)  # bounded by the distinct values: 86,400 times of day, a few thousand dates
+def _read_date(a: str, b: str, c: str) -> tuple[int, int, int, bool] | None:
+    """``(year, p, q, year_first)`` from the three date numbers as written (see ``_read_header``)."""
+    first = int(a)
+    if len(a) == 4 or first > 31:
+        if not c.isdigit() or len(c) > 2:
+            return None
+        return first, int(b), int(c), True
+    if c[0] in _ERAS:
+        year = _ERAS[c[0]] + int(c[1:])
+    else:
+        year = int(c)
+        if len(c) <= 2:
+            year += 2000
+        elif year > 2400:
+            year -= 543  # Thai Buddhist calendar
+    return year, first, int(b), False
+
+
+def looks_like_header(line: str) -> bool:
+    """True when ``line`` starts with a WhatsApp message header."""
+    return bool(line) and (line[0] in _HEADER_START or line[0].isdigit()) and _read_header(line) is not None
+
+
+# --------------------------------------------------------------------------- bodies
+
+_MARK_CHARS = re.compile("[\u200e\u200f\u202a-\u202e\ufeff]")
+_AUTHOR_CLEAN = str.maketrans({
+    "\u200e": None, "\u200f": None, "\u202a": None, "\u202b": None, "\u202c": None,
+    "\u202d": None, "\u202e": None, "\u00a0": " ", "\u202f": " ", "\u2011": "-",
+})
+_QUOTE = re.compile('["\u201c\u201e\u00ab]')
+_MAX_AUTHOR = 60
+
+
+def _variants(*texts: str) -> frozenset[str]:
+    """The texts as Android and iOS write them: plain, LRM-prefixed, with or without a final period."""
+    return frozenset(
+        f"{mark}{text}{end}" for text in texts for mark in ("", "\u200e") for end in ("", ".")
+    )
+
+
+
+_EDITED = re.compile(
+    r"\s*\u200e?<(?:This message was edited|Diese Nachricht wurde bearbeitet|Se editó este mensaje\.?"
+    r"|Mensagem editada|Ce message a été modifié|Questo messaggio è stato modificato)>$"
+)
+_DELETED = _variants(
+        "This message was deleted", "You deleted this message", "Message deleted",
+        "Diese Nachricht wurde gelöscht", "Du hast diese Nachricht gelöscht",
+        "Se eliminó este mensaje", "Eliminaste este mensaje", "Este mensaje fue eliminado",
+        "Mensagem apagada", "Esta mensagem foi apagada", "Você apagou esta mensagem", "Apagaste esta mensagem",
+        "Ce message a été supprimé", "Vous avez supprimé ce message",
+        "Questo messaggio è stato eliminato", "Hai eliminato questo messaggio",
+        "Dit bericht is verwijderd", "Je hebt dit bericht verwijderd",
+)
+_MEDIA_EXACT = _variants(
+        "<Media omitted>", "<Médias omis>", "<Multimedia omitido>", "<Arquivo de mídia oculto>",
+        "<Mídia oculta>", "<Medien ausgeschlossen>", "<Media weggelaten>", "<Média vynechány>",
+        "<Без медиафайлов>", "<Media omessi>", "<Media omesso>", "<Medya dahil edilmedi>",
+        "<Medya çıkarıldı>", "<Video note omitted>", "<Video message omitted>", "null",
+        "live location shared",
+)
+# iOS placeholders ("image omitted", old iOS "<image omitted>") and attachments.
+_MEDIA = re.compile(
+    r"<?(?:image|video|audio|sticker|GIF|Contact card|document|.+ document) omitted>?"
+    r"|(?:Bild|Video|Audio|Sticker|GIF|Dokument) weggelassen|Kontaktkarte ausgelassen"
+    r"|(?:image|vidéo|video) absente|audio omis|autocollant omis|Fiche contact manquante"
+    r"|(?:imagen|audio|sticker) omitid[ao]|Video omitido|immagine omessa|(?:video|audio) omesso"
+    r"|imagem não revelada|(?:vídeo|áudio) não revelado|obrázek vynechán|gambar tidak disertakan"
+    r"|画像は含まれていません|изображение отсутствует"
+    r"|(?:.* )?<(?:attached|anexado|pièce jointe|Anhang|angehängt|adjunto|allegato) ?: [^<>]+>"
+    r"|.+ <attached>"
+    r"|.+ \((?:file attached|Datei angehängt|archivo adjunto|fichier joint|soubor byl přiložen"
+    r"|arquivo anexado|file allegato)\)",
+    re.IGNORECASE,
+)
+# Last words of the placeholders above; the regex runs only on lines that end with one (or ">" / ")").
+_MEDIA_LAST_WORDS = frozenset({
+    "omitted", "omitted>", "weggelassen", "ausgelassen", "absente", "omis", "manquante", "omitida", "omitido",
+    "omessa", "omesso", "revelada", "revelado", "vynechán", "disertakan", "画像は含まれていません", "отсутствует",
+})
+_POLL_STARTS = ("POLL:", "ENQUETE:", "ENCUESTA:", "UMFRAGE:", "SONDAGE:")
+_LOCATION = re.compile(r"\u200e?(?:location|standort|ubicación|localização|position|poloha): https?://", re.IGNORECASE)
+_CALLS = _variants(
+        "Missed voice call", "Missed video call", "Voice call", "Video call", "Missed group voice call",
+        "Missed group video call", "Verpasster Sprachanruf", "Verpasster Videoanruf",
+        "Llamada perdida", "Videollamada perdida", "Chamada de voz perdida", "Appel vocal manqué",
+)
+# System texts that iOS writes *with* an author (the group or the acting person).
+# Matched only when the body starts with an LRM, except the distinctive forms below
+# (encryption notice, security code, "... added you", curly-quoted group names), which
+# iOS has also been seen to write without one.
+_AUTHORED_SYSTEM = re.compile(
+    r".* (?:added|removed|left|joined using this group's invite link|created group|changed the subject"
+    r"|changed this group's|changed the group|deleted this group's icon|changed their phone number|changed to"
+    r"|are now an admin|is no longer an admin|now an admin|was added|were added"
+    r"|hat .+ hinzugefügt|hat die Gruppe|ist beigetreten|wurde hinzugefügt"
+    r"|añadió a|eliminó a|salió|creó el grupo|adicionou|removeu|saiu|criou o grupo"
+    r"|a ajouté|a retiré|est parti|a créé le groupe)(?: .*)?"
+    r"|(?:You were added|You're now an admin|You joined using this group's invite link|Disappearing messages"
+    r"|Messages and calls are end-to-end encrypted|Messages to this group are now secured"
+    r"|Your security code with |Nachrichten und Anrufe sind Ende-zu-Ende-verschlüsselt"
+    r"|Los mensajes y las llamadas están cifrados|As mensagens e as chamadas são protegidas"
+    r"|Les messages et les appels sont chiffrés|I messaggi e le chiamate sono crittografati"
+    r"|Berichten en oproepen worden end-to-end versleuteld).*"
+)
+_AUTHORED_SYSTEM_STARTS = ("Messages and calls are end-to-end encrypted", "Your security code with ")
+_AUTHORED_SYSTEM_ENDS = (" you", "\u201d")
+_AUTHORED_SYSTEM_ANYWAY = re.compile(r".+ (?:added|removed) you|.+ created group \u201c.*\u201d|.+ changed the subject to \u201c.*\u201d")
+
+TEXT, SYSTEM, MEDIA, DELETED, POLL, LOCATION, CALL = "text", "system", "media", "deleted", "poll", "location", "call"
+
+
+@dataclass(slots=True)
+class ChatMessage:
+    """One message of an export.
+
+    ``line_no`` is the 1-based line of its header, ``body_line`` the line on
+    which ``body`` starts (the line after a media placeholder for a caption).
+    ``placeholder`` holds the media placeholder or attachment text.
+    """
+
+    line_no: int
+    sent_at: datetime
+    author: str
+    body: str
+    kind: str = TEXT
+    edited: bool = False
+    body_line: int = 0
+    placeholder: str = ""
+
+
+@dataclass(slots=True)
+class ParsedTranscript:
+    """The messages of an export and what was decided on the way.
+
+    ``day_first`` is ``None`` when no date needed the decision (all year-first);
+    ``date_order`` says how it was decided: ``option``, ``over_12``,
+    ``chronology``, ``frequency``, ``default`` or ``year_first``.
+    ``orphan_lines`` are the non-blank lines before the first header, as (1-based number, text).
+    """
+
+    messages: list[ChatMessage] = field(default_factory=list)
+    day_first: bool | None = None
+    date_order: str = "year_first"
+    lines: int = 0
+    orphan_lines: list[tuple[int, str]] = field(default_factory=list)
+    headers_in_body: int = 0
+
+
+def _decide_day_first(pairs: list[tuple[int, int, int]]) -> tuple[bool, str]:
+    """Day/month order from the (year, first, second) date numbers, in file order."""
+    unique = [pairs[0]]
+    for pair in pairs:
+        if pair != unique[-1]:
+            unique.append(pair)
+
+    def score(day_first: bool) -> tuple[int, int]:
+        invalid = backward = 0
+        previous = None
+        for year, p, q in unique:
+            day, month = (p, q) if day_first else (q, p)
+            if month > 12 or day > 31 or not month or not day:
+                invalid += 1
+                continue
+            current = (year, month, day)
+            if previous is not None and current < previous:
+                backward += 1
+            previous = current
+        return invalid, backward
+
+    day_score, month_score = score(True), score(False)
+    if day_score[0] != month_score[0]:
+        return day_score[0] < month_score[0], "over_12"
+    if day_score[1] != month_score[1]:
+        return day_score[1] < month_score[1], "chronology"
+    first_changes = sum(a[1] != b[1] for a, b in zip(unique, unique[1:]))
+    second_changes = sum(a[2] != b[2] for a, b in zip(unique, unique[1:]))
+    if first_changes != second_changes:
+        return first_changes > second_changes, "frequency"
+    return True, "default"
+
+
+_OUT_OF_ORDER = 3600  # seconds
+
+
+def parse_transcript(text: str, *, day_first: bool | None = None, tz: tzinfo | None = None) -> ParsedTranscript:
+    """Parse the text of a WhatsApp export into messages (see the module docstring).
+
+    ``tz`` is the zone of the exporting phone (default UTC); ``day_first``
+    overrides the inferred day/month order.
+    """
+    tz = tz or timezone.utc
+    text = text.lstrip("\ufeff")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text.endswith("\n"):
+        text = text[:-1]
+    result = ParsedTranscript(lines=text.count("\n") + 1 if text else 0)
+
+    # Pass 1: every line that has a header shape, found without visiting the other lines.
+    starts = [0] if text and (text[0] in _HEADER_START or text[0].isdigit()) else []
+    starts.extend(match.end() for match in _LINE_START.finditer(text))
+    candidates = []  # (offset of the line, 1-based line number, header)
+    line_no, counted = 1, 0
+    for offset in starts:
+        header = _read_header(text, offset)
+        if header is not None:
+            line_no += text.count("\n", counted, offset)
+            counted = offset
+            candidates.append((offset, line_no, header))
+
+    # Pass 2: day/month order for the whole file.
+    ambiguous = [(h[0], h[1], h[2]) for _, _, h in candidates if not h[3]]
+    order_day_first = True
+    if day_first is not None:
+        result.day_first, result.date_order = day_first, "option"
+    elif ambiguous:
+        result.day_first, result.date_order = _decide_day_first(ambiguous)
+    if result.day_first is not None:
+        order_day_first = result.day_first
+
+    # Pass 3: times and authors of the candidates.
+    headers = []  # (line offset, line number, sent_at, seconds since year 1, author or None, body offset, line end)
+    authors: dict[str, str] = {}  # the text before ": " -> the clean author name, "" when it cannot be one
+    ordinals: dict[tuple[int, int, int], int] = {}
+    for offset, line_no, (year, p, q, year_first, hour, minute, second, start) in candidates:
+        day, month = (q, p) if year_first or not order_day_first else (p, q)
+        try:
+            sent_at = datetime(year, month, day, hour, minute, second, tzinfo=tz)
+        except ValueError:
+            continue  # not a real date under the file's order: body text
+        ordinal = ordinals.get((year, month, day))
+        if ordinal is None:
+            ordinal = ordinals[year, month, day] = sent_at.toordinal() * 86400
+        line_end = text.find("\n", start)
+        if line_end < 0:
+            line_end = len(text)
+        colon = text.find(": ", start, line_end)
+        author = None
+        if colon > start:
+            raw = text[start:colon]
+            author = authors.get(raw)
+            if author is None:
+                usable = colon - start <= _MAX_AUTHOR and not _QUOTE.search(raw)
+                author = authors[raw] = _clean_author(raw) if usable else ""
+            if author:
+                start = colon + 2
+            else:
+                author = None
+        headers.append((offset, line_no, sent_at, ordinal + hour * 3600 + minute * 60 + second, author, start, line_end))
+
+    if not headers:
+        result.orphan_lines = _orphans(text, len(text))
+        return result
+
+    # Pass 4: take header-looking lines back into the body they sit in, and build the messages.
+    messages = result.messages
+    last = len(headers) - 1
+    previous = None  # the last accepted header
+    for position, header in enumerate(headers):
+        offset, _, _, seconds, author, start, line_end = header
+        following = headers[position + 1] if position < last else None
+        if author is None and text[line_end - 1:line_end] == ":" and authors.get(text[start:line_end - 1]):
+            author = authors[text[start:line_end - 1]]
+            header = (*header[:4], author, line_end, line_end)  # "Name:" with the body on the next lines
+        if previous is not None:
+            if author is None and text[line_end:following[0] if following else len(text)].strip():
+                result.headers_in_body += 1
+                continue
+            earliest = previous[3] - _OUT_OF_ORDER
+            if following and following[3] >= earliest and (seconds < earliest or seconds > following[3] + _OUT_OF_ORDER):
+                result.headers_in_body += 1
+                continue
+            messages.append(_message(previous, text[previous[5]:offset - 1]))
+        previous = header
+    messages.append(_message(previous, text[previous[5]:]))
+    result.orphan_lines = _orphans(text, headers[0][0])
+    return result
+
+
+def _orphans(text: str, end: int) -> list[tuple[int, str]]:
+    """The non-blank lines of ``text[:end]`` with their 1-based numbers."""
+    return [(number, line) for number, line in enumerate(text[:end].split("\n"), 1) if line.strip()]
+
+
+def _message(header: tuple, body: str) -> ChatMessage:
+    """The message of a pass-3 ``header`` tuple (author already clean) with its whole ``body`` text."""
+    _, line_no, sent_at, _, author, _, _ = header
+    if author is None:
+        return ChatMessage(line_no, sent_at, "", body, SYSTEM, False, line_no)
+    edited = body.endswith(">") and _EDITED.search(body)
+    if edited:
+        body = body[:edited.start()]
+    first, newline, caption = body.partition("\n")
+    kind = _kind(first, newline)
+    if kind == MEDIA:
+        return ChatMessage(line_no, sent_at, author, caption, MEDIA, bool(edited), line_no + 1, first)
+    return ChatMessage(line_no, sent_at, author, body, kind, bool(edited), line_no)
+
+
+def _clean_author(author: str) -> str:
+    """Remove bidi marks, no-break spaces and the ``~`` push-name prefix."""
+    author = author.translate(_AUTHOR_CLEAN).strip()
+    return author[1:].strip() if author.startswith("~") else author
+
+
+def _kind(first: str, newline: str) -> str:
+    """The kind of an authored message from its first line (``newline`` is empty for one-line bodies)."""
+    if first in _DELETED and not newline:
+        return DELETED
+    if first in _MEDIA_EXACT or (
+        (first.endswith((">", ")")) or first.rpartition(" ")[2] in _MEDIA_LAST_WORDS)
+        and _MEDIA.fullmatch(_strip_marks(first))
+    ):
+        return MEDIA
+    if first.startswith(_POLL_STARTS):
+        return POLL
+    if first in _CALLS:
+        return CALL
+    if "://" in first and _LOCATION.match(first):
+        return LOCATION
+    if not newline and _is_authored_system(first):
+        return SYSTEM
+    return TEXT
+
+
+def _strip_marks(text: str) -> str:
+    return _MARK_CHARS.sub("", text).strip()
+
+
+def _is_authored_system(first: str) -> bool:
+    """An iOS system line written with an author: the group, or the person who acted."""
+    if first.startswith("\u200e"):
+        return _AUTHORED_SYSTEM.fullmatch(_strip_marks(first)) is not None
+    if first.startswith(_AUTHORED_SYSTEM_STARTS):
+        return True
+    return first.endswith(_AUTHORED_SYSTEM_ENDS) and _AUTHORED_SYSTEM_ANYWAY.fullmatch(first) is not None
+
+
+# --------------------------------------------------------------------------- processor
+
+_KIND_STATS = {
+    TEXT: "text_messages", SYSTEM: "system_messages", MEDIA: "media_omitted", DELETED: "deleted",
+    POLL: "polls", LOCATION: "locations", CALL: "calls",
+}
+_PROGRESS_EVERY = 2000
+
+
+def _decode(data: bytes) -> tuple[str, bool]:
+    """The file's text, and whether undecodable bytes had to be replaced."""
+    try:
+        return data.decode("utf-8-sig"), False
+    except UnicodeDecodeError:
+        return data.decode("utf-8-sig", errors="replace"), True
+
+
+def _timezone(context: IngestContext) -> tzinfo:
+    name = context.options.get("timezone")
+    if name is not None and name.strip():
+        try:
+            return ZoneInfo(name.strip())
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"option timezone={name!r} is not a known IANA time zone (e.g. Europe/Berlin)") from None
+    if context.timezone is not None:
+        return context.timezone
+    from django.conf import settings
+
+    if settings.configured:
+        return ZoneInfo(settings.TIME_ZONE)
+    return timezone.utc
+
+
+class WhatsAppTextProcessor:
+    """Reads a WhatsApp ``.txt`` export; see the module docstring."""
+
+    name = "whatsapp_text"
+    extensions = (".txt",)
+
+    def detect(self, path: Path, head: bytes) -> int:
+        """0-100 from the message headers among the first lines: 95 for three or more, 60 for
+        one or two, 15 less when the first line is not a header; 0 without any."""
+        lines = [line for line in head.decode("utf-8", errors="ignore").lstrip("\ufeff").splitlines() if line.strip()]
+        lines = lines[:-1] if len(lines) > 1 else lines  # the last one may be cut off
+        headers = sum(1 for line in lines[:200] if looks_like_header(line))
+        if not headers:
+            return 0
+        score = 95 if headers >= 3 else 60
+        return score if looks_like_header(lines[0]) else score - 15
+
+    def process(self, path: Path, context: IngestContext) -> Iterator[Item]:
+        day_first = context.option_bool("day_first")
+        tz = _timezone(context)
+        text, replaced = _decode(Path(path).read_bytes())
+        transcript = parse_transcript(text, day_first=day_first, tz=tz)
+        stats = context.stats
+        stats["lines"] += transcript.lines
+        stats["headers_in_body"] += transcript.headers_in_body
+        if replaced:
+            for number, line in enumerate(text.split("\n"), 1):
+                if "\ufffd" in line:
+                    yield RowError(f"line {number}", "bytes that are not UTF-8 were replaced", value=line[:200])
+        for number, line in transcript.orphan_lines:
+            yield RowError(f"line {number}", "text before the first message header", value=line[:200])
+
+        messages = transcript.messages
+        total = len(messages)
+        stats["messages"] += total
+        for done, message in enumerate(messages, 1):
+            stats[_KIND_STATS[message.kind]] += 1
+            if message.edited:
+                stats["edited"] += 1
+            if message.body and message.kind in (TEXT, MEDIA):
+                for candidate in extract_offers(message.body, first_line=message.body_line):
+                    candidate.observed_at = message.sent_at
+                    candidate.sender = message.author
+                    stats["offers_found"] += 1
+                    yield candidate
+            if context.progress is not None and done % _PROGRESS_EVERY == 0:
+                context.progress(done, total)
+        if context.progress is not None:
+            context.progress(total, total)
+
+
+processor = WhatsAppTextProcessor()

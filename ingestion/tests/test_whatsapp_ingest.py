@@ -1,0 +1,92 @@
+"""The whole `ingest --processor whatsapp_text` path: document, offers linked to their lines, attribution."""
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from documents.models import SourceDocument
+from ingestion.services import ingest_path
+from offers.models import Offer, Vendor, VendorAlias
+
+pytestmark = pytest.mark.django_db
+
+CHAT = (
+    "12/03/2024, 14:05 - Mario Phones: NEW SEALED\n"
+    "iPhone 15 128GB - $750\n"
+    "Galaxy S24 256GB 699$\n"
+    "12/03/2024, 14:06 - Mario Phones: <Media omitted>\n"
+    "12/03/2024, 14:07 - Ana Buyer: how much for the pixel?\n"
+    "13/03/2024, 09:00 - +44 7700 900123: Pixel 8 Pro @ 640 usd x5\n"
+    "13/03/2024, 09:01 - Messages and calls are end-to-end encrypted.\n"
+)
+
+
+@pytest.fixture
+def chat(tmp_path):
+    path = tmp_path / "WhatsApp Chat with Deals.txt"
+    path.write_text(CHAT, encoding="utf-8")
+    return path
+
+
+def offers_of(document):
+    return list(Offer.objects.filter(source_document=document).select_related("vendor").order_by("id"))
+
+
+def test_offers_are_linked_to_their_lines_and_message_times(chat, settings):
+    settings.TIME_ZONE = "Europe/London"
+    document = ingest_path(chat, processor="whatsapp_text", vendor_name="Mario Phones")
+    assert document.status == SourceDocument.Status.SUCCEEDED
+    rows = [(o.source_ref, o.description, o.price, o.currency, o.quantity, o.condition) for o in offers_of(document)]
+    assert rows == [
+        ("line 2", "iPhone 15 128GB", Decimal("750.00"), "USD", None, "new"),
+        ("line 3", "Galaxy S24 256GB", Decimal("699.00"), "USD", None, "new"),
+        ("line 6", "Pixel 8 Pro", Decimal("640.00"), "USD", 5, "unknown"),
+    ]
+    london = ZoneInfo("Europe/London")
+    assert offers_of(document)[0].observed_at == datetime(2024, 3, 12, 14, 5, tzinfo=london)
+    assert offers_of(document)[2].observed_at == datetime(2024, 3, 13, 9, 0, tzinfo=london)
+    assert {o.vendor.name for o in offers_of(document)} == {"Mario Phones"}
+    stats = document.stats
+    assert stats["messages"] >= 5 and stats["offers_created"] == 3
+    assert stats["media_omitted"] == 1 and stats["system_messages"] == 1
+
+
+def test_without_vendor_senders_become_provisional_vendors(chat):
+    document = ingest_path(chat, processor="whatsapp_text")
+    by_line = {o.source_ref: o.vendor for o in offers_of(document)}
+    assert by_line["line 2"].name == "Mario Phones" and by_line["line 2"].is_provisional
+    assert by_line["line 6"].name == "+44 7700 900123" and by_line["line 6"].is_provisional
+    assert VendorAlias.objects.filter(kind="whatsapp_sender", alias="mario phones").exists()
+
+
+def test_sender_mapped_by_an_operator_attributes_to_that_vendor(chat):
+    acme = Vendor.objects.create(name="Acme Mobile", default_currency="EUR")
+    VendorAlias.objects.create(vendor=acme, kind="whatsapp_sender", alias="+44 7700 900123")
+    document = ingest_path(chat, processor="whatsapp_text")
+    pixel = [o for o in offers_of(document) if o.source_ref == "line 6"][0]
+    assert pixel.vendor == acme and pixel.currency == "USD"  # the message's own currency wins
+
+
+def test_vendor_default_currency_applies_to_bare_prices_in_chats(tmp_path):
+    acme = Vendor.objects.create(name="Acme Mobile", default_currency="EUR")
+    VendorAlias.objects.create(vendor=acme, kind="whatsapp_sender", alias="acme")
+    path = tmp_path / "chat.txt"
+    path.write_text("12/03/2024, 14:05 - Acme: iPhone 15 128GB - 750\n", encoding="utf-8")
+    document = ingest_path(path, processor="whatsapp_text")
+    offer = offers_of(document)[0]
+    assert (offer.vendor, offer.currency, offer.extra.get("currency_source")) == (acme, "EUR", "vendor")
+
+
+def test_chat_without_offers_fails_with_reason(tmp_path):
+    path = tmp_path / "chat.txt"
+    path.write_text("12/03/2024, 14:05 - Ana: hello\n12/03/2024, 14:06 - Bob: hi, any stock?\n", encoding="utf-8")
+    document = ingest_path(path, processor="whatsapp_text", vendor_name="X")
+    assert document.status == SourceDocument.Status.FAILED
+    assert "no offers found" in document.extra["failure"]
+
+
+def test_transcript_is_detected_without_processor_flag(chat):
+    document = ingest_path(chat, vendor_name="Mario Phones")
+    assert document.processor == "whatsapp_text" and document.status == "succeeded"

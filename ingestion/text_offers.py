@@ -1,0 +1,670 @@
+"""Find offers in free text: WhatsApp messages, PDF text, OCR text.
+
+``extract_offers(text)`` yields one ``OfferCandidate`` per product line, with
+the raw tokens as written (``price="€1.299,00"``, ``quantity="10"``,
+``condition="CPO grade A"``). Turning them into amounts, codes and grades is
+the job of ``ingestion.normalize``; this module only decides *which* token is
+what. The rules, line by line:
+
+Cleaning
+    A trailing ``<This message was edited>`` is dropped, struck text
+    (``~999~``, an old price) is cut out, ``*bold*``, ``_italic_`` and backtick
+    markers and bidi marks are removed, and emoji, arrows and bullets become a
+    ``|`` separator (so ``iPhone 15 👉 750`` reads like ``iPhone 15 | 750``).
+    Leading list numbers (``1.``, ``2)``, keycaps ``1️⃣``) are dropped.
+
+Lines that are never offers
+    A text without any digit. Questions (ending in ``?`` or starting with
+    ``¿``). Wanted/buying posts and sold-out lines (``need``, ``looking``,
+    ``WTB``, ``budget``, ``busco``, ``suche``, ``sold``, ``out of stock``,
+    ``agotado``, ``ausverkauft`` ...). Lines whose description is only chit-chat
+    words and numbers (``Best I can do is $720``, ``for 10 I can do £869 each``)
+    or a shipping/payment remark without a model number (``Shipping $25``,
+    ``Collection from Leicester or £8 next-day``).
+
+Numbers that are never prices
+    Numbers glued to a letter (``A2849``, ``S23``, ``Poco X6``; a lowercase
+    ``x10`` is a quantity), followed by a unit (``256GB``, ``1TB``, ``128 Go``,
+    ``5G``, ``5000mAh``, ``6.1"``, ``90%``, ``500ml``, ``2nd``, ``15 Pro``), parts
+    of ``12/128`` and of dates and times (``31/12``, ``21:00``), numbers with a
+    leading zero (``0142``), phone numbers (numbers joined by spaces, dashes or
+    brackets with 10+ digits, or 9+ after ``+``, ``(`` or ``0``), numbers in
+    URLs, quantities (below) and old prices: struck, or after ``was``, ``old``,
+    ``RRP``, ``antes``, ``statt``, ``avant`` ... Amounts like ``1.5k`` are not
+    read (``normalize.parse_price`` has no ``k``).
+
+Prices
+    A number is a *marked* price when a currency stands next to it (``$750``,
+    ``750$``, ``750usd``, ``USD 750``, ``€1.299,00``, ``629,00 €``, ``£389``,
+    ``7.499 reais``: any symbol, code or name ``normalize.parse_currency``
+    knows), when ``@``, ``now``, ``only``, ``price:``, ``precio``, ``Preis``,
+    ``prix``, ``por``, ``ahora``, ``jetzt``, ``down to`` ... comes before it, or
+    ``/-``, ``,-``, ``.-`` after it. With ``$`` before and a code after
+    (``$4,999 MXN``) the code wins: ``$`` is also the peso sign. Of several
+    marked prices the one after ``now``/``only``/``@`` wins, else the first
+    (``$750 (€690)``); but marked prices with a separator (``/ | ; , -``) and
+    text between them are one offer each (``S23 $629 / S23+ $719``).
+
+    A bare number is a price only when no price on the line is marked, it is
+    the last number, a separator (``-``, ``–``, ``:``, ``=``, ``|``, ``>``, or an
+    emoji) stands between it and the text before it, and only words like
+    ``each``, ``firm``, ``neg``, ``c/u`` follow it: ``iPhone 15 128GB - 750`` is a
+    price line, ``iPhone 15 128GB 750`` is not.
+
+    A range (``700-750``, ``$700 - $750``, ``700 to 750``; the second number above
+    the first and at most twice it) gives its *lower* bound, the price a buyer
+    can get; the range as written goes into ``extra["price_range"]``. Unmarked
+    ranges count only where a bare price would (at the end of a product line).
+
+    ``price`` is the number with its adjacent currency, as written; a currency
+    found apart (``750 (USD)``, ``$4,999 MXN``, or a ``Prices in EUR`` line
+    earlier in the text) goes into ``currency``.
+
+Quantities
+    ``x10``, ``x 12``, ``10x``, ``10pcs``, ``10 units``, ``(30 units)``,
+    ``qty 25``, ``stock: 40``, ``25 available``, ``200+`` (not ``iPhone 15+``),
+    in several languages (``Stück``, ``piezas``, ``pezzi``, ``stuks`` ...). The
+    number is kept with its ``+``. A number with a currency next to it is a price
+    even after ``stock`` (``A stock 129usd``).
+
+Conditions
+    Inline words (``NEW``, ``sealed``, ``CPO grade A``, ``refurb B``, ``used``,
+    ``open box``, ``like new``, ``Grade B``, ``nuevo``, ``gebraucht``,
+    ``generalüberholt Klasse A``, ``seminovo``, ``neuf``, ``usato`` ...) are cut
+    out of the description and become ``condition``. A line without a price
+    that is only a condition phrase plus at most two words (``NEW SEALED``,
+    ``*CPO grade A*``, ``USED iPhones``) is a section header: its text is the
+    condition of the lines below it, until the next header. A line such as
+    ``All brand new sealed, US version`` (``all``, ``todos``, ``alle``, ``tous``
+    ...) gives its condition to the text's offers that have none. ``condition=``
+    is the condition before any header.
+
+Descriptions
+    The line without price, quantity, condition, price marks and the words
+    after the price. A description with no product name, only specs
+    (``256GB``, ``512GB Black``), is prefixed with the last line above it that
+    had no price (``iPhone 15 Pro Max``); a price line with no description at
+    all (``💰 CA$999``) takes the first such line since the previous offer. A
+    blank line ends both. ``sku`` is a part number in the line (``SM-S928B``,
+    ``A2849``, ``MTP03LL/A``).
+
+Candidates come out once the whole text is read, because of the closing
+"All brand new" line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from ingestion.normalize import NormalizationError, parse_currency, parse_price
+from ingestion.types import OfferCandidate
+
+__all__ = ["extract_offers"]
+
+# --------------------------------------------------------------------------- cleaning
+
+_EDITED = re.compile(r"\s*\u200e?<(?:This message was edited|[^<>]*(?:bearbeitet|editó|editada|modifié))>\s*$")
+_MARKS = re.compile("[\u200b\u200c\u200e\u200f\u202a-\u202e\u2060\ufeff`]")
+_STRUCK = re.compile(r"~(?=\S)[^~\n]*?(?<=\S)~")
+_ITALIC = re.compile(r"(?<!\w)_(?=\S)|(?<=\S)_(?!\w)")
+_KEYCAP = re.compile(r"\d\ufe0f?\u20e3")
+_EMOJI = re.compile(
+    "[\U0001f000-\U0001faff\u2190-\u21ff\u2300-\u23ff\u25a0-\u25ff\u2600-\u27bf\u2b00-\u2bff"
+    "\u2022\u00b7\u2023\u2043\ufe0f\u200d\u20e3\U000e0020-\U000e007f]+"
+)
+_HAS_SPECIAL = re.compile("[\u2022\u00b7\u2190-\u2bff\ufe0f\U0001f000-\U0001faff~_]")
+_LEADING = re.compile(r"[\s|\-–—>=:.,;+#]*(?:\d{1,2}[.)](?=\s)|\(\d{1,2}\))?[\s|\-–—>=:.,;]*")
+
+
+def _clean(line: str) -> str:
+    if line.endswith(">"):
+        line = _EDITED.sub("", line)
+    if _MARKS.search(line):
+        line = _MARKS.sub("", line)
+    if "*" in line:
+        line = line.replace("*", "")
+    if _HAS_SPECIAL.search(line):
+        if "~" in line:
+            line = _STRUCK.sub(" | ", line)
+        if "_" in line:
+            line = _ITALIC.sub("", line)
+        line = _EMOJI.sub(" | ", _KEYCAP.sub(" | ", line))
+    return line[_LEADING.match(line).end():].rstrip()
+
+
+# --------------------------------------------------------------------------- numbers
+
+_DIGIT = re.compile(r"\d")
+# Digits with their separators; "1 299,00" may group with plain spaces only when cents follow.
+_NUMBER = re.compile(r"\d[\d.,'\u00a0\u202f]*(?:(?: \d{3})+,\d\d(?!\d))?")
+_NUMBER_TAIL = ".,'\u00a0\u202f"
+_PHONE_GAP = re.compile(r"[\s\-().\u00a0\u2011]{1,3}")
+_QUANTITY_UNITS = (
+    r"pcs|pc|pieces?|units?|uds?|unidades|unid|stk|stück|pzs?|pzas|piezas|peças|pçs|pièces?|pezzi|pezzo|pz"
+    r"|stuks|stuk|un"
+)
+# What follows a number: a quantity unit, a unit that makes it a spec (256GB, 6.1", 90%, 12/128, 21:00),
+# a "no cents" suffix (750/-, 1.299,-) or letters glued to it (750usd, 15Pro).
+_AFTER = re.compile(
+    rf"(?P<quantity>\+?\s?(?:{_QUANTITY_UNITS})\b\.?"
+    r"|\+?\s(?:available|avail|in stock|left|on hand|disponibles?|verfügbar|auf lager|em estoque|en stock|dispo)\b"
+    r"|[x×](?!\w)|\+(?![\w+]))"
+    r"|(?P<spec>[/:]\d|\s?(?:[\"”%″]|''|(?-i:Go|To)\b|(?:gb|tb|mb|g|t|mah|wh|w|hz|mhz|ghz|mm|cm|m|inch|inches|in|kg"
+    r"|lbs?|ml|l|mp|k|p|nm|th|st|nd|rd|gen|core|cores|h|hrs?|mins?|days?|weeks?|months?|years?|yrs?|yr|ram|rom"
+    r"|series|pro|max|ultra|plus)\b))"
+    r"|(?P<no_cents>/-|,-|\.-)(?!\d)"
+    r"|(?P<glued>[^\W\d_]+)",
+    re.IGNORECASE,
+)
+# Words that mark the number after them (lower case; "down to" and "instead of" are two words).
+_MARK_WORDS = {
+    **dict.fromkeys(
+        "was old before antes statt vorher era avant rrp msrp retail uvp instead_of list_price".split(), "old"),
+    **dict.fromkeys(
+        "@ now only just down_to reduced_to dropped_to price prices preço precio preis prix offer special promo sale"
+        " ahora agora jetzt nur maintenant solo apenas por".split(), "current"),
+    **dict.fromkeys(
+        "qty quantity stock avail available cant cantidad qtd quantidade menge qté quantité disponible disponibles"
+        " x ×".split(), "quantity"),
+}
+_MARK_SECOND_WORDS = frozenset({"to", "of", "price"})  # "down to", "instead of", "list price"
+_CURRENCY_SIGNS = "$€£¥₹₩₺₽₪₫₱฿₦₴"
+_CURRENCY_AFTER = re.compile(rf"\s?\(?([{_CURRENCY_SIGNS}]|[A-Za-z]{{2,7}}(?![^\W\d_]))\)?")
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_RANGE_GAP = re.compile(r"\s?[-–~]\s?|\s(?:to|a|bis|à)\s", re.IGNORECASE)
+_SEPARATOR_BEFORE = re.compile(r"[-–—:=|>→]\s*$")
+_LETTER = re.compile(r"[^\W\d_]")
+_TRAILER = re.compile(
+    r"[\s|!.,;()\[\]/+\-–—]*(?:(?:each|ea|per unit|pp|firm|fixed|only|neg|negotiable|obo|ono|net|nett|cash"
+    r"|final|cada|c/u|uno|pro stück|chacun|cad)\b[\s|!.,;()\[\]/+\-–—]*)*",
+    re.IGNORECASE,
+)
+_SEGMENT_GAP = re.compile(r"[^\w$€£]*?(\s[/|;]\s|;\s|,\s|\s[-–—]\s)(?=.*\w)")
+
+# --------------------------------------------------------------------------- words
+
+_CONDITION_PATTERN = (
+    r"(?<!\w)(?:"
+    r"(?:brand[\s-]?new|factory[\s-]sealed|new|sealed|bnib|nib|cpo|certified pre-?owned|refurb(?:ished)?|renewed"
+    r"|used|pre-?owned|open[\s-]?box|like[\s-]new|as new|mint condition|ex[\s-]?demo|b-ware"
+    r"|nuevos?|nuevas?|sellados?|usados?|usadas?|seminuevos?|reacondicionados?"
+    r"|neu|neuware|ovp|gebraucht|wie neu|generalüberholt"
+    r"|novos?|lacrados?|seminovos?|recondicionados?|vitrine"
+    r"|neufs?|neuves?|occasion|reconditionnés?|comme neuf"
+    r"|nuov[oaie]|usat[oaie]|ricondizionat[oaie]|rigenerat[oaie]|nieuw|gebruikt)"
+    r"(?:[\s/,&+-]+(?:sealed|in box|lacrados?|sellados?|ovp|(?:grade|grado|klasse)\s?[a-d]\+?|box|stock)"
+    r"|[\s-]+[a-d]\+?(?![\w+$€£]))*"
+    r"|(?:grade|grado|klasse)\s?[a-d]\+?|[a-d]\+?[\s-]?(?:grade|stock))(?![\w+])"
+)
+_CONDITION_LOWER = re.compile(_CONDITION_PATTERN)  # on the lower-cased line: much faster than IGNORECASE
+# Every condition phrase contains one of these words; the regex runs only on lines that have one.
+_CONDITION_WORDS = frozenset(
+    """
+    new sealed bnib nib cpo certified refurb refurbished renewed used pre-owned preowned open open-box openbox mint
+    demo ex-demo b-ware grade stock box nuevo nuevos nueva nuevas sellado sellados usado usados usada usadas
+    seminuevo seminuevos reacondicionado reacondicionados grado neu neuware ovp gebraucht generalüberholt klasse
+    novo novos lacrado lacrados seminovo seminovos recondicionado recondicionados vitrine neuf neufs neuve neuves
+    occasion reconditionné reconditionnés nuovo nuova nuovi nuove usato usata usati usate ricondizionato
+    ricondizionata ricondizionati ricondizionate rigenerato rigenerata rigenerati rigenerate nieuw gebruikt
+    """.split()
+)
+_SKU = re.compile(
+    r"(?<![\w-])(?:SM-[A-Z]\d{3}[A-Z0-9]*(?:/[A-Z0-9]+)?|A\d{4}|[MF][A-Z0-9]{4}[A-Z]{1,2}/A|[A-Z]{2,3}-[A-Z0-9]*\d[A-Z0-9]*)"
+    r"(?![\w-])"
+)
+_CURRENCY_HINT = re.compile(
+    r"\b(?:all\s+)?(?:prices?|preise?|precios?|preços?|prix|tarifs?|valores)\b[^\d]*?\b(?:in|en|em|na)\s+([^\s.,;:!)]+)",
+    re.IGNORECASE,
+)
+# Words of wanted/buying posts and sold-out lines: such a line is never an offer.
+_SKIP_WORDS = frozenset(
+    """
+    need needed needs looking wtb wanted buying budget target require requesting busco buscando necesito procuro
+    preciso suche cherche recherche sold agotado agotados ausverkauft esgotado esgotados épuisé épuisés vendido
+    vendida vendidos vendidas verkauft vendu vendus
+    """.split()
+)
+_PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~«»“”„‘’…–—•·"
+_BLANKET = re.compile(r"\b(?:all|todos|todas|alle|tous|toutes|everything|tutti)\b")
+_WORD = re.compile(r"[^\W_]+")
+_NAME_WORD = re.compile(r"(?<![\w])[^\W\d_]{3,}(?![\w])")
+_SEPARATOR_CHARS = "|-–—:=>→,;/()[]"
+_DESCRIPTION_EDGES = " \t|-–—:=>→,;/+()[].!"
+
+# Words that make up chit-chat; a description made only of these is no product.
+_CHAT_WORDS = frozenset(
+    """
+    i me my we us our you your u he she it they them the a an and or but if of to in on at for from with by is are
+    am be been was were have has had do does did can could will would should shall may might must please pls plz
+    thanks thank thx ty ok okay yes no yeah yep nope hi hello hey good morning afternoon evening night guys bro
+    boss sir madam dear all any anyone some how much many what when where who which why this that these those
+    there here send sent need want buy sell selling take get give got deal best final last offer discount total
+    shipping delivery deposit fee fees paid pay payment cash transfer bank order orders today tomorrow yesterday
+    just only more less also too still ready stock available let know dm pm call contact check cheers nice great
+    sure done confirmed confirm each per unit can't don't i'm it's i'll we're that's so very really then than
+    price prices cost costs rate rates new old same as asap fast quick tax vat incl included excl free
+    hola buenos buenas días dias gracias por favor precio cuánto cuanto tienes tengo el la los las un una de del
+    y o en con para que es son hay mañana manana hoy envío envio
+    olá ola bom boa obrigado obrigada preço quanto tem tenho os um uma do da e em com é são hoje amanhã frete
+    hallo guten morgen tag danke bitte preis wie viel hast du habe ich der die das ein eine und oder mit für ist
+    sind heute versand gesamt
+    bonjour salut merci prix combien tu as j'ai le les une des et ou avec pour est sont aujourd'hui demain livraison
+    à l unité l'unité pièce c/u
+    per pezzi pezzo cad cadauno prezzo prezzi ciao grazie buongiorno sì si ok hai ho il lo gli di da con su
+    voor per stuk stuks prijs bedankt hoi ja nee je ik heb de het een en of met
+    """.split()
+)
+# Shipping and payment remarks: "Collection from Leicester or £8 next-day", "Frete grátis acima de R$ 10.000".
+_LOGISTICS_WORDS = frozenset(
+    """
+    ship shipping shipped delivery deliver delivered courier postage post collection collect pickup dpd dhl ups
+    fedex tnt usps freight deposit fee fees tax vat customs frete envío envio envíos versand lieferung livraison
+    expédition port
+    """.split()
+)
+# Words that describe a variant rather than name a product: "256GB Black" still needs its heading.
+_SPEC_WORDS = frozenset(
+    """
+    black white blue red green gold silver purple pink yellow orange titanium natural desert graphite midnight
+    starlight gray grey space sierra alpine deep cream lavender mint violet bronze phantom ram rom storage dual sim
+    esim single version unlocked locked international global usa spec battery
+    """.split()
+)
+
+
+@dataclass(slots=True)
+class _Number:
+    start: int
+    end: int  # of the number itself
+    token_start: int  # with its currency or "/-" suffix
+    token_end: int
+    currency: str  # currency text next to it ("" if none)
+    adjacent: bool  # the currency is written as part of the price ("$750", "750 USD")
+    marked: bool  # currency, "@", "now", "/-" ...
+    current: bool  # after "now", "only", "@" ...
+
+
+@dataclass(slots=True)
+class _Line:
+    """What one cleaned line says: its numbers sorted into prices, quantities and old prices."""
+
+    text: str
+    numbers: list[_Number] = field(default_factory=list)
+    cut: list[tuple[int, int]] = field(default_factory=list)  # spans that are not description
+    quantity: str = ""
+    condition: str = ""
+
+
+@dataclass(slots=True)
+class _Offer:
+    price: str
+    currency: str  # a currency found apart from the price token
+    priced_in: bool  # the price names its currency, next to it or apart
+    quantity: str
+    condition: str
+    sku: str
+    description: str
+    price_range: str
+
+
+@lru_cache(maxsize=512)
+def _is_currency(text: str) -> bool:
+    return parse_currency(text) is not None
+
+
+def _amount(text: str) -> float | None:
+    try:
+        return float(parse_price(text).amount)
+    except NormalizationError:
+        return None
+
+
+def _numbers_in(text: str) -> list[tuple[int, int]]:
+    """Spans of the numbers in ``text`` that are not glued to a letter (A2849, S23); ``x10`` is kept."""
+    spans = []
+    for match in _NUMBER.finditer(text):
+        start = match.start()
+        previous = text[start - 1] if start else " "
+        if previous in ".,'" or (previous.isalpha() and previous != "x"):
+            continue
+        spans.append((start, start + len(match.group().rstrip(_NUMBER_TAIL))))
+    return spans
+
+
+def _blocked_spans(text: str, numbers: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans of URLs and phone numbers, whose digits are never prices.
+
+    A phone number is a run of numbers joined by spaces, dashes or brackets with
+    at least 10 digits, or 9 when it starts with ``+``, ``(`` or ``0``.
+    """
+    spans = [match.span() for match in _URL.finditer(text)] if "://" in text or "www." in text else []
+    index = 0
+    while index < len(numbers):
+        last = index
+        while last + 1 < len(numbers) and _PHONE_GAP.fullmatch(text, numbers[last][1], numbers[last + 1][0]):
+            last += 1
+        start, end = numbers[index][0], numbers[last][1]
+        if last > index or end - start >= 10:
+            lead = text[start - 1] if start else ""
+            digits = sum(ch.isdigit() for ch in text[start:end])
+            if digits >= 10 or (digits >= 9 and (lead in "+(" or text[start] == "0")):
+                spans.append((start - (lead in "+("), end))
+        index = last + 1
+    return spans
+
+
+def _word_before(text: str, position: int) -> tuple[int, str]:
+    """The word that ends just before ``position`` (spaces skipped, an opening bracket dropped), and its start."""
+    end = position
+    while end and text[end - 1] == " ":
+        end -= 1
+    start = text.rfind(" ", 0, end) + 1
+    while start < end and text[start] in "([":
+        start += 1
+    return start, text[start:end]
+
+
+def _mark(text: str, lower: str, start: int, word: str) -> tuple[str | None, int]:
+    """The kind of mark (``old``, ``current``, ``quantity`` or ``None``) that ``word`` (at ``start``) is, and where it starts."""
+    word = word.rstrip(":=.")
+    if not word:
+        return None, start
+    if word in ("@", "×") or (word == "x" and text[start] == "x"):  # "X 64" is an iPhone X, not a quantity
+        return _MARK_WORDS[word], start
+    if word in _MARK_SECOND_WORDS:
+        first_start, first = _word_before(lower, start)
+        if f"{first}_{word}" in _MARK_WORDS:
+            return _MARK_WORDS[f"{first}_{word}"], first_start
+    return _MARK_WORDS.get(word), start
+
+
+def _currency_before(text: str, start: int, word: str, position: int) -> int | None:
+    """Where a currency written just before ``position`` begins ("$", "R$ ", "USD ", "CA$", "(€"), or ``None``."""
+    if word and _is_currency(text[start:start + len(word)].rstrip(".")):
+        return start
+    for sign_at in range(max(start, position - 4), position):  # "price:$750": a sign glued to other text
+        if text[sign_at] in _CURRENCY_SIGNS and _is_currency(text[sign_at:position].strip()):
+            return sign_at
+    return None
+
+
+def _scan(text: str, lower: str, words: list[str]) -> _Line:
+    """Sort the numbers of a line into prices (candidates), quantities, specs and old prices."""
+    line = _Line(text)
+    numbers = _numbers_in(text)
+    blocked = _blocked_spans(text, numbers)
+    line.cut.extend(blocked)
+    size = len(text)
+    for start, end in numbers:
+        if blocked and any(low <= start < high for low, high in blocked):
+            continue
+        if text[start] == "0" and end - start > 1 and text[start + 1].isdigit():
+            continue  # 0142: part of a phone number or a code
+        after = kind = None
+        if end < size and (text[end] != " " or (end + 1 < size and (text[end + 1].isalpha() or text[end + 1] in "\"”%″'"))):
+            after = _AFTER.match(text, end)
+            kind = after.lastgroup if after else None
+        if kind == "spec" or (kind == "glued" and not _is_currency(after.group())):
+            continue  # 256GB, 12/128, 5G, 15Pro
+        token_start, token_end = start, (after.end() if kind == "no_cents" else end)
+        word_start, word = _word_before(lower, start)
+        cur_before = _currency_before(text, word_start, word, start) if start else None
+        cur_after = None if kind == "quantity" or token_end >= size else _CURRENCY_AFTER.match(text, token_end)
+        if cur_after and (not _is_currency(cur_after.group(1)) or text[cur_after.end():cur_after.end() + 1].isdigit()):
+            cur_after = None  # "2 £389": the £ belongs to the next number
+        if cur_before is not None:
+            token_start = cur_before
+            word_start, word = _word_before(lower, token_start)
+        mark_kind, mark_start = _mark(text, lower, word_start, word)
+        if cur_before is None and not cur_after and (kind == "quantity" or mark_kind == "quantity"):
+            if kind == "quantity" and after.group() == "+" and _LETTER.match(text, max(0, start - 2)):
+                continue  # "iPhone 15+": a model, not "200+" in stock
+            plus = "+" if kind == "quantity" and "+" in after.group() else ""
+            line.quantity = line.quantity or text[start:end] + plus
+            line.cut.append((mark_start if mark_kind == "quantity" else start, after.end() if kind else end))
+            continue
+        if mark_kind == "old":
+            line.cut.append((mark_start, cur_after.end() if cur_after else end))
+            continue
+        currency, adjacent = "", False
+        if cur_before is not None and cur_after and cur_after.group(1).isalpha():
+            # "$4,999 MXN": the code is the more precise of the two, "$" is also the peso sign.
+            currency, token_end = cur_after.group(1), cur_after.end()
+        elif cur_before is not None:
+            currency, adjacent = text[cur_before:start].strip(), True
+        elif cur_after:
+            currency, adjacent, token_end = cur_after.group(1), "(" not in cur_after.group(), cur_after.end()
+        current = mark_kind == "current"
+        marked = current or bool(currency) or kind == "no_cents"
+        line.numbers.append(_Number(start, end, token_start, token_end, currency, adjacent, marked, current))
+    conditions = () if _CONDITION_WORDS.isdisjoint(words) else _CONDITION_LOWER.finditer(lower)
+    for match in conditions:
+        line.condition = line.condition or text[match.start():match.end()]
+        line.cut.append(match.span())
+    return line
+
+
+def _without(text: str, spans: list[tuple[int, int]], start: int = 0) -> str:
+    """``text[start:]`` with the spans overwritten by spaces."""
+    for low, high in spans:
+        if high > start:
+            text = text[:low] + " " * (high - low) + text[high:]
+    return text[start:]
+
+
+def _choose_price(line: _Line) -> tuple[_Number, _Number | None] | None:
+    """The price among the numbers, and the upper end when it is a range."""
+    text, numbers = line.text, line.numbers
+    for low, high in zip(numbers, numbers[1:]):
+        if not _RANGE_GAP.fullmatch(text, low.token_end, high.token_start):
+            continue
+        if not (low.marked or high.marked or (high is numbers[-1] and _ends_line(line, high, low))):
+            continue  # "iPhone 14 - 15 cases": no price marks, and not at the end of a product line
+        low_amount, high_amount = _amount(text[low.start:low.end]), _amount(text[high.start:high.end])
+        if low_amount and high_amount and low_amount < high_amount <= 2 * low_amount:
+            if not low.currency and high.currency:
+                low.currency, low.adjacent = high.currency, False
+            low.marked = low.marked or high.marked
+            return low, high
+    marked = [number for number in numbers if number.marked]
+    if marked:
+        current = [number for number in marked if number.current]
+        return (current or marked)[0], None
+    if numbers and _ends_line(line, numbers[-1]) and _SEPARATOR_BEFORE.search(_without(text[:numbers[-1].token_start], line.cut)):
+        return numbers[-1], None
+    return None
+
+
+def _ends_line(line: _Line, last: _Number, first: _Number | None = None) -> bool:
+    """True when product text stands before ``first`` (default ``last``) and only "each", "firm"... after ``last``."""
+    before = line.text[:(first or last).token_start]
+    return bool(_LETTER.search(before)) and bool(_TRAILER.fullmatch(_without(line.text, line.cut, last.token_end)))
+
+
+def _split_point(line: _Line) -> int | None:
+    """Where a line with two priced products splits (``S23 $629 / S23+ $719``), else ``None``.
+
+    Two marked prices split when a separator (``/ | ; , -``) stands between
+    them and text follows it; ``$750 (€690)`` or ``$700 - $750`` do not split.
+    """
+    marked = [number for number in line.numbers if number.marked and not number.current]
+    for first, second in zip(marked, marked[1:]):
+        gap = _SEGMENT_GAP.match(line.text, first.token_end, second.token_start)
+        if gap and gap.group(1).strip():
+            return gap.start(1)
+    return None
+
+
+def _read_line(text: str, lower: str, words: list[str]) -> list[_Offer]:
+    """The offers of one cleaned line: none, one, or one per priced product in it."""
+    line = _scan(text, lower, words)
+    if not line.numbers:
+        return []
+    if len(line.numbers) > 1:
+        split = _split_point(line)
+        if split is not None:
+            head, tail = lower[:split], lower[split:]  # same length as text: see _lower
+            return _read_line(text[:split], head, _words(head)) + _read_line(text[split:], tail, _words(tail))
+    choice = _choose_price(line)
+    if choice is None:
+        return []
+    number, upper = choice
+    cut = line.cut
+    end = (upper or number).token_end
+    if _TRAILER.fullmatch(_without(text, cut, end)):
+        end = len(text)  # "each", "firm", "c/u" after the price: not description
+    cut.append((number.token_start, end))
+    mark_kind, mark_start = _mark(text, lower, *_word_before(lower, number.token_start))
+    if mark_kind == "current":
+        cut.append((mark_start, number.token_start))
+    cut.extend((other.token_start, other.token_end) for other in line.numbers if other.marked)  # another currency
+    sku = _SKU.search(text)
+    return [_Offer(
+        price=text[number.token_start:number.token_end] if number.adjacent else text[number.start:number.end],
+        currency="" if number.adjacent else number.currency,
+        priced_in=bool(number.currency),
+        quantity=line.quantity,
+        condition=line.condition,
+        sku=sku.group() if sku else "",
+        description=_tidy(_cut(text, cut)),
+        price_range=text[number.token_start:upper.token_end] if upper else "",
+    )]
+
+
+def _cut(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with the (possibly overlapping) spans replaced by a separator."""
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    for start, end in reversed(merged):
+        text = f"{text[:start]} | {text[end:]}"
+    return text
+
+
+def _tidy(description: str) -> str:
+    """Drop separator-only words ("|", "-", "( )") and the separators at both ends."""
+    words = [word for word in description.split() if word.strip(_SEPARATOR_CHARS)]
+    return " ".join(words).strip(_DESCRIPTION_EDGES)
+
+
+def _section_condition(text: str, lower: str, words: list[str]) -> str:
+    """The condition a header line sets (``NEW SEALED``), or ``""`` when it is no header."""
+    if _CONDITION_WORDS.isdisjoint(words):
+        return ""
+    match = _CONDITION_LOWER.search(lower)
+    if match is None:
+        return ""
+    rest = lower[:match.start()] + " " + lower[match.end():]
+    if _DIGIT.search(rest) or len(_WORD.findall(rest)) > 2:  # "NEW SEALED", "USED iPhones"
+        return ""
+    return text[match.start():match.end()]
+
+
+def _lower(text: str) -> str:
+    """``text.lower()`` with the same length, so that positions in one are positions in the other."""
+    lower = text.lower()
+    if len(lower) == len(text):
+        return lower
+    return "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)  # "İ" lowers to two characters
+
+
+def _words(lower: str) -> list[str]:
+    """The words of a lower-cased line without the punctuation around them (may include "")."""
+    return [word.strip(_PUNCTUATION) for word in lower.split()]
+
+
+def _not_a_product(lower: str, words: list[str]) -> bool:
+    """Chit-chat only, or a shipping/payment remark without any model number."""
+    if all(not word or word in _CHAT_WORDS or word.isdigit() for word in words):
+        return True
+    return not _DIGIT.search(lower) and not _LOGISTICS_WORDS.isdisjoint(words)
+
+
+def _needs_heading(description: str) -> bool:
+    return not any(word.lower() not in _SPEC_WORDS for word in _NAME_WORD.findall(description))
+
+
+def extract_offers(
+    text: str, *, first_line: int = 1, ref_prefix: str = "line", condition: str = ""
+) -> Iterator[OfferCandidate]:
+    """Yield one candidate per product line of ``text`` (see the module docstring).
+
+    ``first_line`` is the number of the first line of ``text`` in its source;
+    each candidate's ``ref`` is ``f"{ref_prefix} {line number}"``. Candidates
+    come out when the whole text has been read (a closing "All brand new"
+    line still applies to them).
+    """
+    if not _DIGIT.search(text):
+        return  # every price has a digit: chit-chat ends here
+    section = condition
+    currency_hint = blanket = ""
+    heading = title = ""  # last / first line without a price since the previous offer
+    offers: list[OfferCandidate] = []
+    for offset, raw in enumerate(text.split("\n")):
+        line = _clean(raw)
+        if not line:
+            heading = title = ""
+            continue
+        lower = _lower(line)
+        words = _words(lower)
+        has_digit = _DIGIT.search(line) is not None
+        if not has_digit:
+            header = _section_condition(line, lower, words)
+            if header:
+                section, heading, title = header, "", ""
+                continue
+        if line.endswith("?") or line.startswith("¿") or (has_digit and _is_skipped(lower, words)):
+            continue
+        found = _read_line(line, lower, words) if has_digit else []
+        if not found:
+            hint = _CURRENCY_HINT.search(line)
+            if hint and _is_currency(hint.group(1)):
+                currency_hint = hint.group(1)
+            elif _BLANKET.search(lower) and _CONDITION_LOWER.search(lower):
+                blanket = blanket or _CONDITION_LOWER.search(lower).group()
+            elif not _not_a_product(lower, words) and not (has_digit and _only_quantity(line, lower, words)):
+                heading = line
+                title = title or line
+            continue
+        for item in found:
+            description = item.description
+            if not description:
+                description = title
+            elif _not_a_product(lowered := description.lower(), _words(lowered)):
+                continue
+            elif heading and _needs_heading(description):
+                description = f"{heading} {description}"
+            if not description:
+                continue
+            title = ""
+            offers.append(OfferCandidate(
+                ref=f"{ref_prefix} {first_line + offset}",
+                sku=item.sku,
+                description=description,
+                price=item.price,
+                currency=item.currency or ("" if item.priced_in else currency_hint),
+                quantity=item.quantity,
+                condition=item.condition or section,
+                extra={"price_range": item.price_range} if item.price_range else {},
+            ))
+    for offer in offers:
+        if blanket and not offer.condition:
+            offer.condition = blanket
+        yield offer
+
+
+def _is_skipped(lower: str, words: list[str]) -> bool:
+    """Wanted/buying posts and sold-out lines (see ``_SKIP_WORDS``)."""
+    return not _SKIP_WORDS.isdisjoint(words) or "out of stock" in lower or "want to buy" in lower
+
+
+def _only_quantity(text: str, lower: str, words: list[str]) -> bool:
+    """True for lines such as ``Qty: 20`` or ``40 pcs``: nothing but a quantity."""
+    line = _scan(text, lower, words)
+    return bool(line.quantity) and not _LETTER.search(_without(text, line.cut))
