@@ -1,6 +1,6 @@
 """Speed of the WhatsApp transcript parser and the text offer extractor.
 
-    python bench/parse_whatsapp.py [--messages 200000] [--style android|ios] [--list-share 0.05] [--whatstk]
+    python bench/parse_whatsapp.py [--messages 200000] [--style android|ios] [--list-share 0.05] [--whatstk] [--ingest]
 
 Generates an export of ``--messages`` messages into a temporary directory and
 prints messages per second for ``parse_transcript`` alone and for the whole
@@ -152,6 +152,8 @@ def main() -> None:
     parser.add_argument("--style", choices=("android", "ios"), default="android")
     parser.add_argument("--list-share", type=float, default=0.05, help="share of messages that are price lists")
     parser.add_argument("--whatstk", action="store_true", help="also time whatstk 0.9.1 (own venv under /tmp)")
+    parser.add_argument("--ingest", action="store_true",
+                        help="also time the whole `manage.py ingest` command on a fresh SQLite database")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="pricehub-bench-") as directory:
@@ -175,6 +177,27 @@ def main() -> None:
               f"{offers / total_seconds:,.0f} offers/s)")
         if args.whatstk:
             _time_whatstk(path, args.style, args.messages)
+        if args.ingest:
+            _time_ingest(path, args.messages)
+
+
+def _time_ingest(path: Path, n_messages: int) -> None:
+    """`manage.py ingest FILE --processor whatsapp_text` (parse, extract, persist) on a fresh database."""
+    import json
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(DEBUG="true", SQLITE_PATH=str(path.with_suffix(".sqlite3")), LOG_LEVEL="WARNING",
+               INGESTION_STORAGE_DIR=str(path.parent / "storage"))
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run(manage + ["migrate", "--verbosity", "0"], env=env, check=True)
+    start = time.perf_counter()
+    out = subprocess.run(manage + ["ingest", str(path), "--processor", "whatsapp_text", "--json"], env=env,
+                         check=True, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    result = json.loads(out.stdout.splitlines()[-1])
+    print(f"whole ingest command (parse, extract, persist): {_rate(n_messages, seconds)}"
+          f"  -> {result['offers_created']:,} offers persisted, status {result['status']}")
 
 
 if __name__ == "__main__":

@@ -398,18 +398,19 @@ _CONDITION_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("refurbished", (
         "refurbished", "refurb", "refurbish", "refurbed", "rfb", "renewed", "remanufactured", "reman",
         "recertified", "generaluberholt", "uberholt", "aufbereitet", "reacondicionado",
-        "reacondicionada", "restaurado", "reconditionne", "reconditionnee", "ricondizionato",
+        "reacondicionada", "restaurado", "reconditionne", "reconditionnee", "ricondizionato", "gereviseerd",
         "recondicionado", "recondicionada",
     )),
     ("used", (
         "used", "pre owned", "preowned", "second hand", "secondhand", "2nd hand", "like new",
         "as new", "mint", "gebraucht", "wie neu", "neuwertig", "usado", "usada", "como nuevo",
-        "seminuevo", "seminovo", "occasion", "d occasion", "comme neuf", "usato",
+        "seminuevo", "seminovo", "occasion", "d occasion", "comme neuf", "usato", "gebruikt",
+        "tweedehands", "zo goed als nieuw",
     )),
     ("new", (
         "new", "brand new", "sealed", "new sealed", "factory sealed", "nib", "bnib", "bnew", "bn",
         "neu", "neuware", "originalverpackt", "ovp", "nuevo", "nueva", "neuf", "neuve", "nuovo",
-        "novo", "nova", "lacrado",
+        "novo", "nova", "lacrado", "nieuw", "geseald",
     )),
 )
 

@@ -255,3 +255,12 @@ def test_parse_condition(text, code, grade):
 
 def test_parse_condition_keeps_raw_text():
     assert parse_condition("  Refurb B ") == ConditionValue(code="refurbished", grade="B", raw="Refurb B")
+
+
+@pytest.mark.parametrize(
+    "text,code",
+    [("Nieuw", "new"), ("NIEUW GESEALD", "new"), ("Gebruikt", "used"), ("zo goed als nieuw", "used"),
+     ("Gereviseerd B", "refurbished")],
+)
+def test_dutch_condition_words(text, code):
+    assert parse_condition(text).code == code
