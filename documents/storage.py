@@ -94,17 +94,6 @@ def store_stream(source: BinaryIO, original_filename: str, *, max_bytes: int | N
     return StoredFile(final.relative_to(root).as_posix(), sha256, size, content_type)
 
 
-def store_path(path: Path, original_filename: str | None = None) -> StoredFile:
-    """Copy a file from disk into storage (see ``store_stream``)."""
-    if not path.is_file():
-        raise StorageError(f"{path}: no such file")
-    limit = settings.INGESTION_MAX_FILE_BYTES
-    if path.stat().st_size > limit:
-        raise FileTooLarge(f"{path.name} is larger than the {limit:,}-byte limit (INGESTION_MAX_FILE_BYTES)")
-    with open(path, "rb") as source:
-        return store_stream(source, original_filename or path.name)
-
-
 def resolve(relative_path: str) -> Path:
     """The absolute path of a stored file; refuses anything that resolves outside storage."""
     root = storage_root()

@@ -54,7 +54,7 @@ class IngestingDocumentAdmin(SourceDocumentAdmin):
             elif valid:
                 data = form.cleaned_data
                 try:
-                    document = services.register_upload(
+                    document = services.register_file(
                         data["file"], data["file"].name, vendor_name=data["vendor_name"],
                         processor=data["processor"], options=data["options"], currency=data["currency"],
                     )

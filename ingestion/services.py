@@ -1,6 +1,6 @@
 """The ingest service: store an artefact, run its processor, persist its offers.
 
-``ingest_path`` (CLI, schedules) and ``register_upload`` + ``process_document``
+``ingest_path`` (CLI, schedules) and ``register_file`` + ``process_document``
 (admin uploads, re-ingests, in a django-q2 task) share one pipeline:
 
     store copy -> SourceDocument -> processor yields candidates / RowErrors
@@ -63,23 +63,17 @@ def ingest_path(
 ) -> SourceDocument:
     """Store a file from disk and ingest it now. Raises ``IngestError`` for a bad request."""
     path = Path(path)
-    try:
-        stored = storage.store_path(path)
-    except storage.StorageError as exc:
-        raise IngestError(str(exc)) from exc
-    document = register_document(
-        stored=stored,
-        original_filename=path.name,
-        vendor_name=vendor_name,
-        processor=processor,
-        options=options,
-        currency=currency,
-        trigger=trigger,
-    )
+    if not path.is_file():
+        raise IngestError(f"{path}: no such file")
+    with open(path, "rb") as stream:
+        document = register_file(
+            stream, path.name, vendor_name=vendor_name, processor=processor, options=options, currency=currency,
+            trigger=trigger,
+        )
     return process_document(document, progress=progress)
 
 
-def register_upload(
+def register_file(
     stream: BinaryIO,
     filename: str,
     *,
@@ -89,34 +83,11 @@ def register_upload(
     currency: str = "",
     trigger: str = SourceDocument.Trigger.UPLOAD,
 ) -> SourceDocument:
-    """Store an uploaded stream and create its pending document (processed later by a task)."""
-    try:
-        stored = storage.store_stream(stream, filename)
-    except storage.StorageError as exc:
-        raise IngestError(str(exc)) from exc
-    return register_document(
-        stored=stored,
-        original_filename=filename,
-        vendor_name=vendor_name,
-        processor=processor,
-        options=options,
-        currency=currency,
-        trigger=trigger,
-    )
+    """Validate the request, store the stream and create its pending ``SourceDocument``.
 
-
-def register_document(
-    *,
-    stored: storage.StoredFile,
-    original_filename: str,
-    vendor_name: str = "",
-    processor: str = "",
-    options: dict[str, str] | None = None,
-    currency: str = "",
-    trigger: str = SourceDocument.Trigger.CLI,
-    previous: SourceDocument | None = None,
-) -> SourceDocument:
-    """Validate the request and create the pending ``SourceDocument`` for a stored file."""
+    Admin uploads stop here (a task processes the document); ``ingest_path``
+    goes on to process it at once.
+    """
     if processor:
         try:
             processors.get(processor)
@@ -127,9 +98,13 @@ def register_document(
         run_currency = parse_currency(currency) or ""
         if not run_currency:
             raise IngestError(f"--currency {currency!r} is not a known currency code")
+    try:
+        stored = storage.store_stream(stream, filename)
+    except storage.StorageError as exc:
+        raise IngestError(str(exc)) from exc
     vendor = vendor_by_name(vendor_name) if vendor_name.strip() else None
     return SourceDocument.objects.create(
-        original_filename=storage.display_name(original_filename),
+        original_filename=storage.display_name(filename),
         stored_path=stored.relative_path,
         sha256=stored.sha256,
         size=stored.size,
@@ -138,7 +113,6 @@ def register_document(
         vendor=vendor,
         trigger=trigger,
         options={"currency": run_currency, "options": dict(options or {})},
-        previous=previous,
     )
 
 
