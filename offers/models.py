@@ -125,7 +125,12 @@ class ProductAlias(models.Model):
         DESCRIPTION = "description", "Description"
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="aliases")
-    vendor = models.ForeignKey(Vendor, null=True, blank=True, on_delete=models.CASCADE, related_name="product_aliases")
+    # No index of its own: the two unique indexes below serve every lookup, and a
+    # plain vendor_id index tempts PostgreSQL into filtering 100,000s of rows
+    # when its statistics lag behind a large first import.
+    vendor = models.ForeignKey(
+        Vendor, null=True, blank=True, on_delete=models.CASCADE, related_name="product_aliases", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     key = models.CharField(max_length=300)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -133,13 +138,15 @@ class ProductAlias(models.Model):
     class Meta:
         verbose_name_plural = "product aliases"
         constraints = [
+            # key before kind: lookups send a batch of keys, which must be the
+            # index condition whatever the planner's statistics say.
             models.UniqueConstraint(
-                fields=["vendor", "kind", "key"],
+                fields=["vendor", "key", "kind"],
                 condition=models.Q(vendor__isnull=False),
                 name="product_alias_vendor_unique",
             ),
             models.UniqueConstraint(
-                fields=["kind", "key"], condition=models.Q(vendor__isnull=True), name="product_alias_global_unique"
+                fields=["key", "kind"], condition=models.Q(vendor__isnull=True), name="product_alias_global_unique"
             ),
         ]
 
