@@ -124,7 +124,7 @@ def reingest(document: SourceDocument, *, trigger: str = SourceDocument.Trigger.
         sha256=document.sha256,
         size=document.size,
         content_type=document.content_type,
-        processor=document.extra.get("requested_processor", document.processor),
+        processor=document.processor,
         vendor=document.vendor,
         trigger=trigger,
         options=document.options,
@@ -312,7 +312,7 @@ def persist_offers(document: SourceDocument | None, offers: list[OfferRow], *, m
 
 
 def _finish(document: SourceDocument, processor_name: str, context: IngestContext, outcome: _Outcome, started: float):
-    stats = {key: value for key, value in sorted(context.stats.items())}
+    stats = dict(sorted(context.stats.items()))
     stats.update(
         rows_seen=max(outcome.rows_seen, int(context.stats.get("rows_seen", 0))),
         offers_created=outcome.offers_created,
@@ -325,8 +325,6 @@ def _finish(document: SourceDocument, processor_name: str, context: IngestContex
     if outcome.error_count > len(outcome.errors):
         stats["errors_not_recorded"] = outcome.error_count - len(outcome.errors)
     extra = {**document.extra, "errors": [e.as_dict() for e in outcome.errors], "stats": stats}
-    if document.processor and document.processor != processor_name:
-        extra["requested_processor"] = document.processor
     if outcome.offers_created == 0:
         status = SourceDocument.Status.FAILED
         if outcome.error_count:

@@ -99,9 +99,10 @@ class Command(BaseCommand):
         )
         style = {"succeeded": self.style.SUCCESS, "partial": self.style.WARNING}.get(document.status, self.style.ERROR)
         self.stdout.write(style(line))
-        if document.status == document.Status.FAILED:
-            self.stderr.write(f"  reason: {document.extra.get('failure', 'unknown')}")
-        for error in document.errors[:5]:
+        reason = document.extra.get("failure", "")
+        if reason:
+            self.stderr.write(f"  reason: {reason}")
+        for error in [e for e in document.errors if e["message"] != reason][:5]:
             self.stderr.write(f"  {error['ref']}: {error['message']}")
         if len(document.errors) > 5:
             self.stderr.write(f"  ... {stats.get('errors', 0) - 5:,} more (GET /documents/{document.pk})")
