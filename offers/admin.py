@@ -1,9 +1,12 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.db.models import Count
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from offers.models import Category, Offer, PriceHistory, Product, ProductAlias, Tag, Vendor, VendorAlias
+from offers.vendors import merge_vendors
 
 
 class VendorAliasInline(admin.TabularInline):
@@ -19,6 +22,25 @@ class VendorAdmin(admin.ModelAdmin):
     list_filter = ["is_provisional", "default_currency"]
     search_fields = ["name", "aliases__alias"]
     inlines = [VendorAliasInline]
+    actions = ["merge_into"]
+
+    @admin.action(description="Merge selected vendors into another vendor", permissions=["change"])
+    def merge_into(self, request, queryset):
+        form = MergeVendorsForm(request.POST if "target" in request.POST else None, exclude=queryset)
+        if form.is_bound and form.is_valid():
+            target = form.cleaned_data["target"]
+            count = merge_vendors(target, list(queryset))
+            self.message_user(request, f"Merged {count} vendor(s) into {target}.", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Merge vendors",
+            "form": form,
+            "vendors": queryset,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/offers/vendor/merge.html", context)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(offer_total=Count("offers"))
@@ -27,6 +49,19 @@ class VendorAdmin(admin.ModelAdmin):
     def offer_count(self, vendor):
         url = reverse("admin:offers_offer_changelist") + f"?vendor__id__exact={vendor.pk}"
         return format_html('<a href="{}">{}</a>', url, vendor.offer_total)
+
+
+class MergeVendorsForm(forms.Form):
+    target = forms.ModelChoiceField(
+        Vendor.objects.none(), label="Merge into",
+        help_text="Offers, price history, aliases, documents, chats and schedules move to this vendor.",
+    )
+
+    def __init__(self, *args, exclude, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target"].queryset = Vendor.objects.exclude(pk__in=exclude.values("pk")).order_by(
+            "is_provisional", "name"
+        )
 
 
 @admin.register(VendorAlias)

@@ -48,3 +48,38 @@ def vendor_for_sender(sender: str) -> Vendor:
             vendor = Vendor.objects.create(name=_SPACES.sub(" ", sender).strip()[:200], is_provisional=True)
         VendorAlias.objects.get_or_create(kind=VendorAlias.Kind.WHATSAPP_SENDER, alias=key, defaults={"vendor": vendor})
     return vendor
+
+
+def merge_vendors(target: Vendor, sources: list[Vendor]) -> int:
+    """Fold ``sources`` into ``target``: every row that points at a source moves to the target.
+
+    Typical use: a provisional vendor made from a WhatsApp sender turns out to
+    be an existing vendor. The source's name is kept as a name alias of the
+    target, so later files under that name land there too. Returns how many
+    vendors were merged.
+    """
+    from offers.models import ProductAlias
+
+    merged = 0
+    with transaction.atomic():
+        for source in sources:
+            if source.pk == target.pk:
+                continue
+            # SKU aliases the target already has would collide; the target's win.
+            ProductAlias.objects.filter(
+                vendor=source,
+                kind=ProductAlias.Kind.SKU,
+                key__in=ProductAlias.objects.filter(vendor=target, kind=ProductAlias.Kind.SKU).values("key"),
+            ).delete()
+            # Generic over every foreign key to Vendor, whichever app declares it.
+            for relation in Vendor._meta.related_objects:
+                if relation.many_to_many:
+                    continue
+                field = relation.field.name
+                relation.related_model._base_manager.filter(**{field: source}).update(**{field: target})
+            name = alias_key(source.name)
+            source.delete()
+            if name != alias_key(target.name):
+                VendorAlias.objects.get_or_create(kind=VendorAlias.Kind.NAME, alias=name, defaults={"vendor": target})
+            merged += 1
+    return merged
