@@ -66,12 +66,23 @@ def insert_offers(
             "currency", "quantity", "condition", "condition_grade", "condition_raw", "observed_at", "source_ref",
             "extra", "created_at",
         ], offers)
-        insert_rows(
-            PriceHistory,
-            ["product_id", "vendor_id", "condition", "price", "currency", "observed_at", "offer_id"],
-            [(o[2], o[1], o[10], o[7], o[8], o[13], o[0]) for o in offers],
-        )
+        _copy_history(ids)
     return ids
+
+
+def _copy_history(offer_ids: list[int]) -> None:
+    """One price-history point per offer, copied inside the database from the offers just written."""
+    history = connection.ops.quote_name(PriceHistory._meta.db_table)
+    offers = connection.ops.quote_name(Offer._meta.db_table)
+    select = (
+        f"INSERT INTO {history} (product_id, vendor_id, condition, price, currency, observed_at, offer_id) "
+        f"SELECT product_id, vendor_id, condition, price, currency, observed_at, id FROM {offers} WHERE "
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(select + "id = ANY(%s)", [offer_ids])
+        else:  # SQLite ids were reserved as one consecutive range
+            cursor.execute(select + "id BETWEEN %s AND %s", [offer_ids[0], offer_ids[-1]])
 
 
 def reserve_ids(model: type[models.Model], count: int) -> list[int]:
