@@ -131,7 +131,9 @@ def _clean(line: str) -> str:
             line = _STRUCK.sub(" | ", line)
         if "_" in line:
             line = _ITALIC.sub("", line)
-        line = _EMOJI.sub(" | ", _KEYCAP.sub(" | ", line))
+        if "\u20e3" in line:
+            line = _KEYCAP.sub(" | ", line)
+        line = _EMOJI.sub(" | ", line)
     return line[_LEADING.match(line).end():].rstrip()
 
 
@@ -142,6 +144,8 @@ _DIGIT = re.compile(r"\d")
 _NUMBER = re.compile(r"\d[\d.,'\u00a0\u202f]*(?:(?: \d{3})+,\d\d(?!\d))?")
 _NUMBER_TAIL = ".,'\u00a0\u202f"
 _PHONE_GAP = re.compile(r"[\s\-().\u00a0\u2011]{1,3}")
+# Every phone number (numbers joined by _PHONE_GAP) starts a run like this; a line without one has none.
+_PHONE_LIKE = re.compile(r"\d[\d\s.,'()\-\u00a0\u202f\u2011]{8}")
 _QUANTITY_UNITS = (
     r"pcs|pc|pieces?|units?|uds?|unidades|unid|stk|stück|pzs?|pzas|piezas|peças|pçs|pièces?|pezzi|pezzo|pz"
     r"|stuks|stuk|un"
@@ -172,6 +176,7 @@ _MARK_WORDS = {
 }
 _MARK_SECOND_WORDS = frozenset({"to", "of", "price"})  # "down to", "instead of", "list price"
 _CURRENCY_SIGNS = "$€£¥₹₩₺₽₪₫₱฿₦₴"
+_CURRENCY_SIGN = re.compile(f"[{_CURRENCY_SIGNS}]")
 _CURRENCY_AFTER = re.compile(rf"\s?\(?([{_CURRENCY_SIGNS}]|[A-Za-z]{{2,7}}(?![^\W\d_]))\)?")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _RANGE_GAP = re.compile(r"\s?[-–~]\s?|\s(?:to|a|bis|à)\s", re.IGNORECASE)
@@ -211,8 +216,8 @@ _CONDITION_WORDS = frozenset(
     ricondizionata ricondizionati ricondizionate rigenerato rigenerata rigenerati rigenerate nieuw gebruikt
     """.split()
 )
-_SKU = re.compile(
-    r"(?<![\w-])(?:SM-[A-Z]\d{3}[A-Z0-9]*(?:/[A-Z0-9]+)?|A\d{4}|[MF][A-Z0-9]{4}[A-Z]{1,2}/A|[A-Z]{2,3}-[A-Z0-9]*\d[A-Z0-9]*)"
+_SKU = re.compile(  # every part number starts with a capital: "(?=[A-Z])" lets the engine skip to one
+    r"(?=[A-Z])(?<![\w-])(?:SM-[A-Z]\d{3}[A-Z0-9]*(?:/[A-Z0-9]+)?|A\d{4}|[MF][A-Z0-9]{4}[A-Z]{1,2}/A|[A-Z]{2,3}-[A-Z0-9]*\d[A-Z0-9]*)"
     r"(?![\w-])"
 )
 _CURRENCY_HINT = re.compile(
@@ -285,6 +290,7 @@ class _Number:
     adjacent: bool  # the currency is written as part of the price ("$750", "750 USD")
     marked: bool  # currency, "@", "now", "/-" ...
     current: bool  # after "now", "only", "@" ...
+    mark_start: int  # where the word before it ("now", "@", "down to") begins
 
 
 @dataclass(slots=True)
@@ -310,7 +316,7 @@ class _Offer:
     price_range: str
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=4096)
 def _is_currency(text: str) -> bool:
     return parse_currency(text) is not None
 
@@ -326,11 +332,13 @@ def _numbers_in(text: str) -> list[tuple[int, int]]:
     """Spans of the numbers in ``text`` that are not glued to a letter (A2849, S23); ``x10`` is kept."""
     spans = []
     for match in _NUMBER.finditer(text):
-        start = match.start()
+        start, end = match.span()
         previous = text[start - 1] if start else " "
         if previous in ".,'" or (previous.isalpha() and previous != "x"):
             continue
-        spans.append((start, start + len(match.group().rstrip(_NUMBER_TAIL))))
+        while text[end - 1] in _NUMBER_TAIL:  # "750," or "1.299.": the separator after it is no part of it
+            end -= 1
+        spans.append((start, end))
     return spans
 
 
@@ -341,14 +349,16 @@ def _blocked_spans(text: str, numbers: list[tuple[int, int]]) -> list[tuple[int,
     at least 10 digits, or 9 when it starts with ``+``, ``(`` or ``0``.
     """
     spans = [match.span() for match in _URL.finditer(text)] if "://" in text or "www." in text else []
+    if not _PHONE_LIKE.search(text):
+        return spans  # no run of 9+ digits and gap characters: no phone number
     index = 0
     while index < len(numbers):
         last = index
         while last + 1 < len(numbers) and _PHONE_GAP.fullmatch(text, numbers[last][1], numbers[last + 1][0]):
             last += 1
         start, end = numbers[index][0], numbers[last][1]
-        if last > index or end - start >= 10:
-            lead = text[start - 1] if start else ""
+        if end - start >= 9 and (last > index or end - start >= 10):  # fewer characters, fewer digits
+            lead = text[start - 1] if start else " "  # a space: no "+" or "(" before the text
             digits = sum(ch.isdigit() for ch in text[start:end])
             if digits >= 10 or (digits >= 9 and (lead in "+(" or text[start] == "0")):
                 spans.append((start - (lead in "+("), end))
@@ -385,9 +395,11 @@ def _currency_before(text: str, start: int, word: str, position: int) -> int | N
     """Where a currency written just before ``position`` begins ("$", "R$ ", "USD ", "CA$", "(€"), or ``None``."""
     if word and _is_currency(text[start:start + len(word)].rstrip(".")):
         return start
-    for sign_at in range(max(start, position - 4), position):  # "price:$750": a sign glued to other text
-        if text[sign_at] in _CURRENCY_SIGNS and _is_currency(text[sign_at:position].strip()):
-            return sign_at
+    sign = _CURRENCY_SIGN.search(text, max(start, position - 4), position)
+    while sign is not None:  # "price:$750": a sign glued to other text
+        if _is_currency(text[sign.start():position].strip()):
+            return sign.start()
+        sign = _CURRENCY_SIGN.search(text, sign.start() + 1, position)
     return None
 
 
@@ -439,7 +451,7 @@ def _scan(text: str, lower: str, words: list[str]) -> _Line:
             currency, adjacent, token_end = cur_after.group(1), "(" not in cur_after.group(), cur_after.end()
         current = mark_kind == "current"
         marked = current or bool(currency) or kind == "no_cents"
-        line.numbers.append(_Number(start, end, token_start, token_end, currency, adjacent, marked, current))
+        line.numbers.append(_Number(start, end, token_start, token_end, currency, adjacent, marked, current, mark_start))
     conditions = () if _CONDITION_WORDS.isdisjoint(words) else _CONDITION_LOWER.finditer(lower)
     for match in conditions:
         line.condition = line.condition or text[match.start():match.end()]
@@ -517,9 +529,8 @@ def _read_line(text: str, lower: str, words: list[str]) -> list[_Offer]:
     if _TRAILER.fullmatch(_without(text, cut, end)):
         end = len(text)  # "each", "firm", "c/u" after the price: not description
     cut.append((number.token_start, end))
-    mark_kind, mark_start = _mark(text, lower, *_word_before(lower, number.token_start))
-    if mark_kind == "current":
-        cut.append((mark_start, number.token_start))
+    if number.current:
+        cut.append((number.mark_start, number.token_start))
     cut.extend((other.token_start, other.token_end) for other in line.numbers if other.marked)  # another currency
     sku = _SKU.search(text)
     return [_Offer(

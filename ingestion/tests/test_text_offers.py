@@ -266,3 +266,12 @@ def test_corpus_precision_and_recall():
     assert expected >= 100
     assert matched / found >= 0.95
     assert matched / expected >= 0.95
+
+
+def test_phone_like_number_at_the_very_start_does_not_duplicate_text():
+    from ingestion.text_offers import extract_offers
+
+    line = "23-03-2024 14:05 Bas Telecom: Ja, Pixel 8 128GB - 450"
+    descriptions = [c.description for c in extract_offers(line)]
+    assert all(d.count("Bas Telecom") <= 1 for d in descriptions), descriptions
+    assert [c.description for c in extract_offers("123456789 is our number, iPhone 15 - 700")] != []
