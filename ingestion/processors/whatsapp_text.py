@@ -571,6 +571,9 @@ class WhatsAppTextProcessor:
         stats = context.stats
         stats["lines"] += transcript.lines
         stats["headers_in_body"] += transcript.headers_in_body
+        # How dates were read, for the operator: "day_first (over_12)", "month_first (chronology)" ...
+        order = {True: "day_first", False: "month_first", None: "year_first"}[transcript.day_first]
+        stats["date_order"] = f"{order} ({transcript.date_order})"
         if replaced:
             for number, line in enumerate(text.split("\n"), 1):
                 if "\ufffd" in line:

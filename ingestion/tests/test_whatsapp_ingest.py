@@ -51,6 +51,7 @@ def test_offers_are_linked_to_their_lines_and_message_times(chat, settings):
     stats = document.stats
     assert stats["messages"] >= 5 and stats["offers_created"] == 3
     assert stats["media_omitted"] == 1 and stats["system_messages"] == 1
+    assert stats["date_order"] == "day_first (over_12)"  # 13/03/2024 settles it
 
 
 def test_without_vendor_senders_become_provisional_vendors(chat):

@@ -332,6 +332,7 @@ def test_process_yields_offers_with_time_sender_and_absolute_lines(tmp_path):
     assert dict(context.stats) == {
         "lines": 14, "headers_in_body": 0, "messages": 7, "system_messages": 1, "text_messages": 2,
         "media_omitted": 2, "deleted": 1, "polls": 1, "edited": 1, "offers_found": 3,
+        "date_order": "day_first (over_12)",
     }
 
 
@@ -340,6 +341,7 @@ def test_process_options_day_first_and_timezone(tmp_path):
     context = IngestContext(options={"day_first": "false", "timezone": "America/New_York"})
     offer = next(item for item in processor.process(path, context) if isinstance(item, OfferCandidate))
     assert offer.observed_at == datetime(2024, 3, 4, 10, 0, tzinfo=ZoneInfo("America/New_York"))
+    assert context.stats["date_order"] == "month_first (option)"
 
 
 @pytest.mark.parametrize(("options", "name"), [({"day_first": "maybe"}, "day_first"), ({"timezone": "Mars/Base"}, "timezone")])
