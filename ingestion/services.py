@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -147,7 +147,6 @@ def process_document(document: SourceDocument, *, progress: Progress | None = No
         context = IngestContext(
             filename=document.original_filename,
             options=dict(document.options.get("options", {})),
-            vendor_name=document.vendor.name if document.vendor else "",
             currency=document.options.get("currency", ""),
             progress=progress,
         )
@@ -178,43 +177,26 @@ def _run(document: SourceDocument, processor, path: Path, context: IngestContext
         if len(outcome.errors) < MAX_RECORDED_ERRORS:
             outcome.errors.append(error)
 
-    items = processor.process(path, context)
-    for batch in _normalized_batches(items, currency=context.currency, observed_at=document.created_at):
-        rows: list[OfferRow] = []
-        for entry in batch:
-            outcome.rows_seen += 1
-            if isinstance(entry, RowError):
-                reject(entry)
-                continue
-            sender, row = entry
-            error = attribution.complete(row, sender)
-            if error is not None:
-                reject(error)
-                continue
-            if row.extra.get("currency_source") == "default":
-                outcome.currency_defaulted += 1
-            rows.append(row)
-        if rows:
-            outcome.offers_created += persist_offers(document, rows)
-    return outcome
-
-
-def _normalized_batches(
-    items: Iterable[OfferCandidate | RowError], *, currency: str, observed_at: datetime
-) -> Iterator[list[RowError | tuple[str, OfferRow]]]:
-    """Batches of rejected rows and (sender, normalized row) pairs."""
-    batch: list[RowError | tuple[str, OfferRow]] = []
-    for item in items:
+    batch: list[OfferRow] = []
+    for item in processor.process(path, context):
+        outcome.rows_seen += 1
         if isinstance(item, RowError):
-            batch.append(item)
-        else:
-            row = normalize_candidate(item, currency=currency, observed_at=observed_at)
-            batch.append(row if isinstance(row, RowError) else (item.sender, row))
+            reject(item)
+            continue
+        row = normalize_candidate(item, currency=context.currency, observed_at=document.created_at)
+        error = row if isinstance(row, RowError) else attribution.complete(row, item.sender)
+        if error is not None:
+            reject(error)
+            continue
+        if row.extra.get("currency_source") == "default":
+            outcome.currency_defaulted += 1
+        batch.append(row)
         if len(batch) >= BATCH_SIZE:
-            yield batch
+            outcome.offers_created += persist_offers(document, batch)
             batch = []
     if batch:
-        yield batch
+        outcome.offers_created += persist_offers(document, batch)
+    return outcome
 
 
 class _Attribution:
@@ -294,7 +276,7 @@ def normalize_candidate(candidate: OfferCandidate, *, currency: str = "", observ
     )
 
 
-def persist_offers(document: SourceDocument | None, offers: list[OfferRow], *, message=None) -> int:
+def persist_offers(document: SourceDocument | None, offers: list[OfferRow]) -> int:
     """Match products (per vendor) and bulk-write offers with their price-history points."""
     by_vendor: dict[int, list[OfferRow]] = {}
     for offer in offers:
@@ -303,11 +285,7 @@ def persist_offers(document: SourceDocument | None, offers: list[OfferRow], *, m
         product_ids = match_products(vendor_id, [ProductRef.of(o.sku, o.description) for o in group])
         for offer, product_id in zip(group, product_ids):
             offer.product_id = product_id
-    insert_offers(
-        offers,
-        source_document_id=document.pk if document else None,
-        source_message_id=message.pk if message else None,
-    )
+    insert_offers(offers, source_document_id=document.pk if document else None)
     return len(offers)
 
 

@@ -61,7 +61,6 @@ class IngestContext:
 
     filename: str = ""
     options: dict[str, str] = field(default_factory=dict)
-    vendor_name: str = ""
     currency: str = ""
     timezone: tzinfo | None = None
     stats: Counter = field(default_factory=Counter)

@@ -43,9 +43,7 @@ class OfferRow:
     product_id: int = 0
 
 
-def insert_offers(
-    rows: Sequence[OfferRow], *, source_document_id: int | None = None, source_message_id: int | None = None
-) -> list[int]:
+def insert_offers(rows: Sequence[OfferRow], *, source_document_id: int | None = None) -> list[int]:
     """Insert offers and one price-history point each; returns the offer ids."""
     if not rows:
         return []
@@ -55,7 +53,7 @@ def insert_offers(
         created = adapt.when(timezone.now())
         offers = [
             (
-                offer_id, r.vendor_id, r.product_id, source_document_id, source_message_id, r.sku,
+                offer_id, r.vendor_id, r.product_id, source_document_id, None, r.sku,
                 r.description, adapt.price(r.price), r.currency, r.quantity, r.condition, r.condition_grade,
                 r.condition_raw, adapt.when(r.observed_at), r.source_ref, adapt.json(r.extra), created,
             )
