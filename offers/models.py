@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models.functions import Lower
 
+from offers.expressions import IsCurrencyCode
+
 
 class Condition(models.TextChoices):
     """Controlled vocabulary for an offer's condition; the raw text is kept beside it."""
@@ -35,7 +37,7 @@ class Vendor(models.Model):
         constraints = [
             models.UniqueConstraint(Lower("name"), name="vendor_name_unique_ci"),
             models.CheckConstraint(
-                condition=models.Q(default_currency="") | models.Q(default_currency__regex=r"^[A-Z]{3}$"),
+                condition=models.Q(default_currency="") | models.Q(IsCurrencyCode("default_currency")),
                 name="vendor_default_currency_iso",
             ),
         ]
@@ -196,7 +198,7 @@ class Offer(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(price__gt=0), name="offer_price_positive"),
-            models.CheckConstraint(condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="offer_currency_iso"),
+            models.CheckConstraint(condition=models.Q(IsCurrencyCode("currency")), name="offer_currency_iso"),
             models.CheckConstraint(
                 condition=models.Q(condition__in=Condition.values), name="offer_condition_vocabulary"
             ),

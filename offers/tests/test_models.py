@@ -17,7 +17,12 @@ def _offer(build, **kw):
 
 @pytest.mark.parametrize(
     "field,value",
-    [("price", Decimal("0")), ("price", Decimal("-5")), ("currency", "usd"), ("currency", "US"), ("condition", "mint")],
+    [
+        ("price", Decimal("0")),
+        ("price", Decimal("-5")),
+        *[("currency", code) for code in ["usd", "US", "US1", "U$D", "ÉUR", "USDT"]],
+        ("condition", "mint"),
+    ],
 )
 def test_offer_constraints_reject_bad_rows(build, field, value):
     offer = _offer(build, **{field: value})
