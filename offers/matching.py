@@ -9,13 +9,15 @@ Rules, in order, for one vendor's offer:
    by all vendors), or a product whose ``match_key`` is that description;
 3. otherwise a new product named after the description (or the SKU).
 
-Whatever matched, the SKU and description keys are recorded as aliases, so
-the same product from the same vendor lands on the same row every day. Work
-is done per batch: a fixed number of queries whatever the batch size.
+Whatever matched, keys not known before are recorded as aliases (a
+description that is the product's own match key needs none), so the same
+product from the same vendor lands on the same row every day. Work is done
+per batch: a fixed number of queries whatever the batch size.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -36,11 +38,16 @@ _SPACES = re.compile(r"\s+")
 @lru_cache(maxsize=65536)
 def normalize_key(text: str) -> str:
     """A match key: case-folded, accents removed, punctuation to spaces, `128 GB` → `128gb`."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = _STORAGE.sub(_storage, text.casefold())
     text = _NOT_WORD.sub(" ", text)
-    text = _STORAGE.sub(lambda m: m.group(1).replace(",", ".") + m.group(2), text)
     return _SPACES.sub(" ", text).strip(" ./-")[:300]
+
+
+def _storage(match: re.Match) -> str:
+    return match.group(1).replace(",", ".") + match.group(2)
 
 
 def normalize_sku(sku: str) -> str:
@@ -88,42 +95,40 @@ def match_products(vendor_id: int, refs: Sequence[ProductRef]) -> list[int]:
 
 
 def _match(vendor_id: int, refs: Sequence[ProductRef]) -> list[int]:
-    sku_keys = {ref.sku_key for ref in refs if ref.sku_key}
-    desc_keys = {ref.description_key for ref in refs if ref.description_key}
-    fallback_keys = {ref.fallback_key for ref in refs}
-
-    alias_table = ProductAlias._meta.db_table
+    alias, product = ProductAlias._meta.db_table, Product._meta.db_table
     by_sku = _lookup(
-        f"SELECT key, product_id FROM {alias_table} WHERE vendor_id = %s AND kind = %s AND key",
+        f"SELECT a.product_id FROM {alias} a WHERE a.vendor_id = %s AND a.kind = %s AND a.key = k.key",
         [vendor_id, ProductAlias.Kind.SKU.value],
-        sku_keys,
+        {ref.sku_key for ref in refs if ref.sku_key},
     )
-    by_desc = _lookup(
-        f"SELECT key, product_id FROM {alias_table} WHERE vendor_id IS NULL AND kind = %s AND key",
+    # A description key names the product it is an alias of, else the product
+    # whose match key it is (products are created with it as their match key).
+    by_key = _lookup(
+        f"COALESCE((SELECT a.product_id FROM {alias} a WHERE a.vendor_id IS NULL AND a.kind = %s AND a.key = k.key), "
+        f"(SELECT p.id FROM {product} p WHERE p.match_key = k.key))",
         [ProductAlias.Kind.DESCRIPTION.value],
-        desc_keys,
+        {ref.fallback_key for ref in refs},
     )
-    by_match_key = _lookup(f"SELECT match_key, id FROM {Product._meta.db_table} WHERE match_key", [], fallback_keys)
-    known_sku, known_desc = set(by_sku), set(by_desc)
+    new_sku: dict[str, int | str] = {}
+    new_description: dict[str, int | str] = {}
 
     # Each ref gets a product id, or the match key of a product still to create.
     decisions: list[int | str] = []
     to_create: dict[str, str] = {}  # match key -> name
     for ref in refs:
-        decision = (
-            by_sku.get(ref.sku_key)
-            or by_desc.get(ref.description_key)
-            or by_match_key.get(ref.fallback_key)
-        )
+        decision = by_sku.get(ref.sku_key) or by_key.get(ref.fallback_key)
         if decision is None:
             decision = ref.fallback_key
             to_create.setdefault(decision, ref.name)
         decisions.append(decision)
-        # Later refs in the batch see what earlier ones decided.
-        if ref.sku_key:
-            by_sku.setdefault(ref.sku_key, decision)
-        if ref.description_key:
-            by_desc.setdefault(ref.description_key, decision)
+        # Later refs in the batch see what earlier ones decided; keys not known
+        # before become aliases, unless the product's own match key says it.
+        if ref.sku_key and ref.sku_key not in by_sku:
+            by_sku[ref.sku_key] = new_sku[ref.sku_key] = decision
+        if ref.fallback_key not in by_key:
+            by_key[ref.fallback_key] = decision
+            if ref.description_key and decision != ref.description_key:
+                new_description[ref.description_key] = decision
 
     now = Adapter().when(timezone.now())
     created: dict[str, int] = {}
@@ -139,30 +144,33 @@ def _match(vendor_id: int, refs: Sequence[ProductRef]) -> list[int]:
     def product_id(decision: int | str) -> int:
         return created[decision] if isinstance(decision, str) else decision
 
-    # Record every key not known before, so the next file matches without guessing.
+    sku, description = ProductAlias.Kind.SKU.value, ProductAlias.Kind.DESCRIPTION.value
     insert_rows(
         ProductAlias,
         ["product_id", "vendor_id", "kind", "key", "created_at"],
-        [(product_id(by_sku[key]), vendor_id, ProductAlias.Kind.SKU.value, key, now) for key in sku_keys - known_sku]
-        + [
-            (product_id(by_desc[key]), None, ProductAlias.Kind.DESCRIPTION.value, key, now)
-            for key in desc_keys - known_desc
-        ],
+        [(product_id(decision), vendor_id, sku, key, now) for key, decision in new_sku.items()]
+        + [(product_id(decision), None, description, key, now) for key, decision in new_description.items()],
     )
     return [product_id(decision) for decision in decisions]
 
 
-def _lookup(sql: str, params: list, keys: set[str]) -> dict[str, int]:
-    """``{key: id}`` for ``sql`` + "key is one of ``keys``".
+def _lookup(expression: str, params: list, keys: set[str]) -> dict[str, int]:
+    """``{key: id}`` for the keys where ``expression`` (over ``k.key``) finds an id.
 
-    On PostgreSQL the keys go as one array parameter (``= ANY(%s)``): a
-    2,000-item ``IN`` list costs more to send and plan than to run.
+    One query per batch, and each key is looked up by its own index probe (a
+    correlated subquery), whatever the planner's statistics say: a large first
+    import leaves them behind, and PostgreSQL then filters a whole vendor's
+    aliases against a 2,000-key array instead.
     """
     if not keys:
         return {}
+    if connection.vendor == "postgresql":
+        source, batch = "unnest(%s::text[]) AS k(key)", list(keys)
+    else:
+        source, batch = "(SELECT value AS key FROM json_each(%s)) AS k", json.dumps(list(keys))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"{sql} = ANY(%s)", [*params, list(keys)])
-        else:
-            cursor.execute(f"{sql} IN ({', '.join(['%s'] * len(keys))})", [*params, *keys])
+        cursor.execute(
+            f"SELECT key, id FROM (SELECT k.key AS key, ({expression}) AS id FROM {source}) m WHERE id IS NOT NULL",
+            [*params, batch],
+        )
         return dict(cursor.fetchall())
