@@ -6,7 +6,8 @@ Prints, for the same generated file (one distinct product a row):
 python-calamine's raw read time, and for each database the whole `ingest`
 pipeline (read, normalize, match, persist offers and price history) in
 rows/second, first with every product new, then for the same list again
-(every product known, the daily case), with the peak RSS of that process.
+(every product known, the daily case), with the peak RSS of that process and
+of the reader process it forks (ingestion.readahead).
 Each measurement runs in a fresh process on a fresh database. PostgreSQL is
 taken from BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres),
 where a throwaway database is created and dropped.
@@ -19,6 +20,7 @@ import json
 import os
 import random
 import resource
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -79,12 +81,12 @@ def child(args) -> None:
     print(json.dumps({
         "seconds": runs[0], "again_seconds": runs[1], "status": document.status,
         "offers": document.stats.get("offers_created"), "errors": document.stats.get("errors"),
-        "maxrss_mb": maxrss_mb(),
+        "maxrss_mb": maxrss_mb(), "reader_maxrss_mb": maxrss_mb(resource.RUSAGE_CHILDREN),
     }))
 
 
-def maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def maxrss_mb(who=resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
 
 
 def run_child(kind: str, file: Path, env: dict) -> dict:
@@ -114,7 +116,10 @@ def main() -> None:
         start = time.perf_counter()
         generate(file, args.rows)
         print(f"generated {args.rows:,} rows ({file.stat().st_size / 1e6:.1f} MB xlsx) in {time.perf_counter() - start:.1f} s")
-        base_env = {"DEBUG": "true", "INGESTION_STORAGE_DIR": str(tmp / "storage"), "LOG_LEVEL": "WARNING"}
+        base_env = {  # production settings: DEBUG off (no query log)
+            "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "localhost",
+            "INGESTION_STORAGE_DIR": str(tmp / "storage"), "LOG_LEVEL": "WARNING",
+        }
 
         raw = run_child("calamine", file, base_env)
         print(f"python-calamine read alone: {raw['seconds']:.2f} s ({args.rows / raw['seconds']:,.0f} rows/s)")
@@ -141,7 +146,7 @@ def main() -> None:
                     f"({rate / 5400:.1f}x django-import-export bulk, {seconds / raw['seconds']:.1f}x the raw read)"
                 )
             print(f"{db:>8}: status {result['status']}, {result['offers']:,} offers, {result['errors']} errors, "
-                  f"peak RSS {result['maxrss_mb']:.0f} MB")
+                  f"peak RSS {result['maxrss_mb']:.0f} MB + reader process {result['reader_maxrss_mb']:.0f} MB")
 
 
 def postgres_database():

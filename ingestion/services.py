@@ -4,7 +4,8 @@
 (admin uploads, re-ingests, in a django-q2 task) share one pipeline:
 
     store copy -> SourceDocument -> processor yields candidates / RowErrors
-    -> normalize -> match products (per batch) -> bulk write Offer + PriceHistory
+    -> normalize (these two in a reader process, see ``readahead``)
+    -> match products (per batch) -> bulk write Offer + PriceHistory
     -> extra.errors, extra.stats, status
 
 Every rejected row is recorded with its reference and reason; one bad row
@@ -30,6 +31,7 @@ from documents import storage
 from documents.models import SourceDocument
 from ingestion import processors
 from ingestion.normalize import NormalizationError, parse_condition, parse_currency, parse_price, parse_quantity
+from ingestion.readahead import read_ahead
 from ingestion.types import IngestContext, OfferCandidate, RowError
 from offers.bulk import OfferRow, insert_offers
 from offers.matching import ProductRef, match_products
@@ -177,26 +179,38 @@ def _run(document: SourceDocument, processor, path: Path, context: IngestContext
         if len(outcome.errors) < MAX_RECORDED_ERRORS:
             outcome.errors.append(error)
 
-    batch: list[OfferRow] = []
-    for item in processor.process(path, context):
+    rows: list[OfferRow] = []
+    refs: list[ProductRef] = []
+    prepared = _prepared(processor.process(path, context), context.currency, document.created_at)
+    for row, ref, sender in read_ahead(prepared, state=context.stats):
         outcome.rows_seen += 1
-        if isinstance(item, RowError):
-            reject(item)
-            continue
-        row = normalize_candidate(item, currency=context.currency, observed_at=document.created_at)
-        error = row if isinstance(row, RowError) else attribution.complete(row, item.sender)
+        error = row if isinstance(row, RowError) else attribution.complete(row, sender)
         if error is not None:
             reject(error)
             continue
         if row.extra.get("currency_source") == "default":
             outcome.currency_defaulted += 1
-        batch.append(row)
-        if len(batch) >= BATCH_SIZE:
-            outcome.offers_created += persist_offers(document, batch)
-            batch = []
-    if batch:
-        outcome.offers_created += persist_offers(document, batch)
+        rows.append(row)
+        refs.append(ref)
+        if len(rows) >= BATCH_SIZE:
+            outcome.offers_created += persist_offers(document, rows, refs)
+            rows, refs = [], []
+    if rows:
+        outcome.offers_created += persist_offers(document, rows, refs)
     return outcome
+
+
+def _prepared(items: Iterable[OfferCandidate | RowError], currency: str, observed_at: datetime):
+    """``(row or error, product ref, sender)`` per processor item: the pure part, run in the reader process."""
+    for item in items:
+        if isinstance(item, RowError):
+            yield item, None, ""
+            continue
+        row = normalize_candidate(item, currency=currency, observed_at=observed_at)
+        if isinstance(row, RowError):
+            yield row, None, ""
+        else:
+            yield row, ProductRef.of(row.sku, row.description), item.sender
 
 
 class _Attribution:
@@ -276,14 +290,22 @@ def normalize_candidate(candidate: OfferCandidate, *, currency: str = "", observ
     )
 
 
-def persist_offers(document: SourceDocument | None, offers: list[OfferRow]) -> int:
-    """Match products (per vendor) and bulk-write offers with their price-history points."""
-    by_vendor: dict[int, list[OfferRow]] = {}
-    for offer in offers:
-        by_vendor.setdefault(offer.vendor_id, []).append(offer)
-    for vendor_id, group in by_vendor.items():
-        product_ids = match_products(vendor_id, [ProductRef.of(o.sku, o.description) for o in group])
-        for offer, product_id in zip(group, product_ids):
+def persist_offers(
+    document: SourceDocument | None, offers: list[OfferRow], refs: list[ProductRef] | None = None
+) -> int:
+    """Match products (per vendor) and bulk-write offers with their price-history points.
+
+    ``refs`` are the offers' product keys, if already computed.
+    """
+    if refs is None:
+        refs = [ProductRef.of(o.sku, o.description) for o in offers]
+    by_vendor: dict[int, tuple[list[OfferRow], list[ProductRef]]] = {}
+    for offer, ref in zip(offers, refs):
+        group = by_vendor.setdefault(offer.vendor_id, ([], []))
+        group[0].append(offer)
+        group[1].append(ref)
+    for vendor_id, (group, group_refs) in by_vendor.items():
+        for offer, product_id in zip(group, match_products(vendor_id, group_refs)):
             offer.product_id = product_id
     insert_offers(offers, source_document_id=document.pk if document else None)
     return len(offers)

@@ -42,6 +42,14 @@ class OfferRow:
     extra: dict = field(default_factory=dict)
     product_id: int = 0
 
+    def __reduce__(self):
+        # Pickled as its field values (the ingest's reader process sends rows
+        # by the 100,000): several times faster to load than slot-by-slot state.
+        return OfferRow, (
+            self.vendor_id, self.sku, self.description, self.price, self.currency, self.quantity, self.condition,
+            self.condition_grade, self.condition_raw, self.observed_at, self.source_ref, self.extra, self.product_id,
+        )
+
 
 def insert_offers(rows: Sequence[OfferRow], *, source_document_id: int | None = None) -> list[int]:
     """Insert offers and one price-history point each; returns the offer ids."""
@@ -129,6 +137,7 @@ class Adapter:
         self.ops = connection.ops
         self.postgres = connection.vendor == "postgresql"
         self._when: dict[datetime, object] = {}
+        self._json: dict[tuple, str] = {}
 
     def price(self, value: Decimal):
         return value if self.postgres else self.ops.adapt_decimalfield_value(value, 14, 2)
@@ -140,4 +149,15 @@ class Adapter:
         return adapted
 
     def json(self, value: dict) -> str:
-        return json.dumps(value, ensure_ascii=False) if value else "{}"
+        if not value:
+            return "{}"
+        try:  # rows of one file mostly carry the same few extras
+            key = tuple(value.items())
+            text = self._json.get(key)
+        except TypeError:  # a nested value: not memoized
+            return json.dumps(value, ensure_ascii=False)
+        if text is None:
+            if len(self._json) > 1000:
+                self._json.clear()
+            text = self._json[key] = json.dumps(value, ensure_ascii=False)
+        return text

@@ -21,8 +21,8 @@ import json
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -54,8 +54,7 @@ def normalize_sku(sku: str) -> str:
     return _SPACES.sub("", sku).upper()[:300]
 
 
-@dataclass(frozen=True, slots=True)
-class ProductRef:
+class ProductRef(NamedTuple):
     """What one offer says about its product, as match keys (computed once)."""
 
     sku_key: str
