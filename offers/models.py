@@ -170,7 +170,7 @@ class Offer(models.Model):
         db_index=False,
     )
     source_message = models.ForeignKey(
-        "whatsapp.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="offers"
+        "whatsapp.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="offers", db_index=False
     )
     sku = models.CharField(max_length=120, blank=True, help_text="SKU or model number as the vendor wrote it.")
     description = models.TextField(blank=True, help_text="Description as the vendor wrote it.")
@@ -191,10 +191,12 @@ class Offer(models.Model):
             models.Index(fields=["vendor", "-id"], name="offer_vendor_id"),
             models.Index(fields=["product", "-id"], name="offer_product_id"),
             models.Index(fields=["source_document", "-id"], name="offer_document_id"),
+            # Only chat offers have a message: file offers stay out of this index.
+            models.Index(
+                fields=["source_message"], condition=models.Q(source_message__isnull=False), name="offer_message"
+            ),
             models.Index(fields=["observed_at"], name="offer_observed_at"),
             models.Index(fields=["price"], name="offer_price"),
-            models.Index(fields=["condition", "-id"], name="offer_condition_id"),
-            models.Index(fields=["currency", "-id"], name="offer_currency_id"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(price__gt=0), name="offer_price_positive"),
