@@ -122,11 +122,12 @@ _LEADING = re.compile(r"[\s|\-–—>=:.,;+#]*(?:\d{1,2}[.)](?=\s)|\(\d{1,2}\))?
 def _clean(line: str) -> str:
     if line.endswith(">"):
         line = _EDITED.sub("", line)
-    if _MARKS.search(line):
+    plain = line.isascii()  # no marks, emoji or bullets: only "`", "~" and "_" to look for
+    if "`" in line if plain else _MARKS.search(line):
         line = _MARKS.sub("", line)
     if "*" in line:
         line = line.replace("*", "")
-    if _HAS_SPECIAL.search(line):
+    if ("~" in line or "_" in line) if plain else _HAS_SPECIAL.search(line):
         if "~" in line:
             line = _STRUCK.sub(" | ", line)
         if "_" in line:
