@@ -95,18 +95,23 @@ def match_products(vendor_id: int, refs: Sequence[ProductRef]) -> list[int]:
 
 def _match(vendor_id: int, refs: Sequence[ProductRef]) -> list[int]:
     alias, product = ProductAlias._meta.db_table, Product._meta.db_table
-    by_sku = _lookup(
+    found = _lookup(
         f"SELECT a.product_id FROM {alias} a WHERE a.vendor_id = %s AND a.kind = %s AND a.key = k.key",
         [vendor_id, ProductAlias.Kind.SKU.value],
         {ref.sku_key for ref in refs if ref.sku_key},
+        with_match_key=True,
     )
+    by_sku = {key: product_id for key, (product_id, _) in found.items()}
+    own_key = dict(found.values())  # product id -> its match key, for the products the SKUs found
     # A description key names the product it is an alias of, else the product
     # whose match key it is (products are created with it as their match key).
+    # Not asked for when the ref's SKU found the product whose match key it is:
+    # the daily case of a known list.
     by_key = _lookup(
         f"COALESCE((SELECT a.product_id FROM {alias} a WHERE a.vendor_id IS NULL AND a.kind = %s AND a.key = k.key), "
         f"(SELECT p.id FROM {product} p WHERE p.match_key = k.key))",
         [ProductAlias.Kind.DESCRIPTION.value],
-        {ref.fallback_key for ref in refs},
+        {ref.fallback_key for ref in refs if own_key.get(by_sku.get(ref.sku_key)) != ref.fallback_key},
     )
     new_sku: dict[str, int | str] = {}
     new_description: dict[str, int | str] = {}
@@ -126,7 +131,7 @@ def _match(vendor_id: int, refs: Sequence[ProductRef]) -> list[int]:
             by_sku[ref.sku_key] = new_sku[ref.sku_key] = decision
         if ref.fallback_key not in by_key:
             by_key[ref.fallback_key] = decision
-            if ref.description_key and decision != ref.description_key:
+            if ref.description_key not in ("", decision, own_key.get(decision)):
                 new_description[ref.description_key] = decision
 
     now = Adapter().when(timezone.now())
@@ -153,13 +158,14 @@ def _match(vendor_id: int, refs: Sequence[ProductRef]) -> list[int]:
     return [product_id(decision) for decision in decisions]
 
 
-def _lookup(expression: str, params: list, keys: set[str]) -> dict[str, int]:
-    """``{key: id}`` for the keys where ``expression`` (over ``k.key``) finds an id.
+def _lookup(expression: str, params: list, keys: set[str], *, with_match_key: bool = False) -> dict:
+    """``{key: id}`` for the keys where ``expression`` (over ``k.key``) finds a product id.
 
-    One query per batch, and each key is looked up by its own index probe (a
-    correlated subquery), whatever the planner's statistics say: a large first
-    import leaves them behind, and PostgreSQL then filters a whole vendor's
-    aliases against a 2,000-key array instead.
+    With ``with_match_key``, ``{key: (id, the product's match key)}``. One query
+    per batch, and each key is looked up by its own index probe (a correlated
+    subquery), whatever the planner's statistics say: a large first import
+    leaves them behind, and PostgreSQL then filters a whole vendor's aliases
+    against a 2,000-key array instead.
     """
     if not keys:
         return {}
@@ -167,9 +173,13 @@ def _lookup(expression: str, params: list, keys: set[str]) -> dict[str, int]:
         source, batch = "unnest(%s::text[]) AS k(key)", list(keys)
     else:
         source, batch = "(SELECT value AS key FROM json_each(%s)) AS k", json.dumps(list(keys))
+    match_key = f", (SELECT p.match_key FROM {Product._meta.db_table} p WHERE p.id = m.id)" if with_match_key else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT key, id FROM (SELECT k.key AS key, ({expression}) AS id FROM {source}) m WHERE id IS NOT NULL",
+            f"SELECT key, id{match_key} FROM (SELECT k.key AS key, ({expression}) AS id FROM {source}) m "
+            "WHERE id IS NOT NULL",
             [*params, batch],
         )
+        if with_match_key:
+            return {key: (product_id, key_of_product) for key, product_id, key_of_product in cursor.fetchall()}
         return dict(cursor.fetchall())

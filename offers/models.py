@@ -99,9 +99,7 @@ class Product(models.Model):
     storage = models.CharField(max_length=30, blank=True, help_text="e.g. 256GB, 1TB")
     color = models.CharField(max_length=50, blank=True)
     variant = models.CharField(max_length=150, blank=True, help_text="Any other variant detail.")
-    match_key = models.CharField(
-        max_length=300, unique=True, help_text="Normalized key used to match raw offers to this product."
-    )
+    match_key = models.CharField(max_length=300, help_text="Normalized key used to match raw offers to this product.")
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products")
     tags = models.ManyToManyField(Tag, blank=True, related_name="products")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -110,6 +108,9 @@ class Product(models.Model):
     class Meta:
         ordering = ["name"]
         indexes = [models.Index(fields=["brand", "model"], name="product_brand_model")]
+        # A constraint rather than unique=True: PostgreSQL gets no second
+        # (LIKE) index on the column, which matching never searches by prefix.
+        constraints = [models.UniqueConstraint(fields=["match_key"], name="product_match_key_unique")]
 
     def __str__(self) -> str:
         return self.name
@@ -213,9 +214,10 @@ class Offer(models.Model):
 class PriceHistory(models.Model):
     """A point of the per-product price series, one per offer."""
 
-    # product and vendor are copies of the offer's own (written together by
-    # offers.bulk); the offer's foreign key guards them, so the database does
-    # not check them again for every point. The series index serves lookups.
+    # Every point is copied inside the database from the offer just written
+    # (offers.bulk), so the database does not check its offer, product and
+    # vendor again for every point; the ORM still deletes points with their
+    # offer. The series index serves lookups.
     product = models.ForeignKey(
         Product, on_delete=models.CASCADE, related_name="price_history", db_index=False, db_constraint=False
     )
@@ -226,7 +228,7 @@ class PriceHistory(models.Model):
     price = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3)
     observed_at = models.DateTimeField()
-    offer = models.OneToOneField(Offer, on_delete=models.CASCADE, related_name="history_point")
+    offer = models.OneToOneField(Offer, on_delete=models.CASCADE, related_name="history_point", db_constraint=False)
 
     class Meta:
         verbose_name_plural = "price history"

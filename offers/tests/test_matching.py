@@ -90,3 +90,18 @@ def test_normalize_key_folds_case_accents_punctuation_and_storage():
     assert normalize_key("  Café  iPhone-15, Pro / 128 GB ") == "cafe iphone-15 pro / 128gb"
     assert normalize_key("Galaxy S24 1,5 TB") == "galaxy s24 1.5tb"
     assert normalize_key("ÉCRAN 27\u2033") == "ecran 27"
+
+
+def test_a_known_list_is_matched_by_its_skus_alone(build):
+    vendor = build.vendor()
+    refs = [ref(f"K-{i}", f"Model {i} 128GB") for i in range(50)] + [ref("", "Model 7 128GB")]
+    ids = match_products(vendor.pk, refs)
+    with CaptureQueriesContext(connection) as queries:
+        assert match_products(vendor.pk, refs[:50]) == ids[:50]
+    # Each SKU found the product whose match key is its description: no description lookup, no new alias.
+    assert not [q for q in queries if "COALESCE" in q["sql"]]
+    assert not [q for q in queries if "INSERT" in q["sql"]]
+    # A line without its SKU still needs (and gets) the description lookup.
+    with CaptureQueriesContext(connection) as queries:
+        assert match_products(vendor.pk, refs[7:8] + refs[50:]) == [ids[7], ids[7]]
+    assert [q for q in queries if "COALESCE" in q["sql"]]
