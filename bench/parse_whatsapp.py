@@ -185,9 +185,11 @@ def _time_ingest(path: Path, n_messages: int) -> None:
     """`manage.py ingest FILE --processor whatsapp_text` (parse, extract, persist) on a fresh database."""
     import json
     import os
+    import secrets
 
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(DEBUG="true", SQLITE_PATH=str(path.with_suffix(".sqlite3")), LOG_LEVEL="WARNING",
+    env.update(DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="localhost",  # no query log
+               SQLITE_PATH=str(path.with_suffix(".sqlite3")), LOG_LEVEL="WARNING",
                INGESTION_STORAGE_DIR=str(path.parent / "storage"))
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run(manage + ["migrate", "--verbosity", "0"], env=env, check=True)

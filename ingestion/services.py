@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -181,8 +182,8 @@ def _run(document: SourceDocument, processor, path: Path, context: IngestContext
 
     rows: list[OfferRow] = []
     refs: list[ProductRef] = []
-    prepared = _prepared(processor.process(path, context), context.currency, document.created_at)
-    for row, ref, sender in read_ahead(prepared, state=context.stats):
+    prepare = partial(_prepare, currency=context.currency, observed_at=document.created_at)
+    for row, ref, sender in read_ahead(processor.process(path, context), finish=prepare, state=context.stats):
         outcome.rows_seen += 1
         error = row if isinstance(row, RowError) else attribution.complete(row, sender)
         if error is not None:
@@ -200,17 +201,14 @@ def _run(document: SourceDocument, processor, path: Path, context: IngestContext
     return outcome
 
 
-def _prepared(items: Iterable[OfferCandidate | RowError], currency: str, observed_at: datetime):
-    """``(row or error, product ref, sender)`` per processor item: the pure part, run in the reader process."""
-    for item in items:
-        if isinstance(item, RowError):
-            yield item, None, ""
-            continue
-        row = normalize_candidate(item, currency=currency, observed_at=observed_at)
-        if isinstance(row, RowError):
-            yield row, None, ""
-        else:
-            yield row, ProductRef.of(row.sku, row.description), item.sender
+def _prepare(item: OfferCandidate | RowError, *, currency: str, observed_at: datetime):
+    """``(row or error, product ref, sender)`` for one processor item: the pure part of the pipeline."""
+    if isinstance(item, RowError):
+        return item, None, ""
+    row = normalize_candidate(item, currency=currency, observed_at=observed_at)
+    if isinstance(row, RowError):
+        return row, None, ""
+    return row, ProductRef.of(row.sku, row.description), item.sender
 
 
 class _Attribution:

@@ -36,6 +36,14 @@ class OfferCandidate:
     sender: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __reduce__(self):
+        # Pickled as its field values (the ingest's reader process sends
+        # candidates by the 100,000): several times faster to load.
+        return OfferCandidate, (
+            self.ref, self.sku, self.description, self.price, self.currency, self.quantity, self.condition,
+            self.observed_at, self.sender, self.extra,
+        )
+
 
 @dataclass(slots=True)
 class RowError:

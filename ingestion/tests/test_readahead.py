@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections import Counter
 
 import pytest
@@ -26,6 +27,21 @@ def test_items_arrive_in_order_and_counters_come_back():
     assert items == [(i, f"row {i}", {"n": i}) for i in range(2500)]
     assert stats["seen"] == 2500
     assert stats["pid"] != os.getpid()  # produced in another process
+
+
+def finished_where(item):
+    return item[0], os.getpid()
+
+
+def test_finish_runs_in_the_child_while_the_consumer_lags_behind_and_in_the_consumer_otherwise():
+    stats = Counter()
+    reader = read_ahead(numbers(60_000, stats), finish=finished_where, state=stats, chunk=500)
+    first = [next(reader) for _ in range(500)]  # the pipe is empty when the child sends its first chunk
+    assert {pid for _, pid in first} == {os.getpid()}
+    time.sleep(0.5)  # a slow consumer: the pipe fills, and the child finishes items itself
+    rest = list(reader)
+    assert [i for i, _ in first + rest] == list(range(60_000))
+    assert len({pid for _, pid in rest} - {os.getpid()}) == 1
 
 
 def test_an_error_is_raised_where_the_consumer_reaches_it():
