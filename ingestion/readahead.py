@@ -1,22 +1,24 @@
-"""Run an iterator in a forked child process, ahead of its consumer.
+"""Pure work in a forked child process, alongside the process that consumes it.
 
-The ingest reads and normalizes rows (pure Python) while it matches and
-writes earlier batches. Both halves are bound to the interpreter lock, so a
-thread cannot overlap them; a forked child can, on the second core. The
-child inherits the generator (not yet started), runs it, and sends its items
-back through a pipe a chunk at a time (pickled); the pipe's buffer keeps it a
-few chunks ahead and no further.
+Reading, extracting and normalizing rows is pure Python, and so is most of
+matching and writing them: a thread cannot overlap the two (both hold the
+interpreter lock), a forked child can, on the machine's second core. The
+child inherits what it works on (a generator not yet started, a list of
+messages) and sends its results back through a pipe, pickled, a chunk at a
+time; the pipe's buffer keeps it a few chunks ahead and no further.
 
-``finish``, a pure function of one item, runs on whichever side has time:
-the child applies it while the pipe holds a backlog (the consumer is the
-slower side, as with a spreadsheet whose rows are quick to read and slow to
-write), and otherwise sends the items as they are for the consumer to finish
-(as with a chat, whose offers are slow to extract).
+- ``read_ahead(items, finish=...)``: the child runs an iterator (a
+  processor). ``finish``, a pure function of one item, runs on whichever side
+  has time: the child applies it while the pipe holds a backlog (the consumer
+  is the slower side, as with a spreadsheet whose rows are quick to read and
+  slow to write), else it sends items as they are for the consumer to finish
+  (a chat, whose offers are slow to extract).
+- ``split_map(function, items)``: ``function`` over a list, every other
+  chunk computed by the child (extracting the offers of a chat's messages).
 
-The iterator must not touch the database: the child leaves the parent's
-connections alone and ends with ``os._exit``. ``state``, a dict the iterator
-updates as it goes (a processor's counters), is copied back into the
-parent's when the child is done.
+The work must not touch the database: the child leaves the parent's
+connections alone and ends with ``os._exit``. Where ``fork`` is not
+available, everything runs inline.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import multiprocessing
 import os
 import pickle
 import sys
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from typing import Any
 
 PIPE_BYTES = 1 << 20
@@ -46,89 +48,175 @@ def read_ahead(
     state: MutableMapping | None = None,
     chunk: int = 1000,
 ) -> Iterator:
-    """Yield ``finish(item)`` for each of ``items``, in order, produced by a forked child.
+    """Yield ``finish(item)`` for each of ``items``, in order, the items produced by a forked child.
 
-    Where fork is not available, everything runs inline. An exception raised
-    by ``items`` or ``finish`` is raised here, where the consumer reaches it.
+    An exception raised by ``items`` or ``finish`` is raised here, where the
+    consumer reaches it. ``state``, a dict the iterator updates as it goes (a
+    processor's counters), is copied back from the child when it is done.
     Closing this generator early stops the child.
     """
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if not _can_fork():
         yield from map(finish, items)
         return
-    for stream in (sys.stdout, sys.stderr):  # or the child would write the parent's buffered text again
-        stream.flush()
-    reader, writer = multiprocessing.get_context("fork").Pipe(duplex=False)
-    backlog = _widen(writer) // 4  # unread bytes above which the child finishes items itself
-    pid = os.fork()
-    if pid == 0:  # the child
-        reader.close()
-        code = 0
+
+    def produce(pipe: _Pipe) -> None:
+        backlog = pipe.capacity // 4  # unread bytes above which the child finishes items itself
+
+        def flush(buffer: list) -> None:
+            if finish is _unchanged or pipe.unread() < backlog:
+                pipe.send("raw", buffer)
+            else:
+                pipe.send("finished", [finish(item) for item in buffer])
+
+        buffer: list = []
         try:
-            _produce(items, finish, state, writer, chunk, backlog)
-        except BaseException:  # noqa: BLE001 - nothing may escape into the parent's code
-            code = 1
-        finally:
-            os._exit(code)
-    writer.close()
-    finished = False
+            for item in items:
+                buffer.append(item)
+                if len(buffer) >= chunk:
+                    flush(buffer)
+                    buffer = []
+            flush(buffer)
+            pipe.send("done", dict(state) if state is not None else None)
+        except Exception as exc:
+            try:
+                pipe.send("raw", buffer)  # the items before the error still count
+            except Exception:
+                pass
+            pipe.send_error(exc)
+
+    child = _Child(produce)
     try:
         while True:
-            try:
-                kind, value = pickle.loads(reader.recv_bytes())
-            except EOFError:
-                raise ReaderFailed(f"the reader process ended unexpectedly ({_exit_status(pid)})") from None
+            kind, value = child.receive()
             if kind == "finished":
                 yield from value
             elif kind == "raw":
                 yield from map(finish, value)
-            elif kind == "done":
+            else:  # "done"
                 if state is not None:
                     state.clear()
                     state.update(value)
-                finished = True
+                child.finished = True
                 return
-            else:
-                raise value
     finally:
-        reader.close()
-        if not finished:
+        child.close()
+
+
+def split_map(function: Callable[[Any], Any], items: Sequence, *, chunk: int = 500) -> Iterator:
+    """Yield ``function(item)`` for each of ``items``, in order; a forked child computes every other chunk.
+
+    Inline when there is a single chunk. An exception raised by ``function``
+    is raised here, at its item's chunk. Closing this generator early stops
+    the child.
+    """
+    starts = range(0, len(items), chunk)
+    if len(starts) < 2 or not _can_fork():
+        yield from map(function, items)
+        return
+
+    def compute(pipe: _Pipe) -> None:
+        try:
+            for start in starts[1::2]:
+                pipe.send("finished", [function(item) for item in items[start:start + chunk]])
+        except Exception as exc:
+            pipe.send_error(exc)
+
+    child = _Child(compute)
+    try:
+        for index, start in enumerate(starts):
+            if index % 2 == 0:
+                yield from map(function, items[start:start + chunk])
+            else:
+                yield from child.receive()[1]
+        child.finished = True
+    finally:
+        child.close()
+
+
+# --------------------------------------------------------------------------- the child and its pipe
+
+
+class _Pipe:
+    """The child's end: pickled ``(kind, value)`` messages."""
+
+    def __init__(self, connection, capacity: int):
+        self.connection, self.capacity = connection, capacity
+
+    def send(self, kind: str, value) -> None:
+        self.connection.send_bytes(pickle.dumps((kind, value), protocol=pickle.HIGHEST_PROTOCOL))
+
+    def send_error(self, exc: Exception) -> None:
+        try:
+            self.send("error", exc)
+        except Exception:  # an exception that does not pickle still reaches the parent, as its text
+            self.send("error", RuntimeError(f"{exc.__class__.__name__}: {exc}"))
+
+    def unread(self) -> int:
+        """Bytes in the pipe not yet read by the parent; a full pipe where that cannot be asked."""
+        try:
+            import array
+            import fcntl
+            import termios
+
+            count = array.array("i", [0])
+            fcntl.ioctl(self.connection.fileno(), termios.FIONREAD, count, True)
+            return count[0]
+        except (ImportError, OSError):
+            return self.capacity
+
+
+class _Child:
+    """A forked child running ``work(pipe)``, and the parent's end of the pipe."""
+
+    def __init__(self, work: Callable[[_Pipe], None]):
+        for stream in (sys.stdout, sys.stderr):  # or the child would write the parent's buffered text again
+            stream.flush()
+        reader, writer = multiprocessing.get_context("fork").Pipe(duplex=False)
+        capacity = _widen(writer)
+        pid = os.fork()
+        if pid == 0:
+            reader.close()
+            code = 0
             try:
-                os.kill(pid, 9)
+                work(_Pipe(writer, capacity))
+            except BaseException:  # noqa: BLE001 - nothing may escape into the parent's code
+                code = 1
+            finally:
+                os._exit(code)
+        writer.close()
+        self.pid, self.reader, self.finished = pid, reader, False
+
+    def receive(self) -> tuple[str, Any]:
+        """The next message; raises the child's error, or ``ReaderFailed`` if it died."""
+        try:
+            kind, value = pickle.loads(self.reader.recv_bytes())
+        except EOFError:
+            raise ReaderFailed(f"the reader process ended unexpectedly ({self._reap()})") from None
+        if kind == "error":
+            raise value
+        return kind, value
+
+    def close(self) -> None:
+        self.reader.close()
+        if not self.finished:
+            try:
+                os.kill(self.pid, 9)
             except ProcessLookupError:
                 pass
-        _exit_status(pid)
+        self._reap()
 
-
-def _produce(
-    items: Iterable, finish: Callable, state: MutableMapping | None, writer, chunk: int, backlog: int
-) -> None:
-    def send(kind: str, value) -> None:
-        writer.send_bytes(pickle.dumps((kind, value), protocol=pickle.HIGHEST_PROTOCOL))
-
-    def flush(buffer: list) -> None:
-        if finish is _unchanged or _unread(writer) < backlog:
-            send("raw", buffer)
-        else:
-            send("finished", [finish(item) for item in buffer])
-
-    buffer: list = []
-    try:
-        for item in items:
-            buffer.append(item)
-            if len(buffer) >= chunk:
-                flush(buffer)
-                buffer = []
-        flush(buffer)
-        send("done", dict(state) if state is not None else None)
-    except Exception as exc:
+    def _reap(self) -> str:
         try:
-            send("raw", buffer)  # the items before the error still count
-        except Exception:
-            pass
-        try:
-            send("error", exc)
-        except Exception:  # an exception that does not pickle still reaches the parent, as its text
-            send("error", RuntimeError(f"{exc.__class__.__name__}: {exc}"))
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            return "already reaped"
+        if os.WIFSIGNALED(status):
+            return f"signal {os.WTERMSIG(status)}"
+        return f"exit code {os.WEXITSTATUS(status)}"
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _widen(connection) -> int:
@@ -139,27 +227,3 @@ def _widen(connection) -> int:
         return fcntl.fcntl(connection.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     except (ImportError, AttributeError, OSError):
         return 1 << 16
-
-
-def _unread(connection) -> int:
-    """Bytes in the pipe not yet read by the parent; a full pipe where that cannot be asked."""
-    try:
-        import array
-        import fcntl
-        import termios
-
-        count = array.array("i", [0])
-        fcntl.ioctl(connection.fileno(), termios.FIONREAD, count, True)
-        return count[0]
-    except (ImportError, OSError):
-        return PIPE_BYTES
-
-
-def _exit_status(pid: int) -> str:
-    try:
-        _, status = os.waitpid(pid, 0)
-    except ChildProcessError:
-        return "already reaped"
-    if os.WIFSIGNALED(status):
-        return f"signal {os.WTERMSIG(status)}"
-    return f"exit code {os.WEXITSTATUS(status)}"

@@ -142,7 +142,8 @@ def _clean(line: str) -> str:
 
 _DIGIT = re.compile(r"\d")
 # Digits with their separators; "1 299,00" may group with plain spaces only when cents follow.
-_NUMBER = re.compile(r"\d[\d.,'\u00a0\u202f]*(?:(?: \d{3})+,\d\d(?!\d))?")
+# Not glued to a letter (A2849, S23; "x10" is kept), nor after "." "," "'" or a digit.
+_NUMBER = re.compile(r"(?<![\d.,'])(?<![^\W\d_x])\d[\d.,'\u00a0\u202f]*(?:(?: \d{3})+,\d\d(?!\d))?")
 _NUMBER_TAIL = ".,'\u00a0\u202f"
 _PHONE_GAP = re.compile(r"[\s\-().\u00a0\u2011]{1,3}")
 # Every phone number (numbers joined by _PHONE_GAP) starts a run like this; a line without one has none.
@@ -334,9 +335,6 @@ def _numbers_in(text: str) -> list[tuple[int, int]]:
     spans = []
     for match in _NUMBER.finditer(text):
         start, end = match.span()
-        previous = text[start - 1] if start else " "
-        if previous in ".,'" or (previous.isalpha() and previous != "x"):
-            continue
         while text[end - 1] in _NUMBER_TAIL:  # "750," or "1.299.": the separator after it is no part of it
             end -= 1
         spans.append((start, end))

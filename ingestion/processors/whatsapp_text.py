@@ -87,8 +87,9 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ingestion.readahead import split_map
 from ingestion.text_offers import extract_offers
-from ingestion.types import IngestContext, Item, RowError
+from ingestion.types import IngestContext, Item, OfferCandidate, RowError
 
 __all__ = ["ChatMessage", "ParsedTranscript", "parse_transcript", "processor", "WhatsAppTextProcessor"]
 
@@ -584,20 +585,28 @@ class WhatsAppTextProcessor:
         messages = transcript.messages
         total = len(messages)
         stats["messages"] += total
-        for done, message in enumerate(messages, 1):
+        # Extraction is pure and per message: a forked child takes every other chunk.
+        for done, (message, offers) in enumerate(zip(messages, split_map(_offers_of, messages)), 1):
             stats[_KIND_STATS[message.kind]] += 1
             if message.edited:
                 stats["edited"] += 1
-            if message.body and message.kind in (TEXT, MEDIA):
-                for candidate in extract_offers(message.body, first_line=message.body_line):
-                    candidate.observed_at = message.sent_at
-                    candidate.sender = message.author
-                    stats["offers_found"] += 1
-                    yield candidate
+            stats["offers_found"] += len(offers)
+            yield from offers
             if context.progress is not None and done % _PROGRESS_EVERY == 0:
                 context.progress(done, total)
         if context.progress is not None:
             context.progress(total, total)
+
+
+def _offers_of(message: ChatMessage) -> list[OfferCandidate]:
+    """The offer candidates of one message (text bodies and media captions), with its time and author."""
+    if not message.body or message.kind not in (TEXT, MEDIA):
+        return []
+    offers = list(extract_offers(message.body, first_line=message.body_line))
+    for candidate in offers:
+        candidate.observed_at = message.sent_at
+        candidate.sender = message.author
+    return offers
 
 
 processor = WhatsAppTextProcessor()

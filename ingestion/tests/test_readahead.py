@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from ingestion.readahead import ReaderFailed, read_ahead
+from ingestion.readahead import ReaderFailed, read_ahead, split_map
 
 
 def numbers(count: int, stats: Counter, fail_at: int | None = None):
@@ -89,3 +89,39 @@ def test_without_fork_the_items_are_produced_inline(monkeypatch):
     stats = Counter()
     assert [i for i, _, _ in read_ahead(numbers(5, stats), state=stats)] == [0, 1, 2, 3, 4]
     assert stats["pid"] == os.getpid()
+
+
+def square_where(n):
+    if n == 1234:
+        raise ValueError("bad message 1234")
+    return n * n, os.getpid()
+
+
+def test_split_map_keeps_order_and_shares_the_chunks_with_a_child():
+    results = list(split_map(square_where, list(range(1000)), chunk=100))
+    assert [value for value, _ in results] == [n * n for n in range(1000)]
+    pids = [pid for _, pid in results]
+    assert set(pids[:100]) == {os.getpid()}  # even chunks here
+    assert set(pids[100:200]) == {pids[150]} != {os.getpid()}  # odd chunks in the child
+
+
+def test_split_map_raises_an_error_at_its_chunk_from_either_side():
+    # 1234 falls in chunk 12 of 100 (computed here, lazily), then in chunk 3 of 400 (computed by the child).
+    for chunk, results_before in ((100, 1234), (400, 1200)):
+        seen = []
+        with pytest.raises(ValueError, match="bad message 1234"):
+            for value, _ in split_map(square_where, list(range(2000)), chunk=chunk):
+                seen.append(value)
+        assert len(seen) == results_before
+
+
+def test_split_map_of_a_single_chunk_runs_inline():
+    assert {pid for _, pid in split_map(square_where, list(range(10)), chunk=100)} == {os.getpid()}
+
+
+def test_closing_split_map_early_stops_the_child():
+    results = split_map(square_where, list(range(100_000)), chunk=10)
+    assert next(results) == (0, os.getpid())
+    results.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)

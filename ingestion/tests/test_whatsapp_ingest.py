@@ -91,3 +91,26 @@ def test_chat_without_offers_fails_with_reason(tmp_path):
 def test_transcript_is_detected_without_processor_flag(chat):
     document = ingest_path(chat, vendor_name="Mario Phones")
     assert document.processor == "whatsapp_text" and document.status == "succeeded"
+
+
+def test_a_long_chat_keeps_every_offer_in_order_with_its_line_sender_and_time(tmp_path):
+    # 1,500 messages: extraction is split into chunks, every other one computed by a forked child.
+    lines = []
+    for i in range(1500):
+        minute = f"{i // 60 % 24:02d}:{i % 60:02d}"
+        lines.append(f"0{1 + i // 1440}/04/2024, {minute} - Vendor {i % 3}: Model {i} 128GB - ${100 + i}")
+        if i % 10 == 0:
+            lines.append(f"0{1 + i // 1440}/04/2024, {minute} - Buyer: ok thanks")
+    path = tmp_path / "long.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    document = ingest_path(path, processor="whatsapp_text")
+    assert document.status == SourceDocument.Status.SUCCEEDED
+    assert document.stats["messages"] == 1650
+    assert document.stats["offers_found"] == document.stats["offers_created"] == 1500
+    offers = offers_of(document)
+    assert [o.description for o in offers] == [f"Model {i} 128GB" for i in range(1500)]
+    assert [o.price for o in offers] == [Decimal(100 + i) for i in range(1500)]
+    assert [o.vendor.name for o in offers] == [f"Vendor {i % 3}" for i in range(1500)]
+    line_of = {int(line.split(": Model ")[1].split()[0]): n for n, line in enumerate(lines, 1) if ": Model " in line}
+    assert [o.source_ref for o in offers] == [f"line {line_of[i]}" for i in range(1500)]
+    assert offers[1499].observed_at.minute == 1499 % 60
