@@ -85,10 +85,12 @@ def _copy_history(offer_ids: list[int]) -> None:
         f"SELECT product_id, vendor_id, condition, price, currency, observed_at, id FROM {offers} WHERE "
     )
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(select + "id = ANY(%s)", [offer_ids])
-        else:  # SQLite ids were reserved as one consecutive range
+        if offer_ids[-1] - offer_ids[0] == len(offer_ids) - 1:  # one range, unless another ingest took ids between
             cursor.execute(select + "id BETWEEN %s AND %s", [offer_ids[0], offer_ids[-1]])
+        elif connection.vendor == "postgresql":
+            cursor.execute(select + "id = ANY(%s)", [offer_ids])
+        else:
+            cursor.execute(select + "id IN (SELECT value FROM json_each(%s))", [json.dumps(offer_ids)])
 
 
 def reserve_ids(model: type[models.Model], count: int) -> list[int]:

@@ -1,0 +1,69 @@
+"""Bulk inserts: offers with one price-history point each, ids reserved up front."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from offers import bulk
+from offers.bulk import OfferRow, insert_offers
+from offers.models import Offer, PriceHistory
+
+WHEN = datetime(2024, 3, 12, 14, 5, tzinfo=timezone.utc)
+
+
+def rows(build, count: int) -> list[OfferRow]:
+    vendor, product = build.vendor(), build.product()
+    return [
+        OfferRow(
+            vendor_id=vendor.pk, sku=f"S{i}", description=f"Phone {i}", price=Decimal(f"{100 + i}.50"), currency="EUR",
+            quantity=i or None, condition="used", condition_grade="B", condition_raw="Used B", observed_at=WHEN,
+            source_ref=f"Sheet!{i + 2}", extra={"n": i % 2} if i % 3 else {}, product_id=product.pk,
+        )
+        for i in range(count)
+    ]
+
+
+def assert_written(ids: list[int], written: list[OfferRow]) -> None:
+    offers = {o.pk: o for o in Offer.objects.filter(pk__in=ids)}
+    assert [offers[pk].sku for pk in ids] == [r.sku for r in written]
+    assert [offers[pk].price for pk in ids] == [r.price for r in written]
+    assert [offers[pk].extra for pk in ids] == [r.extra for r in written]
+    assert offers[ids[0]].observed_at == WHEN and offers[ids[1]].quantity == 1
+    history = {h.offer_id: h for h in PriceHistory.objects.filter(offer_id__in=ids)}
+    assert sorted(history) == sorted(ids)
+    for pk in ids:
+        point, offer = history[pk], offers[pk]
+        assert (point.product_id, point.vendor_id, point.price, point.currency, point.condition, point.observed_at) == (
+            offer.product_id, offer.vendor_id, offer.price, offer.currency, offer.condition, offer.observed_at
+        )
+
+
+@pytest.mark.django_db
+def test_offers_and_their_history_points_are_written(build):
+    written = rows(build, 25)
+    ids = insert_offers(written)
+    assert ids == list(range(ids[0], ids[0] + 25))
+    assert_written(ids, written)
+
+
+@pytest.mark.django_db
+def test_history_follows_ids_another_writer_interleaved(build, monkeypatch):
+    reserve, other = bulk.reserve_ids, build.offer()
+
+    def interleaved(model, count):  # another ingest takes every other id, and writes its offers first
+        taken = reserve(model, 2 * count)
+        for pk in taken[1::2]:
+            Offer.objects.create(
+                id=pk, vendor=other.vendor, product=other.product, price=1, currency="USD", observed_at=WHEN
+            )
+        return taken[::2]
+
+    monkeypatch.setattr(bulk, "reserve_ids", interleaved)
+    written = rows(build, 25)
+    ids = insert_offers(written)
+    assert ids[1] - ids[0] == 2
+    assert_written(ids, written)
+    assert PriceHistory.objects.exclude(offer=other).count() == 25  # none for the other writer's offers
