@@ -60,19 +60,14 @@ class ProductRef(NamedTuple):
     sku_key: str
     description_key: str
     name: str
+    fallback_key: str  # the description key, else "sku <sku key>": the match key of a product made for it
 
     @classmethod
     def of(cls, sku: str, description: str) -> ProductRef:
         sku, description = sku.strip(), description.strip()
-        return cls(
-            sku_key=normalize_sku(sku) if sku else "",
-            description_key=normalize_key(description) if description else "",
-            name=(description or sku)[:300],
-        )
-
-    @property
-    def fallback_key(self) -> str:
-        return self.description_key or f"sku {self.sku_key.lower()}"
+        sku_key = normalize_sku(sku) if sku else ""
+        description_key = normalize_key(description) if description else ""
+        return cls(sku_key, description_key, (description or sku)[:300], description_key or f"sku {sku_key.lower()}")
 
 
 def match_products(vendor_id: int, refs: Sequence[ProductRef]) -> list[int]:
