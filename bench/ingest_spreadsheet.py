@@ -1,6 +1,6 @@
 """Benchmark: a 100,000-row vendor xlsx, end to end, on SQLite and PostgreSQL.
 
-    .venv/bin/python bench/ingest_spreadsheet.py [--rows 100000] [--db sqlite,postgres]
+    .venv/bin/python bench/ingest_spreadsheet.py [--rows 100000] [--db sqlite,postgres] [--repeat 3]
 
 Prints, for the same generated file (one distinct product a row):
 python-calamine's raw read time, and for each database the whole `ingest`
@@ -8,7 +8,8 @@ pipeline (read, normalize, match, persist offers and price history) in
 rows/second, first with every product new, then for the same list again
 (every product known, the daily case), with the peak RSS of that process and
 of the reader process it forks (ingestion.readahead).
-Each measurement runs in a fresh process on a fresh database. PostgreSQL is
+Each measurement runs in a fresh process on a fresh database, --repeat
+times; the median is printed with the range of the runs. PostgreSQL is
 taken from BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres),
 where a throwaway database is created and dropped.
 """
@@ -21,6 +22,7 @@ import os
 import random
 import resource
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -103,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--db", default="sqlite,postgres")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per database; the median is reported")
     parser.add_argument("--child")
     parser.add_argument("--file")
     args = parser.parse_args()
@@ -125,28 +128,38 @@ def main() -> None:
         print(f"python-calamine read alone: {raw['seconds']:.2f} s ({args.rows / raw['seconds']:,.0f} rows/s)")
 
         for db in [d.strip() for d in args.db.split(",") if d.strip()]:
-            env = dict(base_env)
-            dropper = None
-            if db == "sqlite":
-                env["SQLITE_PATH"] = str(tmp / "bench.sqlite3")
-                env.pop("DATABASE_URL", None)
-            elif db == "postgres":
-                env["DATABASE_URL"], dropper = postgres_database()
-            else:
-                raise SystemExit(f"unknown --db {db}")
-            try:
-                result = run_child("ingest", file, env)
-            finally:
-                if dropper:
-                    dropper()
-            for label, seconds in [("new products", result["seconds"]), ("same list again", result["again_seconds"])]:
+            results = [_measure(db, file, base_env, tmp / f"bench-{i}.sqlite3") for i in range(args.repeat)]
+            for label, key in [("new products", "seconds"), ("same list again", "again_seconds")]:
+                runs = sorted(result[key] for result in results)
+                seconds = statistics.median(runs)
                 rate = args.rows / seconds
+                spread = f" (runs {args.rows / runs[-1]:,.0f}-{args.rows / runs[0]:,.0f})" if len(runs) > 1 else ""
                 print(
-                    f"{db:>8}, {label:<15}: {seconds:.2f} s = {rate:,.0f} rows/s "
-                    f"({rate / 5400:.1f}x django-import-export bulk, {seconds / raw['seconds']:.1f}x the raw read)"
+                    f"{db:>8}, {label:<15}: {seconds:.2f} s = {rate:,.0f} rows/s{spread}, "
+                    f"{rate / 5400:.1f}x django-import-export bulk, {seconds / raw['seconds']:.1f}x the raw read"
                 )
-            print(f"{db:>8}: status {result['status']}, {result['offers']:,} offers, {result['errors']} errors, "
-                  f"peak RSS {result['maxrss_mb']:.0f} MB + reader process {result['reader_maxrss_mb']:.0f} MB")
+            last = results[-1]
+            print(f"{db:>8}: status {last['status']}, {last['offers']:,} offers, {last['errors']} errors, "
+                  f"peak RSS {max(r['maxrss_mb'] for r in results):.0f} MB "
+                  f"+ reader process {max(r['reader_maxrss_mb'] for r in results):.0f} MB")
+
+
+def _measure(db: str, file: Path, base_env: dict, sqlite_path: Path) -> dict:
+    """One fresh process on one fresh database: a first ingest, then the same file again."""
+    env = dict(base_env)
+    dropper = None
+    if db == "sqlite":
+        env["SQLITE_PATH"] = str(sqlite_path)
+        env.pop("DATABASE_URL", None)
+    elif db == "postgres":
+        env["DATABASE_URL"], dropper = postgres_database()
+    else:
+        raise SystemExit(f"unknown --db {db}")
+    try:
+        return run_child("ingest", file, env)
+    finally:
+        if dropper:
+            dropper()
 
 
 def postgres_database():

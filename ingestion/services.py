@@ -230,7 +230,7 @@ class _Attribution:
         vendor = self.vendor or self._sender_vendor(sender.strip())
         if vendor is None:
             return RowError(row.source_ref, "no vendor: pass --vendor (or map the sender to a vendor)", "vendor", "")
-        row.vendor_id = vendor.pk
+        row.vendor_id = vendor.id
         if not row.currency:
             if vendor.default_currency:
                 row.currency, row.extra["currency_source"] = vendor.default_currency, "vendor"
