@@ -100,14 +100,21 @@ class Product(models.Model):
     color = models.CharField(max_length=50, blank=True)
     variant = models.CharField(max_length=150, blank=True, help_text="Any other variant detail.")
     match_key = models.CharField(max_length=300, help_text="Normalized key used to match raw offers to this product.")
-    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products")
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products", db_index=False
+    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="products")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
-        indexes = [models.Index(fields=["brand", "model"], name="product_brand_model")]
+        # Products are created by the thousand with no brand and no category yet:
+        # they stay out of these indexes until an operator or matching sets them.
+        indexes = [
+            models.Index(fields=["brand", "model"], condition=~models.Q(brand=""), name="product_brand_model"),
+            models.Index(fields=["category"], condition=models.Q(category__isnull=False), name="product_category"),
+        ]
         # A constraint rather than unique=True: PostgreSQL gets no second
         # (LIKE) index on the column, which matching never searches by prefix.
         constraints = [models.UniqueConstraint(fields=["match_key"], name="product_match_key_unique")]
