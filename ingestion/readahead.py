@@ -16,8 +16,9 @@ time; the pipe's buffer keeps it a few chunks ahead and no further.
 - ``split_map(function, items)``: ``function`` over a list, every other
   chunk computed by the child (extracting the offers of a chat's messages).
 
-The work must not touch the database: the child leaves the parent's
-connections alone and ends with ``os._exit``. Where ``fork`` is not
+The work must not touch the database: in the child, a query raises
+``RuntimeError`` (the parent's connections stay open, untouched, until the
+child ends with ``os._exit``). Where ``fork`` is not
 available, everything runs inline.
 """
 
@@ -178,6 +179,7 @@ class _Child:
             reader.close()
             code = 0
             try:
+                _forbid_database()
                 work(_Pipe(writer, capacity))
             except BaseException:  # noqa: BLE001 - nothing may escape into the parent's code
                 code = 1
@@ -213,6 +215,26 @@ class _Child:
         if os.WIFSIGNALED(status):
             return f"signal {os.WTERMSIG(status)}"
         return f"exit code {os.WEXITSTATUS(status)}"
+
+
+_INHERITED: list = []  # the parent's database connections, held in the child so that nothing closes them
+
+
+def _forbid_database() -> None:
+    """In the child: using a database raises, and the parent's connections stay untouched.
+
+    Closing an inherited connection would end the parent's session (PostgreSQL)
+    or release its locks (SQLite), so each is kept referenced until ``os._exit``.
+    """
+    from django.db import connections
+
+    def no_database(*args, **kwargs):
+        raise RuntimeError("the ingest's reader process must not use the database")
+
+    for connection in connections.all(initialized_only=True):
+        _INHERITED.append(connection.connection)
+        connection.connection = None
+        connection.connect = no_database
 
 
 def _can_fork() -> bool:

@@ -125,3 +125,18 @@ def test_closing_split_map_early_stops_the_child():
     results.close()
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)
+
+
+@pytest.mark.django_db
+def test_the_child_cannot_use_the_database_and_the_parents_connection_survives(build):
+    from offers.models import Vendor
+
+    vendor = build.vendor(name="Kept")
+
+    def querying():
+        yield 1
+        yield Vendor.objects.count()
+
+    with pytest.raises(RuntimeError, match="must not use the database"):
+        list(read_ahead(querying(), chunk=1))
+    assert Vendor.objects.get(pk=vendor.pk).name == "Kept"  # same session, same transaction
