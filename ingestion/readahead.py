@@ -97,7 +97,6 @@ def read_ahead(
                 if state is not None:
                     state.clear()
                     state.update(value)
-                child.finished = True
                 return
     finally:
         child.close()
@@ -129,7 +128,6 @@ def split_map(function: Callable[[Any], Any], items: Sequence, *, chunk: int = 5
                 yield from map(function, items[start:start + chunk])
             else:
                 yield from child.receive()[1]
-        child.finished = True
     finally:
         child.close()
 
@@ -186,7 +184,7 @@ class _Child:
             finally:
                 os._exit(code)
         writer.close()
-        self.pid, self.reader, self.finished = pid, reader, False
+        self.pid, self.reader, self.status = pid, reader, ""
 
     def receive(self) -> tuple[str, Any]:
         """The next message; raises the child's error, or ``ReaderFailed`` if it died."""
@@ -199,22 +197,19 @@ class _Child:
         return kind, value
 
     def close(self) -> None:
+        """Stop the child, wherever it is (done, mid-chunk, blocked on the pipe), and reap it."""
         self.reader.close()
-        if not self.finished:
-            try:
-                os.kill(self.pid, 9)
-            except ProcessLookupError:
-                pass
-        self._reap()
+        if not self.status:  # not reaped yet, so the pid is still this child's
+            os.kill(self.pid, 9)  # a child that already exited is unharmed
+            self._reap()
 
     def _reap(self) -> str:
-        try:
-            _, status = os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            return "already reaped"
+        _, status = os.waitpid(self.pid, 0)
         if os.WIFSIGNALED(status):
-            return f"signal {os.WTERMSIG(status)}"
-        return f"exit code {os.WEXITSTATUS(status)}"
+            self.status = f"signal {os.WTERMSIG(status)}"
+        else:
+            self.status = f"exit code {os.WEXITSTATUS(status)}"
+        return self.status
 
 
 _INHERITED: list = []  # the parent's database connections, held in the child so that nothing closes them
