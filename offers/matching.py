@@ -42,8 +42,8 @@ def normalize_key(text: str) -> str:
         text = unicodedata.normalize("NFKD", text)
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = _STORAGE.sub(_storage, text.casefold())
-    text = _NOT_WORD.sub(" ", text)
-    return _SPACES.sub(" ", text).strip(" ./-")[:300]
+    # Each run of spaces and punctuation becomes one space: no run of spaces is left.
+    return _NOT_WORD.sub(" ", text).strip(" ./-")[:300]
 
 
 def _storage(match: re.Match) -> str:
