@@ -99,18 +99,13 @@ class SourceDocumentAdmin(admin.ModelAdmin):
         errors = document.errors
         if not errors:
             return "None"
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+        table = _table(
+            ["Where", "Field", "Problem", "Value"],
+            "<td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td>",
             ((e.get("ref", ""), e.get("field", ""), e.get("message", ""), e.get("value", "")) for e in errors[:500]),
         )
         more = f"… and {len(errors) - 500} more (GET /documents/{document.pk})" if len(errors) > 500 else ""
-        return format_html(
-            "<table><thead><tr><th>Where</th><th>Field</th><th>Problem</th><th>Value</th></tr></thead>"
-            "<tbody>{}</tbody></table>{}",
-            rows,
-            more,
-        )
+        return format_html("{}{}", table, more)
 
     @admin.display(description="Offers produced")
     def offers_preview(self, document):
@@ -118,20 +113,21 @@ class SourceDocumentAdmin(admin.ModelAdmin):
         if not offers:
             return "None"
         url = reverse("admin:offers_offer_changelist") + f"?source_document__id__exact={document.pk}"
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td></tr>",
+        table = _table(
+            ["Where", "Product", "Price", "Qty", "Condition"],
+            "<td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td>",
             ((o.source_ref, o.product.name, o.price, o.currency, o.quantity if o.quantity is not None else "",
               o.get_condition_display()) for o in offers),
         )
-        return format_html(
-            '<p><a href="{}">All offers from this document</a></p>'
-            "<table><thead><tr><th>Where</th><th>Product</th><th>Price</th><th>Qty</th><th>Condition</th></tr>"
-            "</thead><tbody>{}</tbody></table>",
-            url,
-            rows,
-        )
+        return format_html('<p><a href="{}">All offers from this document</a></p>{}', url, table)
 
     @admin.display(description="Options")
     def options_json(self, document):
         return format_html("<pre>{}</pre>", json.dumps(document.options, indent=2, ensure_ascii=False))
+
+
+def _table(headers: list[str], cells: str, rows) -> str:
+    """An HTML table: a header row, then ``cells`` (a ``format_html`` string) filled from each row."""
+    head = format_html_join("", "<th>{}</th>", ((header,) for header in headers))
+    body = format_html_join("", "<tr>" + cells + "</tr>", rows)
+    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
