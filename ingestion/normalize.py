@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
+
+from offers.text import strip_accents
 
 __all__ = [
     "ConditionValue",
@@ -424,8 +425,7 @@ _TRAILING_GRADE_RE = re.compile(r"\s([a-e]\+?)$")
 
 def _fold(text: str) -> str:
     """Case-fold, strip accents, keep letters/digits/+ and collapse the rest to single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    plain = strip_accents(text.casefold())
     return " ".join(re.sub(r"[^\w+]+", " ", plain.replace("'", " ")).split())
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
@@ -29,6 +28,7 @@ from django.utils import timezone
 
 from offers.bulk import Adapter, insert_rows, reserve_ids
 from offers.models import Product, ProductAlias
+from offers.text import strip_accents
 
 _STORAGE = re.compile(r"\b(\d+(?:[.,]\d+)?)\s*(gb|tb|mb)\b")
 _NOT_WORD = re.compile(r"[^\w+#./-]+")
@@ -38,10 +38,7 @@ _SPACES = re.compile(r"\s+")
 @lru_cache(maxsize=65536)
 def normalize_key(text: str) -> str:
     """A match key: case-folded, accents removed, punctuation to spaces, `128 GB` → `128gb`."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = _STORAGE.sub(_storage, text.casefold())
+    text = _STORAGE.sub(_storage, strip_accents(text).casefold())
     # Each run of spaces and punctuation becomes one space: no run of spaces is left.
     return _NOT_WORD.sub(" ", text).strip(" ./-")[:300]
 

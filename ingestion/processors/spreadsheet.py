@@ -56,7 +56,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -66,6 +65,7 @@ from typing import Any
 from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from ingestion.normalize import currency_from_header
+from offers.text import strip_accents
 from ingestion.types import IngestContext, Item, OfferCandidate, RowError
 
 HEADER_SCAN_ROWS = 30
@@ -134,8 +134,7 @@ _AMBIGUOUS_NUMBER_RE = re.compile(r"[1-9]\d{0,2}\.\d{3}")
 
 def fold_header(text: str) -> str:
     """Header text for synonym matching: ``"Unit Price (USD)"`` -> ``"unit price"``."""
-    decomposed = unicodedata.normalize("NFKD", _BRACKETS_RE.sub(" ", text).casefold())
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    plain = strip_accents(_BRACKETS_RE.sub(" ", text).casefold())
     words = _NON_ALNUM_RE.sub(" ", plain).split()
     kept = [word for word in words if word not in _CURRENCY_WORDS]
     if words and not kept:
