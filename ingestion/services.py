@@ -295,15 +295,9 @@ def normalize_candidate(candidate: OfferCandidate, *, currency: str = "", observ
     )
 
 
-def persist_offers(
-    document: SourceDocument | None, offers: list[OfferRow], refs: list[ProductRef] | None = None
-) -> int:
-    """Match products (per vendor) and bulk-write offers with their price-history points.
-
-    ``refs`` are the offers' product keys, if already computed.
-    """
-    if refs is None:
-        refs = [ProductRef.of(o.sku, o.description) for o in offers]
+def persist_offers(document: SourceDocument, offers: list[OfferRow], refs: list[ProductRef]) -> int:
+    """Match products (per vendor, by the offers' product keys ``refs``) and bulk-write offers
+    with their price-history points."""
     by_vendor: dict[int, tuple[list[OfferRow], list[ProductRef]]] = {}
     for offer, ref in zip(offers, refs):
         group = by_vendor.setdefault(offer.vendor_id, ([], []))
@@ -312,7 +306,7 @@ def persist_offers(
     for vendor_id, (group, group_refs) in by_vendor.items():
         for offer, product_id in zip(group, match_products(vendor_id, group_refs)):
             offer.product_id = product_id
-    insert_offers(offers, source_document_id=document.pk if document else None)
+    insert_offers(offers, source_document_id=document.pk)
     return len(offers)
 
 
