@@ -17,9 +17,13 @@ from offers.serializers import (
     VendorSerializer,
 )
 
+# Each use clones these (DRF's get_queryset, get_object_or_404): they are never evaluated here.
+OFFERS = Offer.objects.select_related("vendor", "product")
+PRODUCTS = Product.objects.select_related("category").prefetch_related("tags")
+
 
 class OfferList(generics.ListAPIView):
-    queryset = Offer.objects.select_related("vendor", "product")
+    queryset = OFFERS
     serializer_class = OfferSerializer
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = OfferFilter
@@ -28,19 +32,19 @@ class OfferList(generics.ListAPIView):
 
 
 class OfferDetail(generics.RetrieveAPIView):
-    queryset = Offer.objects.select_related("vendor", "product")
+    queryset = OFFERS
     serializer_class = OfferSerializer
 
 
 class ProductList(generics.ListAPIView):
-    queryset = Product.objects.select_related("category").prefetch_related("tags")
+    queryset = PRODUCTS
     serializer_class = ProductSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = ProductFilter
 
 
 class ProductDetail(generics.RetrieveAPIView):
-    queryset = Product.objects.select_related("category").prefetch_related("tags")
+    queryset = PRODUCTS
     serializer_class = ProductSerializer
 
 
@@ -63,7 +67,7 @@ class ProductPriceHistory(APIView):
         responses=ProductPriceHistorySerializer,
     )
     def get(self, request, pk: int):
-        product = get_object_or_404(Product.objects.select_related("category").prefetch_related("tags"), pk=pk)
+        product = get_object_or_404(PRODUCTS, pk=pk)
         since, until = selectors.parse_time_range(request.query_params)
         series = selectors.price_series(product=product, since=since, until=until)
         return Response(ProductPriceHistorySerializer({"product": product, "series": series}).data)
