@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 
 def strip_accents(text: str) -> str:
@@ -10,3 +11,30 @@ def strip_accents(text: str) -> str:
     if text.isascii():  # nothing to decompose
         return text
     return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=1)
+def _digit_table() -> dict[int, int]:
+    """Every Unicode decimal digit (category Nd) that is not ASCII, mapped to its ASCII digit."""
+    import sys
+
+    table = {}
+    for code in range(0x80, sys.maxunicode + 1):
+        char = chr(code)
+        value = unicodedata.decimal(char, None)
+        if value is not None:
+            table[code] = 0x30 + value
+    return table
+
+
+def ascii_digits(text: str) -> str:
+    """``text`` with every decimal digit of another script written as its ASCII digit.
+
+    Persian ``"۱۲۸"``, Arabic-Indic ``"١٢٨"``, full-width ``"１２８"``, Devanagari
+    ``"१२८"`` -> ``"128"``; the length and every other character stay as they are,
+    so positions in the result are positions in ``text``. Source: the Unicode
+    Character Database's ``Nd`` category, through ``unicodedata.decimal``.
+    """
+    if text.isascii():
+        return text
+    return text.translate(_digit_table())
