@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",  # its templates render the filter forms of the browsable API
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_q",
