@@ -1,6 +1,7 @@
 import json
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.http import FileResponse, Http404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -9,6 +10,9 @@ from documents import storage
 from documents.models import SourceDocument
 
 OFFERS_SHOWN = 50
+# A pending or processing document's page reloads itself this often until the ingest ends.
+REFRESH_SECONDS = 3
+RUNNING = (SourceDocument.Status.PENDING, SourceDocument.Status.PROCESSING)
 
 
 @admin.register(SourceDocument)
@@ -43,6 +47,9 @@ class SourceDocumentAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # A snapshot is read-only: no save buttons (actions such as re-ingest still apply).
         extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False}
+        document = self.get_object(request, unquote(object_id))
+        if document is not None and document.status in RUNNING:
+            extra_context["refresh_seconds"] = REFRESH_SECONDS
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):

@@ -2,7 +2,8 @@
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
+from django.contrib.admin.utils import unquote
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
@@ -12,14 +13,18 @@ from django_q.tasks import async_task
 from documents.admin import SourceDocumentAdmin
 from documents.models import SourceDocument
 from ingestion import schedules, services
-from ingestion.forms import UploadForm
+from ingestion.forms import CorrectionForm, UploadForm
 from ingestion.models import ImportRun, ImportSchedule
 from ingestion.uploads import SizeLimitUploadHandler
 
 INGEST_TASK = "ingestion.tasks.ingest_document"
+# A document in one of these states offers, on its page, to correct its settings and re-ingest it.
+CORRECTABLE = (SourceDocument.Status.FAILED, SourceDocument.Status.PARTIAL)
+FINISHED = (SourceDocument.Status.SUCCEEDED, SourceDocument.Status.PARTIAL, SourceDocument.Status.FAILED)
 
 
 def enqueue_ingest(document: SourceDocument) -> None:
+    """Queue the django-q2 task that ingests a pending document."""
     async_task(INGEST_TASK, document.pk, task_name=f"ingest document {document.pk}", group="ingest")
 
 
@@ -30,7 +35,42 @@ class IngestingDocumentAdmin(SourceDocumentAdmin):
     def get_urls(self):
         return [
             path("upload/", self.admin_site.admin_view(self.upload_view), name="documents_sourcedocument_upload"),
+            path("<int:pk>/reingest/", self.admin_site.admin_view(self.reingest_view),
+                 name="documents_sourcedocument_reingest"),
         ] + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        document = self.get_object(request, unquote(object_id))
+        if (document is not None and document.status in CORRECTABLE
+                and self.has_change_permission(request, document)):
+            extra_context = {**(extra_context or {}), "correction_form": CorrectionForm(document=document)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def reingest_view(self, request, pk: int):
+        """Correct a finished document's vendor, processor and options, and re-ingest it."""
+        document = self.get_object(request, str(pk))
+        if document is None or not self.has_change_permission(request, document):
+            raise Http404("no such document")
+        change_url = reverse("admin:documents_sourcedocument_change", args=[document.pk])
+        if document.status not in FINISHED:
+            messages.error(request, f"{document} is {document.get_status_display().lower()}; re-ingest it once it "
+                                    "has ended.")
+            return HttpResponseRedirect(change_url)
+        form = CorrectionForm(request.POST or None, document=document)
+        if request.method == "POST" and form.is_valid():
+            snapshot = form.reingest()
+            enqueue_ingest(snapshot)
+            messages.success(request, f"{document.original_filename} is queued for re-ingestion as document "
+                                      f"#{snapshot.pk}.")
+            return HttpResponseRedirect(reverse("admin:documents_sourcedocument_change", args=[snapshot.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Correct and re-ingest",
+            "original": document,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/documents/sourcedocument/reingest.html", context)
 
     @method_decorator(csrf_exempt)  # the size-limit handler must be installed before CSRF reads the body
     def upload_view(self, request):

@@ -1,9 +1,30 @@
+"""The admin's ingestion forms: upload a file, and correct and re-ingest a document.
+
+Both check what the ingest would otherwise find out too late: the processor
+that reads the file (chosen, or detected from its content), that a vendor is
+given when that processor needs one, the currency, and the processor options.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
 from django import forms
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 
-from ingestion import processors
+from documents import storage
+from documents.models import SourceDocument
+from ingestion import processors, services
 from ingestion.normalize import parse_currency
 from offers.models import Vendor
+from offers.vendors import vendor_by_name
+
+# Processors whose offers carry their sender: a run without a vendor gives each
+# sender a provisional vendor. A processor may also declare it itself with a
+# ``senders_become_vendors = True`` attribute.
+SENDERS_BECOME_VENDORS = frozenset({"whatsapp_text"})
 
 
 def parse_option_lines(text: str) -> dict[str, str]:
@@ -20,25 +41,91 @@ def parse_option_lines(text: str) -> dict[str, str]:
     return options
 
 
-class UploadForm(forms.Form):
-    file = forms.FileField(help_text="Spreadsheet (.xlsx, .xls, .ods, .csv) or WhatsApp transcript (.txt).")
-    vendor = forms.ModelChoiceField(Vendor.objects.all(), required=False)
+def format_option_lines(options: dict[str, str]) -> str:
+    """The inverse of ``parse_option_lines``: ``key=value``, one a line."""
+    return "\n".join(f"{key}={value}" for key, value in options.items())
+
+
+def senders_become_vendors(processor_name: str) -> bool:
+    """Whether the processor's offers name their sender, so that a run may go without a vendor
+    (each sender becomes a provisional vendor). Spreadsheets do not: they need a vendor."""
+    if processor_name in SENDERS_BECOME_VENDORS:
+        return True
+    try:
+        processor = processors.get(processor_name)
+    except processors.UnknownProcessor:
+        return False
+    return bool(getattr(processor, "senders_become_vendors", False))
+
+
+def detect_uploaded_processor(upload: UploadedFile) -> str:
+    """The name of the processor most sure it reads an uploaded file (by its name and first
+    bytes, as ``processors.detect`` does for a stored file); ``""`` when none reads it."""
+    head = upload.read(processors.HEAD_BYTES)
+    upload.seek(0)
+    path = Path(upload.name or "")
+    score, name = max((processors.get(name).detect(path, head), name) for name in processors.names())
+    return name if score > 0 else ""
+
+
+def detect_stored_processor(document: SourceDocument) -> str:
+    """The name of the processor detected for a document's stored file; ``""`` when none reads
+    it or the file is not in storage."""
+    try:
+        return processors.detect(storage.resolve(document.stored_path)).name
+    except (processors.UnknownProcessor, storage.StorageError, OSError):
+        return ""
+
+
+def validate_processor_options(processor_name: str, options: dict[str, str]) -> dict[str, str]:
+    """The options, checked against the ones the processor knows.
+
+    Uses ``ingestion.processors.validate_options(name, options)`` where the
+    registry has it (a ``ValueError`` from it becomes the form's message);
+    without it the options pass as given and the ingest reports a bad value.
+    """
+    validate = getattr(processors, "validate_options", None)
+    if validate is None:
+        return options
+    try:
+        checked = validate(processor_name, options)
+    except ValueError as exc:
+        raise forms.ValidationError(str(exc)) from None
+    return dict(options if checked is None else checked)
+
+
+class IngestSettingsForm(forms.Form):
+    """Vendor, processor, currency and options of an ingest, checked together in ``clean``.
+
+    Subclasses say which processor ``detect`` stands for (``detected_processor``)
+    and what the file is called in messages (``file_label``).
+    """
+
+    vendor = forms.ModelChoiceField(
+        Vendor.objects.order_by("name"), required=False,
+        help_text="Needed for spreadsheets. A chat transcript may go without: each sender becomes a "
+                  "provisional vendor.",
+    )
     new_vendor = forms.CharField(required=False, max_length=200, help_text="Or the name of a new vendor.")
     processor = forms.ChoiceField(required=False, help_text="Leave on 'detect' unless detection picks wrongly.")
     currency = forms.CharField(required=False, max_length=10, help_text="For prices that name no currency, e.g. EUR.")
     options = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="key=value, one a line (e.g. prefer_llm=true)."
+        required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="key=value, one a line (day_first=true, timezone=Area/City for chats; encoding=, delimiter= "
+                  "for CSV).",
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["processor"].choices = [("", "detect")] + [(n, n) for n in processors.names()]
 
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > settings.INGESTION_MAX_FILE_BYTES:
-            raise forms.ValidationError(f"the file is larger than {settings.INGESTION_MAX_FILE_BYTES:,} bytes")
-        return upload
+    def detected_processor(self) -> str:
+        """The processor that reads the file when none is chosen; ``""`` when none does."""
+        raise NotImplementedError
+
+    def file_label(self) -> str:
+        """The file's name as the operator knows it."""
+        raise NotImplementedError
 
     def clean_currency(self):
         code = self.cleaned_data["currency"].strip()
@@ -55,4 +142,80 @@ class UploadForm(forms.Form):
         if vendor and new_vendor:
             raise forms.ValidationError("choose a vendor or name a new one, not both")
         data["vendor_name"] = vendor.name if vendor else new_vendor
+        if self.has_error("file") or self.has_error("processor"):
+            return data
+        name = data.get("processor") or self.detected_processor()
+        if not name:
+            self.add_error(
+                "processor",
+                f"cannot tell what kind of file {self.file_label()} is: choose a processor "
+                f"({', '.join(processors.names())})",
+            )
+            return data
+        data["processor"] = name
+        if not data["vendor_name"] and not senders_become_vendors(name):
+            self.add_error(
+                "vendor",
+                f"{self.file_label()} is read by the {name} processor, which needs a vendor: choose one or name "
+                "a new vendor (only chat transcripts can go without, their senders becoming provisional vendors)",
+            )
+        if "options" in data:
+            try:
+                data["options"] = validate_processor_options(name, data["options"])
+            except forms.ValidationError as exc:
+                self.add_error("options", exc)
         return data
+
+
+class UploadForm(IngestSettingsForm):
+    """An operator's upload: the file and how to ingest it."""
+
+    file = forms.FileField(help_text="Spreadsheet (.xlsx, .xls, .ods, .csv) or WhatsApp transcript (.txt).")
+    field_order = ["file", "vendor", "new_vendor", "processor", "currency", "options"]
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.INGESTION_MAX_FILE_BYTES:
+            raise forms.ValidationError(f"the file is larger than {settings.INGESTION_MAX_FILE_BYTES:,} bytes")
+        return upload
+
+    def detected_processor(self) -> str:
+        return detect_uploaded_processor(self.cleaned_data["file"])
+
+    def file_label(self) -> str:
+        return self.cleaned_data["file"].name
+
+
+class CorrectionForm(IngestSettingsForm):
+    """A document's vendor, processor, currency and options, corrected for a re-ingest.
+
+    The form starts from the document's values. ``reingest()`` makes the new
+    pending snapshot with the corrected values; the document itself stays the
+    record of what was tried.
+    """
+
+    def __init__(self, *args, document: SourceDocument, **kwargs):
+        self.document = document
+        kwargs.setdefault("initial", {
+            "vendor": document.vendor_id,
+            "processor": document.processor,
+            "currency": document.options.get("currency", ""),
+            "options": format_option_lines(document.options.get("options", {})),
+        })
+        super().__init__(*args, **kwargs)
+
+    def detected_processor(self) -> str:
+        return detect_stored_processor(self.document)
+
+    def file_label(self) -> str:
+        return self.document.original_filename
+
+    def reingest(self) -> SourceDocument:
+        """A new pending snapshot of the document with the corrected values (``services.reingest``,
+        as the re-ingest action makes one). Call after ``is_valid()``; the caller enqueues it."""
+        data = self.cleaned_data
+        corrected = copy.copy(self.document)  # the document's row is not changed
+        corrected.vendor = vendor_by_name(data["vendor_name"]) if data["vendor_name"] else None
+        corrected.processor = data["processor"]
+        corrected.options = {**self.document.options, "currency": data["currency"], "options": data["options"]}
+        return services.reingest(corrected)

@@ -85,3 +85,163 @@ def test_template_round_trip_ingests_with_zero_errors(token_client, tmp_path):
     document = ingest_path(path, vendor_name="Template Traders", currency="USD")
     assert document.status == "succeeded", document.errors
     assert document.stats["offers_created"] >= 3 and document.errors == []
+
+
+# --------------------------------------------------------------------------- a vendor where the processor needs one
+
+CHAT = (
+    "12/03/2024, 14:05 - Mario Phones: NEW SEALED\n"
+    "iPhone 15 128GB - $750\n"
+    "12/03/2024, 14:07 - Ana Buyer: how much for the pixel?\n"
+    "13/03/2024, 09:00 - Lina Cell: Pixel 8 Pro @ 640 usd x5\n"
+)
+
+
+def stored_files(settings):
+    return sorted(p for p in settings.INGESTION_STORAGE_DIR.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("processor", ["", "spreadsheet"])
+def test_a_spreadsheet_cannot_be_uploaded_without_a_vendor(staff_client, price_list, settings, processor):
+    files_before = stored_files(settings)
+    response = upload(staff_client, price_list, processor=processor, currency="EUR")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "acme.xlsx is read by the spreadsheet processor, which needs a vendor" in page
+    assert SourceDocument.objects.count() == 0
+    assert stored_files(settings) == files_before
+
+
+def test_a_csv_without_a_vendor_is_refused_too(staff_client, tmp_path):
+    path = tmp_path / "list.csv"
+    path.write_text("model,price\niPhone 15,750\n", encoding="utf-8")
+    response = upload(staff_client, path)
+    assert response.status_code == 200 and b"which needs a vendor" in response.content
+    assert SourceDocument.objects.count() == 0
+
+
+def test_a_chat_transcript_may_go_without_a_vendor(staff_client, tmp_path):
+    from offers.models import Vendor
+
+    path = tmp_path / "WhatsApp Chat with Deals.txt"
+    path.write_text(CHAT, encoding="utf-8")
+    response = upload(staff_client, path)  # processor left on "detect"
+    assert response.status_code == 302, response.content
+    document = SourceDocument.objects.get()
+    assert document.processor == "whatsapp_text" and document.vendor is None
+    assert document.status in ("succeeded", "partial")
+    senders = set(Offer.objects.filter(source_document=document).values_list("vendor__name", flat=True))
+    assert senders == {"Mario Phones", "Lina Cell"}
+    assert Vendor.objects.get(name="Lina Cell").is_provisional
+
+
+def test_a_file_no_processor_reads_asks_for_a_processor(staff_client, tmp_path):
+    path = tmp_path / "notes.bin"
+    path.write_bytes(b"\x00\x01\x02 nothing to read")
+    response = upload(staff_client, path, new_vendor="Acme")
+    assert response.status_code == 200
+    assert b"cannot tell what kind of file notes.bin is: choose a processor" in response.content
+    assert SourceDocument.objects.count() == 0
+
+
+def test_option_checks_come_from_the_processor_registry(staff_client, price_list, monkeypatch):
+    from ingestion import processors
+
+    def validate_options(name, options):
+        unknown = sorted(set(options) - {"encoding", "delimiter"})
+        if unknown:
+            raise ValueError(f"unknown option {unknown[0]!r} for {name}; known: delimiter, encoding")
+        return options
+
+    monkeypatch.setattr(processors, "validate_options", validate_options, raising=False)
+    response = upload(staff_client, price_list, new_vendor="Acme", options="colour=red")
+    assert response.status_code == 200
+    assert b"unknown option &#x27;colour&#x27; for spreadsheet; known: delimiter, encoding" in response.content
+    assert SourceDocument.objects.count() == 0
+    assert upload(staff_client, price_list, new_vendor="Acme", options="delimiter=;").status_code == 302
+
+
+# --------------------------------------------------------------------------- correct and re-ingest a failed document
+
+
+@pytest.fixture
+def failed_document(price_list):
+    """The price list read as a chat: nothing in it is a chat message, so the ingest fails."""
+    from ingestion.services import ingest_path
+
+    document = ingest_path(price_list, processor="whatsapp_text", currency="USD", options={"day_first": "true"})
+    assert document.status == SourceDocument.Status.FAILED
+    return document
+
+
+def test_a_failed_documents_page_offers_to_correct_and_reingest(staff_client, failed_document):
+    page = staff_client.get(reverse("admin:documents_sourcedocument_change", args=[failed_document.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Correct and re-ingest" in html
+    assert reverse("admin:documents_sourcedocument_reingest", args=[failed_document.pk]) in html
+    assert 'value="whatsapp_text" selected' in html  # starts from the document's values
+    assert "day_first=true" in html
+    assert 'http-equiv="refresh"' not in html
+
+
+def test_correcting_a_failed_document_reingests_it_with_the_new_values(staff_client, failed_document):
+    url = reverse("admin:documents_sourcedocument_reingest", args=[failed_document.pk])
+    response = staff_client.post(url, {"new_vendor": "Acme", "processor": "spreadsheet", "currency": "eur",
+                                       "options": ""})
+    assert response.status_code == 302, response.content
+    snapshot = SourceDocument.objects.exclude(pk=failed_document.pk).get()
+    assert response.headers["Location"] == reverse("admin:documents_sourcedocument_change", args=[snapshot.pk])
+    assert snapshot.previous_id == failed_document.pk and snapshot.trigger == "reingest"
+    assert snapshot.vendor.name == "Acme" and snapshot.processor == "spreadsheet"
+    assert snapshot.options == {"currency": "EUR", "options": {}}
+    assert snapshot.stored_path == failed_document.stored_path
+    assert snapshot.status == "partial"  # the task ran (sync in tests): two offers, the 'call' row rejected
+    assert Offer.objects.filter(source_document=snapshot, vendor__name="Acme").count() == 2
+    failed_document.refresh_from_db()  # the failed snapshot stays the record of what was tried
+    assert failed_document.status == "failed" and failed_document.vendor is None
+    assert failed_document.processor == "whatsapp_text"
+    assert failed_document.options["options"] == {"day_first": "true"}
+
+
+def test_a_correction_is_checked_like_an_upload(staff_client, failed_document):
+    url = reverse("admin:documents_sourcedocument_reingest", args=[failed_document.pk])
+    response = staff_client.post(url, {"processor": "spreadsheet", "currency": "DOLLARZ"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "which needs a vendor" in html and "not a known currency" in html
+    response = staff_client.post(url, {"new_vendor": "Acme", "processor": "", "options": "no-equals-sign"})
+    assert b"is not key=value" in response.content
+    assert SourceDocument.objects.count() == 1
+
+
+def test_a_correction_left_on_detect_detects_the_stored_file(staff_client, failed_document):
+    url = reverse("admin:documents_sourcedocument_reingest", args=[failed_document.pk])
+    assert staff_client.post(url, {"new_vendor": "Acme", "processor": ""}).status_code == 302
+    assert SourceDocument.objects.exclude(pk=failed_document.pk).get().processor == "spreadsheet"
+
+
+def test_a_running_document_is_not_reingested_and_its_page_reloads(staff_client, build):
+    for status in ("pending", "processing"):
+        document = build.document(status=status)
+        html = staff_client.get(reverse("admin:documents_sourcedocument_change", args=[document.pk])).content.decode()
+        assert '<meta http-equiv="refresh" content="3">' in html, status
+        assert f"This document is {status}" in html and "Correct and re-ingest" not in html
+        url = reverse("admin:documents_sourcedocument_reingest", args=[document.pk])
+        response = staff_client.post(url, {"new_vendor": "Acme", "processor": "spreadsheet"})
+        assert response.status_code == 302 and response.headers["Location"].endswith(f"/{document.pk}/change/")
+    assert SourceDocument.objects.count() == 2
+
+
+def test_a_finished_documents_page_does_not_reload(staff_client, build):
+    document = build.document(status="succeeded")
+    html = staff_client.get(reverse("admin:documents_sourcedocument_change", args=[document.pk])).content.decode()
+    assert 'http-equiv="refresh"' not in html and "Correct and re-ingest" not in html
+
+
+def test_reingest_view_needs_staff(client, failed_document, django_user_model):
+    client.force_login(django_user_model.objects.create_user(username="u", password="pw-u-12345"))
+    url = reverse("admin:documents_sourcedocument_reingest", args=[failed_document.pk])
+    response = client.post(url, {"new_vendor": "Acme", "processor": "spreadsheet"})
+    assert response.status_code == 302 and "/admin/login/" in response.headers["Location"]
+    assert SourceDocument.objects.count() == 1
