@@ -7,6 +7,13 @@ PORT ?= 8000
 
 .PHONY: run test install setup samples check-deploy clean
 
+# Local development settings (DEBUG=true, a generated SECRET_KEY), written once and never
+# overwritten; git-ignored. Settings read it, so every manage.py command works in a new shell.
+ENV_FILE := .env
+
+$(ENV_FILE): | $(VENV)/.installed
+	$(PY) -m pricehub.env $(ENV_FILE)
+
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -16,8 +23,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 install: $(VENV)/.installed
 
 # Local runs use the embedded default: SQLite, local storage, django-q2 on the ORM broker.
-run: export DEBUG ?= true
-run: install
+run: install $(ENV_FILE)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py createcachetable
 	$(PY) manage.py ensure_local_admin --url http://$(HOST):$(PORT)/admin/
@@ -27,15 +33,14 @@ run: install
 	trap 'kill $$qpid 2>/dev/null; wait $$qpid 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-samples: export DEBUG ?= true
-samples: install
+samples: install $(ENV_FILE)
 	$(PY) manage.py ingest_samples
 
 test: install
 	$(PY) -m pytest -q
 
 check-deploy: install
-	DEBUG=false SECRET_KEY=$$($(PY) -c "import secrets; print(secrets.token_urlsafe(50))") \
+	PRICEHUB_ENV_FILE=none DEBUG=false SECRET_KEY=$$($(PY) -c "import secrets; print(secrets.token_urlsafe(50))") \
 	ALLOWED_HOSTS=pricehub.example.com CSRF_TRUSTED_ORIGINS=https://pricehub.example.com \
 	$(PY) manage.py check --deploy --fail-level WARNING
 

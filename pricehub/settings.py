@@ -1,5 +1,11 @@
 """PriceHub settings: everything comes from the environment.
 
+For local development, variables may also be kept in the project's ``.env``
+(git-ignored; ``make run`` writes it once with ``DEBUG=true`` and a generated
+``SECRET_KEY``). Real environment variables win over the file; the file is read
+from the project folder only (``PRICEHUB_ENV_FILE`` may name another file, or
+``none``); production has no such file.
+
 Unset, the project runs on the embedded default: SQLite (WAL, busy timeout,
 IMMEDIATE transactions so the web and worker processes can share the file),
 the database cache and django-q2 on the ORM broker. ``DATABASE_URL`` selects
@@ -14,9 +20,11 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from pricehub.env import env_bool, env_int, env_list, env_str
+from pricehub.env import env_bool, env_file_path, env_int, env_list, env_str, load_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+ENV_FILE = env_file_path(BASE_DIR)
+load_env_file(ENV_FILE)
 
 DEBUG = env_bool("DEBUG", False)
 
@@ -24,7 +32,8 @@ SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set SECRET_KEY (50+ random characters) or DEBUG=true for local use."
+            "SECRET_KEY is not set. Set SECRET_KEY (50+ random characters) in the environment; for local "
+            "development, `make run` writes a git-ignored .env with DEBUG=true and a generated key."
         )
     SECRET_KEY = "dev-only-secret-key-not-for-production-use-0123456789abcdef"
 
@@ -226,12 +235,17 @@ WHATSAPP_CONTENT_HASH_WINDOW_HOURS = env_int("WHATSAPP_CONTENT_HASH_WINDOW_HOURS
 WHATSAPP_EXTRACT_DEBOUNCE_SECONDS = env_int("WHATSAPP_EXTRACT_DEBOUNCE_SECONDS", 30, minimum=0)
 WHATSAPP_INGEST_SIGNATURE_TTL_SECONDS = env_int("WHATSAPP_INGEST_SIGNATURE_TTL_SECONDS", 300, minimum=1)
 
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Django's default config gives "django" a console handler of its own (when DEBUG) that
+    # also propagates to the root: every django.* line was printed twice. Root prints it once.
+    # "django.server" (runserver's request lines) keeps its own handler and does not propagate.
+    "loggers": {"django": {"handlers": [], "level": LOG_LEVEL, "propagate": True}},
 }
 
 # The currency of a price that names none, when neither --currency nor the

@@ -7,6 +7,9 @@ suite on SQLite, set runs it on PostgreSQL.
 import os
 import tempfile
 
+# The suite never reads the developer's local .env (nor do the subprocesses it starts, which
+# inherit this): tests run on the settings below and the real environment only.
+os.environ["PRICEHUB_ENV_FILE"] = "none"
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
