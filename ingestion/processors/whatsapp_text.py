@@ -87,33 +87,84 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ingestion.chat_markers import (
+    BIDI_MARKS, is_deleted, is_media_placeholder, marker_variants, split_edited, strip_invisible,
+)
 from ingestion.readahead import split_map
 from ingestion.text_offers import extract_offers
 from ingestion.types import IngestContext, Item, OfferCandidate, RowError
+from offers.text import ascii_digits
 
 __all__ = ["ChatMessage", "ParsedTranscript", "parse_transcript", "processor", "WhatsAppTextProcessor"]
 
 # --------------------------------------------------------------------------- headers
 
-_AMPM = (
-    r"[AaPp]\.?[ \u00a0\u202f]?[Mm]\.?"
-    r"|vorm\.|nachm\.|morgens|abends"
-    r"|in the (?:morning|afternoon|evening)"
-    r"|\u0635|\u0645"  # Arabic ص (AM) and م (PM)
+_SP = r"[^\S\n]"  # any Unicode space (U+0020, U+00A0, U+2009, U+202F ...) but a newline
+_BIDI = "[\u200e\u200f\u061c]*"  # marks RTL locales put inside dates (B14)
+# The day-period words ("AM"/"PM") of the languages WhatsApp ships in: CLDR's abbreviated
+# format day periods (Unicode CLDR through Babel 2.18, ``Locale.day_periods``) for af sq ar az
+# bn bg ca zh hr cs da nl en et fil fi fr de el gu he hi hu id ga it ja kn kk ko lo lv lt mk ms
+# ml mr nb fa pl pt pa ro ru sr sk sl es sw sv ta te th tr uk ur uz vi and their regions, plus
+# the older or wider forms exports are seen with (``a. m.``, ``vorm.``, ``in the morning``
+# ...) and the flexible periods zh-Hant writes before the time (``晚上10:05``). The value says
+# how the hour reads: ``am``, ``pm``, ``noon`` (11 stays, 12 is noon, 1-6 are afternoon),
+# ``night`` (6-11 are evening, 12 is midnight, 1-5 early morning).
+_DAY_PERIODS = {
+    "am": "am", "a.m.": "am", "a. m.": "am", "pm": "pm", "p.m.": "pm", "p. m.": "pm",
+    "vorm.": "am", "morgens": "am", "nachm.": "pm", "abends": "pm", "mittags": "noon", "nachts": "night",
+    "in the morning": "am", "in the afternoon": "pm", "in the evening": "pm", "at night": "night",
+    "π.μ.": "am", "μ.μ.": "pm", "PG": "am", "PTG": "pm", "ص": "am", "م": "pm", "ق.ظ.": "am", "ب.ظ.": "pm",
+    "오전": "am", "오후": "pm", "午前": "am", "午後": "pm", "上午": "am", "下午": "pm", "早上": "am",
+    "凌晨": "am", "中午": "noon", "晚上": "night", "傍晚": "pm", "半夜": "night",
+    "SA": "am", "CH": "pm", "ÖÖ": "am", "ÖS": "pm", "de.": "am", "du.": "pm", "fm": "am", "em": "pm",
+    "vm.": "am", "nm.": "pm", "dop.": "am", "odp.": "pm", "pop.": "pm", "ap.": "am", "ip.": "pm",
+    "p.d.": "am", "m.d.": "pm", "f.h.": "am", "e.h.": "pm", "r.n.": "am", "i.n.": "pm", "mat.": "am", "soir": "pm",
+    "priekšp.": "am", "pēcp.": "pm", "priešpiet": "am", "popiet": "pm", "prije podne": "am", "po podne": "pm",
+    "TO": "am", "TK": "pm", "дп": "am", "пп": "pm", "претпл.": "am", "попл.": "pm", "пре подне": "am",
+    "по подне": "pm", "прије подне": "am", "поподне": "pm", "ү.ө.": "am", "ү.х.": "pm", "тң": "am", "тк": "pm",
+    "АМ": "am", "ПМ": "pm", "ت د": "am", "ت ك": "pm", "پی ایم": "pm", "اے ایم": "am",
+    "पूर्वाह्न": "am", "अपराह्न": "pm", "ਪੂ.ਦੁ.": "am", "ਬਾ.ਦੁ.": "pm", "පෙ.ව.": "am", "ප.ව.": "pm",
+    "ก่อนเที่ยง": "am", "หลังเที่ยง": "pm", "ກ່ອນທ່ຽງ": "am", "ຫຼັງທ່ຽງ": "pm", "နံနက်": "am", "ညနေ": "pm",
+    "ጥዋት": "am", "ከሰዓት": "pm", "לפנה״צ": "am", "אחה״צ": "pm", 'לפנה"צ': "am", 'אחה"צ': "pm",
+    "Isuk": "am", "Wengi": "pm", "moies": "am", "nomëttes": "pm", "go.öň": "am", "go.soň": "pm",
+}
+
+
+def _day_period_pattern(word: str) -> str:
+    """A regex for ``word`` as exports write it: any case, dots optional, any (or no) space inside."""
+    parts = []
+    for char in word:
+        if char == ".":
+            parts.append(r"\.?")
+        elif char.isspace():
+            parts.append(f"{_SP}?")
+        else:
+            parts.append(re.escape(char))
+    return "".join(parts)
+
+
+def _fold_day_period(word: str) -> str:
+    return "".join(char for char in word.casefold() if char not in ". " and not char.isspace())
+
+
+_DAY_PERIOD_KINDS = {_fold_day_period(word): kind for word, kind in _DAY_PERIODS.items()}
+_AMPM = "(?i:" + "|".join(_day_period_pattern(word) for word in sorted(_DAY_PERIODS, key=len, reverse=True)) + ")"
+_TIME = (
+    rf"(?P<hour>\d{{1,2}})(?:[:.]|{_SP}?h{_SP}?)(?P<minute>\d{{2}})"  # "10:05", "10.05", Canadian French "10 h 05"
+    rf"(?:(?:[:.]|{_SP}?min{_SP}?)(?P<second>\d{{2}})(?:{_SP}?s(?=\]|{_SP}))?)?"
 )
-_EAST_ASIAN_AMPM = r"오전|오후|午前|午後|上午|下午"
-_TIME = r"(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?:[:.](?P<second>\d{2}))?"
 
 _HEADER = re.compile(
-    r"[\ufeff\u200e\u200f]*\[?\u200f?"
-    r"(?P<a>\d{1,4})\u200f?[/.\-] ?\u200f?"
-    r"(?P<b>\d{1,2})\u200f?[/.\-] ?\u200f?"
-    r"(?P<c>[RH]?\d{1,4})(?P<dot>\.)?(?: BE)?"
-    r"(?:,|\u060c| klo)? "
-    rf"(?:(?P<east>{_EAST_ASIAN_AMPM}) ?)?"
+    rf"[\ufeff\u200e\u200f\u061c]*\[?{_BIDI}"
+    rf"(?P<a>\d{{1,4}}){_BIDI}[/.\-](?P<sa>{_SP})?{_BIDI}"
+    rf"(?P<b>\d{{1,2}}){_BIDI}[/.\-]{_SP}?{_BIDI}"
+    rf"(?P<c>[RH]?\d{{1,4}})(?P<dot>\.)?{_BIDI}"
+    rf"(?:{_SP}?(?:BE|г\.|р\.|ж\.))?"  # Thai Buddhist era; Bulgarian/Russian "г." (year)
+    rf"(?:,|\u060c|{_SP}+klo)?{_BIDI}{_SP}+"
+    rf"(?:(?P<east>{_AMPM}){_SP}?)?"
     + _TIME
-    + rf"(?:[ \u00a0\u202f]?(?P<ampm>{_AMPM}))?"
-    r"(?:\](?: -)? | - |: |(?(dot) |(?!)))"
+    + rf"(?:{_SP}?(?P<ampm>{_AMPM}))?(?:{_SP}?ч\.)?"  # Bulgarian "ч." (hour)
+    rf"(?:\]{_SP}(?:-{_SP})?|{_SP}-{_SP}|:{_SP}|(?(dot){_SP}|(?!)))"
 )
 # The two shapes most files use (Android "d/m/y, H:MM - ", iOS "[d/m/y, H:MM:SS] "), tried first:
 # the same groups as _HEADER, and about twice as fast.
@@ -121,17 +172,16 @@ _HEADER_COMMON = re.compile(
     r"\u200e?\[?(\d{1,2})/(\d{1,2})/(\d{2}|\d{4}), (\d{1,2}):(\d{2})(?::(\d{2}))?"
     r"(?:[ \u202f]([AaPp][Mm]))?(?:\] | - )"
 )
-# iOS Vietnamese: the time comes before the date.
+# Time before the date: iOS Vietnamese "[21:41:35, 3/27/22] ", Android "22:05 14/3/25 - ".
 _HEADER_TIME_FIRST = re.compile(
-    r"[\ufeff\u200e\u200f]*\["
+    rf"[\ufeff\u200e\u200f]*\[?"
     + _TIME
-    + rf"(?:[ \u00a0\u202f]?(?P<ampm>{_AMPM}))?, "
-    r"(?P<a>\d{1,4})[/.\-](?P<b>\d{1,2})[/.\-](?P<c>[RH]?\d{1,4})\] "
+    + rf"(?:{_SP}?(?P<ampm>{_AMPM}))?,?{_SP}"
+    rf"(?P<a>\d{{1,4}})[/.\-](?P<b>\d{{1,2}})[/.\-](?P<c>[RH]?\d{{1,4}})(?:\]{_SP}|{_SP}-{_SP})"
 )
-_HEADER_START = frozenset("0123456789[\ufeff\u200e\u200f")
+_HEADER_START = frozenset("0123456789[\ufeff\u200e\u200f\u061c")
 # The start of a line that may hold a header: a cheap C-level search, so the other lines cost nothing.
-_LINE_START = re.compile(r"\n(?=[\d\[\ufeff\u200e\u200f])")
-_PM_WORDS = frozenset({"pm", "nachm", "abends", "intheafternoon", "intheevening", "오후", "午後", "下午", "\u0645"})
+_LINE_START = re.compile(r"\n(?=[\d\[\ufeff\u200e\u200f\u061c])")
 _ERAS = {"R": 2018, "H": 1988}  # Reiwa 1 = 2019, Heisei 1 = 1989
 
 
@@ -140,19 +190,25 @@ def _read_header(text: str, offset: int = 0) -> tuple[int, int, int, bool, int, 
 
     For year-first dates ``p, q`` are month and day; otherwise they are the
     first two date numbers, whose order the caller decides for the whole file.
-    ``body_start`` is an offset into ``text``.
+    ``body_start`` is an offset into ``text``. Digits of any script are read
+    (Persian ``۲۰۲۵/۳/۱۴``, Arabic-Indic, full-width ...).
     """
     match = _HEADER_COMMON.match(text, offset)
+    year_first = False
     if match is not None:
         a, b, c, hour, minute, second, meridiem = match.groups()
     elif (match := _HEADER.match(text, offset)) is not None:
-        a, b, c, _dot, east, hour, minute, second, meridiem = match.groups()
+        a, spaced, b, c, dot, east, hour, minute, second, meridiem = match.groups()
         meridiem = meridiem or east
-    elif "[" in text[offset:offset + 4] and (match := _HEADER_TIME_FIRST.match(text, offset)) is not None:
+        # "25. 3. 14." (Korean yy. M. d.): a spaced, dot-ended date with a short last number is year first.
+        year_first = dot is not None and spaced is not None and len(c) <= 2
+    elif ("[" in text[offset:offset + 4] or ":" in text[offset + 1:offset + 4]) and (
+        match := _HEADER_TIME_FIRST.match(text, offset)
+    ) is not None:
         hour, minute, second, meridiem, a, b, c = match.groups()
     else:
         return None
-    date = _read_date(a, b, c)
+    date = _read_date(a, b, c, year_first)
     time = _read_time(hour, minute, second, meridiem)
     if date is None or time is None:
         return None
@@ -162,25 +218,34 @@ def _read_header(text: str, offset: int = 0) -> tuple[int, int, int, bool, int, 
 @lru_cache(maxsize=None)  # bounded by the distinct values: 86,400 times of day, a few thousand dates
 def _read_time(hour: str, minute: str, second: str | None, meridiem: str | None) -> tuple[int, int, int] | None:
     """``(hour, minute, second)`` on the 24-hour clock, or ``None`` when out of range."""
-    hours, minutes, seconds = int(hour), int(minute), int(second) if second else 0
+    hours, minutes = int(ascii_digits(hour)), int(ascii_digits(minute))
+    seconds = int(ascii_digits(second)) if second else 0
     if meridiem is not None:
-        if not 1 <= hours <= 12:
+        kind = _DAY_PERIOD_KINDS.get(_fold_day_period(meridiem))
+        if kind is None or not 1 <= hours <= 12:
             return None
-        word = meridiem.lower().replace(".", "").replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
-        hours = hours % 12 + (12 if word in _PM_WORDS else 0)
+        if kind == "am":
+            hours %= 12
+        elif kind == "pm":
+            hours = hours % 12 + 12
+        elif kind == "noon":
+            hours = hours if hours >= 11 else hours + 12
+        else:  # night
+            hours = hours + 12 if 6 <= hours < 12 else hours % 12
     if hours > 23 or minutes > 59 or seconds > 59:
         return None
     return hours, minutes, seconds
 
 
 @lru_cache(maxsize=None)  # bounded by the distinct values: 86,400 times of day, a few thousand dates
-def _read_date(a: str, b: str, c: str) -> tuple[int, int, int, bool] | None:
+def _read_date(a: str, b: str, c: str, year_first: bool = False) -> tuple[int, int, int, bool] | None:
     """``(year, p, q, year_first)`` from the three date numbers as written (see ``_read_header``)."""
+    a, b, c = ascii_digits(a), ascii_digits(b), ascii_digits(c)
     first = int(a)
-    if len(a) == 4 or first > 31:
+    if year_first or len(a) == 4 or first > 31:
         if not c.isdigit() or len(c) > 2:
             return None
-        return first, int(b), int(c), True
+        return first + 2000 if len(a) <= 2 else first, int(b), int(c), True
     if c[0] in _ERAS:
         year = _ERAS[c[0]] + int(c[1:])
     else:
@@ -199,65 +264,16 @@ def looks_like_header(line: str) -> bool:
 
 # --------------------------------------------------------------------------- bodies
 
-_MARK_CHARS = re.compile("[\u200e\u200f\u202a-\u202e\ufeff]")
-_AUTHOR_CLEAN = str.maketrans({
-    "\u200e": None, "\u200f": None, "\u202a": None, "\u202b": None, "\u202c": None,
-    "\u202d": None, "\u202e": None, "\u00a0": " ", "\u202f": " ", "\u2011": "-",
-})
+_AUTHOR_CLEAN = str.maketrans(
+    {**dict.fromkeys(map(ord, BIDI_MARKS)), **dict.fromkeys(map(ord, "\u00a0\u202f\u2009\u2007\u3000"), " "),
+     ord("\u2011"): "-"}
+)
 _QUOTE = re.compile('["\u201c\u201e\u00ab]')
 _MAX_AUTHOR = 60
 
-
-def _variants(*texts: str) -> frozenset[str]:
-    """The texts as Android and iOS write them: plain, LRM-prefixed, with or without a final period."""
-    return frozenset(
-        f"{mark}{text}{end}" for text in texts for mark in ("", "\u200e") for end in ("", ".")
-    )
-
-
-
-_EDITED = re.compile(
-    r"\s*\u200e?<(?:This message was edited|Diese Nachricht wurde bearbeitet|Se editó este mensaje\.?"
-    r"|Mensagem editada|Ce message a été modifié|Questo messaggio è stato modificato)>$"
-)
-_DELETED = _variants(
-        "This message was deleted", "You deleted this message", "Message deleted",
-        "Diese Nachricht wurde gelöscht", "Du hast diese Nachricht gelöscht",
-        "Se eliminó este mensaje", "Eliminaste este mensaje", "Este mensaje fue eliminado",
-        "Mensagem apagada", "Esta mensagem foi apagada", "Você apagou esta mensagem", "Apagaste esta mensagem",
-        "Ce message a été supprimé", "Vous avez supprimé ce message",
-        "Questo messaggio è stato eliminato", "Hai eliminato questo messaggio",
-        "Dit bericht is verwijderd", "Je hebt dit bericht verwijderd",
-)
-_MEDIA_EXACT = _variants(
-        "<Media omitted>", "<Médias omis>", "<Multimedia omitido>", "<Arquivo de mídia oculto>",
-        "<Mídia oculta>", "<Medien ausgeschlossen>", "<Media weggelaten>", "<Média vynechány>",
-        "<Без медиафайлов>", "<Media omessi>", "<Media omesso>", "<Medya dahil edilmedi>",
-        "<Medya çıkarıldı>", "<Video note omitted>", "<Video message omitted>", "null",
-        "live location shared",
-)
-# iOS placeholders ("image omitted", old iOS "<image omitted>") and attachments.
-_MEDIA = re.compile(
-    r"<?(?:image|video|audio|sticker|GIF|Contact card|document|.+ document) omitted>?"
-    r"|(?:Bild|Video|Audio|Sticker|GIF|Dokument) weggelassen|Kontaktkarte ausgelassen"
-    r"|(?:image|vidéo|video) absente|audio omis|autocollant omis|Fiche contact manquante"
-    r"|(?:imagen|audio|sticker) omitid[ao]|Video omitido|immagine omessa|(?:video|audio) omesso"
-    r"|imagem não revelada|(?:vídeo|áudio) não revelado|obrázek vynechán|gambar tidak disertakan"
-    r"|画像は含まれていません|изображение отсутствует"
-    r"|(?:.* )?<(?:attached|anexado|pièce jointe|Anhang|angehängt|adjunto|allegato) ?: [^<>]+>"
-    r"|.+ <attached>"
-    r"|.+ \((?:file attached|Datei angehängt|archivo adjunto|fichier joint|soubor byl přiložen"
-    r"|arquivo anexado|file allegato)\)",
-    re.IGNORECASE,
-)
-# Last words of the placeholders above; the regex runs only on lines that end with one (or ">" / ")").
-_MEDIA_LAST_WORDS = frozenset({
-    "omitted", "omitted>", "weggelassen", "ausgelassen", "absente", "omis", "manquante", "omitida", "omitido",
-    "omessa", "omesso", "revelada", "revelado", "vynechán", "disertakan", "画像は含まれていません", "отсутствует",
-})
 _POLL_STARTS = ("POLL:", "ENQUETE:", "ENCUESTA:", "UMFRAGE:", "SONDAGE:")
 _LOCATION = re.compile(r"\u200e?(?:location|standort|ubicación|localização|position|poloha): https?://", re.IGNORECASE)
-_CALLS = _variants(
+_CALLS = marker_variants(
         "Missed voice call", "Missed video call", "Voice call", "Video call", "Missed group voice call",
         "Missed group video call", "Verpasster Sprachanruf", "Verpasster Videoanruf",
         "Llamada perdida", "Videollamada perdida", "Chamada de voz perdida", "Appel vocal manqué",
@@ -465,9 +481,7 @@ def _message(header: tuple, body: str) -> ChatMessage:
     _, line_no, sent_at, _, author, _, _ = header
     if author is None:
         return ChatMessage(line_no, sent_at, "", body, SYSTEM, False, line_no)
-    edited = body.endswith(">") and _EDITED.search(body)
-    if edited:
-        body = body[:edited.start()]
+    body, edited = split_edited(body)
     first, newline, caption = body.partition("\n")
     kind = _kind(first, newline)
     if kind == MEDIA:
@@ -483,12 +497,9 @@ def _clean_author(author: str) -> str:
 
 def _kind(first: str, newline: str) -> str:
     """The kind of an authored message from its first line (``newline`` is empty for one-line bodies)."""
-    if first in _DELETED and not newline:
+    if not newline and is_deleted(first):
         return DELETED
-    if first in _MEDIA_EXACT or (
-        (first.endswith((">", ")")) or first.rpartition(" ")[2] in _MEDIA_LAST_WORDS)
-        and _MEDIA.fullmatch(_strip_marks(first))
-    ):
+    if is_media_placeholder(first):
         return MEDIA
     if first.startswith(_POLL_STARTS):
         return POLL
@@ -501,14 +512,10 @@ def _kind(first: str, newline: str) -> str:
     return TEXT
 
 
-def _strip_marks(text: str) -> str:
-    return _MARK_CHARS.sub("", text).strip()
-
-
 def _is_authored_system(first: str) -> bool:
     """An iOS system line written with an author: the group, or the person who acted."""
     if first.startswith("\u200e"):
-        return _AUTHORED_SYSTEM.fullmatch(_strip_marks(first)) is not None
+        return _AUTHORED_SYSTEM.fullmatch(strip_invisible(first)) is not None
     if first.startswith(_AUTHORED_SYSTEM_STARTS):
         return True
     return first.endswith(_AUTHORED_SYSTEM_ENDS) and _AUTHORED_SYSTEM_ANYWAY.fullmatch(first) is not None
