@@ -14,6 +14,7 @@ from ingestion.types import Processor
 MODULES = {
     "spreadsheet": "ingestion.processors.spreadsheet",
     "whatsapp_text": "ingestion.processors.whatsapp_text",
+    "telegram": "ingestion.processors.telegram",
 }
 HEAD_BYTES = 64 * 1024
 

@@ -320,6 +320,7 @@ class ChatMessage:
     edited: bool = False
     body_line: int = 0
     placeholder: str = ""
+    message_id: str = ""
 
 
 @dataclass(slots=True)
@@ -572,44 +573,85 @@ class WhatsAppTextProcessor:
         return score if looks_like_header(lines[0]) else score - 15
 
     def process(self, path: Path, context: IngestContext) -> Iterator[Item]:
+        """Yield the offers of the export at ``path`` (see the module docstring).
+
+        A copy of a Telegram Desktop chat (no WhatsApp header, ``Name, [date time]``
+        lines) is read by the ``telegram`` processor instead; ``stats["chat_format"]``
+        says which format was read. Raises ``ValueError`` for a bad option value.
+        """
         day_first = context.option_bool("day_first")
         tz = _timezone(context)
         text, replaced = _decode(Path(path).read_bytes())
         transcript = parse_transcript(text, day_first=day_first, tz=tz)
         stats = context.stats
+        if not transcript.messages:
+            from ingestion.processors import telegram
+
+            if telegram.looks_like_desktop_copy(text):
+                yield from telegram.process_desktop_text(text, replaced, context, day_first=day_first, tz=tz)
+                return
+        stats["chat_format"] = "whatsapp"
         stats["lines"] += transcript.lines
         stats["headers_in_body"] += transcript.headers_in_body
         # How dates were read, for the operator: "day_first (over_12)", "month_first (chronology)" ...
         order = {True: "day_first", False: "month_first", None: "year_first"}[transcript.day_first]
         stats["date_order"] = f"{order} ({transcript.date_order})"
         if replaced:
-            for number, line in enumerate(text.split("\n"), 1):
-                if "\ufffd" in line:
-                    yield RowError(f"line {number}", "bytes that are not UTF-8 were replaced", value=line[:200])
+            yield from replaced_lines(text)
         for number, line in transcript.orphan_lines:
             yield RowError(f"line {number}", "text before the first message header", value=line[:200])
+        yield from message_offers(transcript.messages, context)
 
-        messages = transcript.messages
+
+def replaced_lines(text: str) -> Iterator[RowError]:
+    """A ``RowError`` for each line of ``text`` holding U+FFFD (bytes that were not UTF-8)."""
+    for number, line in enumerate(text.split("\n"), 1):
+        if "\ufffd" in line:
+            yield RowError(f"line {number}", "bytes that are not UTF-8 were replaced", value=line[:200])
+
+
+def message_offers(
+    messages: list[ChatMessage], context: IngestContext, *, total: int | None = -1, done: int = 0
+) -> Iterator[OfferCandidate]:
+    """The offer candidates of ``messages``, counting them in ``context.stats``.
+
+    Counts ``messages``, one counter per kind (``text_messages``, ``media_omitted`` ...),
+    ``edited`` and ``offers_found``, and reports ``context.progress(done, total)``
+    every 2,000 messages; ``total`` defaults to ``len(messages)`` (``None`` when
+    unknown, e.g. a streamed file read in batches, which pass the ``done`` so far).
+    Extraction is pure and per message: a forked child takes every other chunk
+    (``ingestion.readahead.split_map``).
+    """
+    stats = context.stats
+    if total == -1:
         total = len(messages)
-        stats["messages"] += total
-        # Extraction is pure and per message: a forked child takes every other chunk.
-        for done, (message, offers) in enumerate(zip(messages, split_map(_offers_of, messages)), 1):
-            stats[_KIND_STATS[message.kind]] += 1
-            if message.edited:
-                stats["edited"] += 1
-            stats["offers_found"] += len(offers)
-            yield from offers
-            if context.progress is not None and done % _PROGRESS_EVERY == 0:
-                context.progress(done, total)
-        if context.progress is not None:
-            context.progress(total, total)
+    stats["messages"] += len(messages)
+    for message, offers in zip(messages, split_map(_offers_of, messages)):
+        done += 1
+        stats[_KIND_STATS[message.kind]] += 1
+        if message.edited:
+            stats["edited"] += 1
+        stats["offers_found"] += len(offers)
+        yield from offers
+        if context.progress is not None and done % _PROGRESS_EVERY == 0:
+            context.progress(done, total)
+    if context.progress is not None and total is not None:
+        context.progress(total, total)
 
 
 def _offers_of(message: ChatMessage) -> list[OfferCandidate]:
-    """The offer candidates of one message (text bodies and media captions), with its time and author."""
+    """The offer candidates of one message (text bodies and media captions), with its time and author.
+
+    A message with an id (Telegram) refers to its lines as ``message <id> line <n>``.
+    """
     if not message.body or message.kind not in (TEXT, MEDIA):
         return []
-    offers = list(extract_offers(message.body, first_line=message.body_line))
+    if message.message_id:
+        offers = list(extract_offers(message.body, first_line=1, ref_prefix=f"message {message.message_id} line"))
+        for candidate in offers:
+            candidate.extra["message_id"] = message.message_id
+    else:
+        offers = list(extract_offers(message.body, first_line=message.body_line))
     for candidate in offers:
         candidate.observed_at = message.sent_at
         candidate.sender = message.author
