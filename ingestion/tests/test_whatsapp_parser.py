@@ -393,3 +393,157 @@ def test_corpus_message_kinds_and_date_order(path):
     transcript = parse_transcript(path.read_bytes().decode("utf-8-sig"))
     assert transcript.day_first == expected["day_first"]
     assert transcript.orphan_lines == []
+
+
+# --------------------------------------------------------------------------- issue 8: field cases and more header families
+
+FIELD_CASES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "field-cases"
+FORMATS = CORPUS / "formats"
+
+
+def _answers():
+    answers = json.loads((FIELD_CASES / "answers.json").read_text(encoding="utf-8"))
+    return sorted((name, case["messages"]) for name, case in answers.items() if "messages" in case)
+
+
+@pytest.mark.parametrize(("name", "expected"), _answers(), ids=lambda value: value if isinstance(value, str) else "")
+def test_field_case_messages(name, expected):
+    """Chat field cases 01, 03, 04, 06, 07, 15: exactly the right [time, author, kind] list;
+    "text (edited)" in the answers means kind text with edited=True."""
+    text = (FIELD_CASES / name).read_text(encoding="utf-8-sig")
+    messages = parse_transcript(text).messages
+    got = [
+        [m.sent_at.strftime("%Y-%m-%dT%H:%M:%S" if len(want[0]) > 16 else "%Y-%m-%dT%H:%M"), m.author,
+         f"{m.kind} (edited)" if m.edited else m.kind]
+        for m, want in zip(messages, expected)
+    ]
+    assert got == expected
+    assert len(messages) == len(expected)
+
+
+# Each file is one export family; the expected messages are (time, author, kind, edited).
+FORMAT_CASES = {
+    "android_el_greek_ampm.txt": [  # Greek π.μ./μ.μ., plain space and U+202F
+        ("2025-03-14T10:05:00", "Κινητά Νίκος", "text", False), ("2025-03-14T10:07:00", "Κινητά Νίκος", "media", False),
+        ("2025-03-14T13:15:00", "Γιώργος", "text", False)],
+    "ios_el_greek_ampm.txt": [
+        ("2025-03-14T10:05:12", "Κινητά Νίκος", "text", False), ("2025-03-14T12:30:00", "Γιώργος", "text", False)],
+    "android_ms_pg_ptg.txt": [  # Malay PG/PTG, Indonesian/Malay media and edited markers
+        ("2025-03-14T09:41:00", "Kedai Ali", "text", False), ("2025-03-14T09:42:00", "Kedai Ali", "media", False),
+        ("2025-03-14T14:05:00", "Aminah", "text", False), ("2025-03-14T14:06:00", "Kedai Ali", "text", True)],
+    "android_fr_ca_h.txt": [  # Canadian French "10 h 05"
+        ("2025-03-14T10:05:00", "Cellulaires Luc", "text", False), ("2025-03-14T10:06:00", "Cellulaires Luc", "media", False),
+        ("2025-03-14T22:40:00", "Marie", "text", False)],
+    "ios_fr_ca_h.txt": [  # "10 h 05 min 12 s"
+        ("2025-03-14T10:05:12", "Cellulaires Luc", "text", False), ("2025-03-14T22:40:00", "Marie", "text", False)],
+    "android_bg_year_suffix.txt": [  # Bulgarian "14.03.25 г.," (U+202F or space), "ч." after the time
+        ("2025-03-14T10:05:00", "Мобилни Иван", "text", False), ("2025-03-14T10:06:00", "Мобилни Иван", "deleted", False),
+        ("2025-03-14T22:40:00", "Петър", "text", False)],
+    "android_fa_persian_digits.txt": [  # Persian digits, year first, Arabic comma + RLM, ب.ظ.
+        ("2025-03-14T10:05:00", "Mobile Arash", "text", False), ("2025-03-14T10:07:00", "Mobile Arash", "media", False),
+        ("2025-03-14T22:08:00", "Sina", "text", True)],
+    "android_ar_arabic_indic.txt": [  # Arabic-Indic digits, RLM inside the date, ص/م
+        ("2025-03-14T10:05:00", "جوالات أحمد", "text", False), ("2025-03-14T10:07:00", "جوالات أحمد", "media", False),
+        ("2025-03-14T21:30:00", "سالم", "deleted", False), ("2025-03-14T21:31:00", "جوالات أحمد", "text", True)],
+    "android_zh_fullwidth_digits.txt": [  # full-width digits
+        ("2025-03-14T10:05:00", "华强数码", "text", False), ("2025-03-14T10:06:00", "华强数码", "media", False),
+        ("2025-03-14T22:40:00", "小李", "text", False)],
+    "ios_unicode_spaces.txt": [  # U+2009, U+00A0, U+202F wherever a space belongs
+        ("2024-10-31T15:50:46", "深圳华强数码", "text", False), ("2024-10-31T15:51:02", "深圳华强数码", "text", False),
+        ("2024-10-31T15:52:40", "小李", "text", False)],
+    "android_ko_ampm_first.txt": [  # Korean yy. M. d., day period before the time (오전 / PM)
+        ("2025-03-14T10:05:00", "폰마켓", "text", False), ("2025-03-14T22:40:00", "민수", "text", False)],
+    "android_zh_hant_day_periods.txt": [  # zh-Hant flexible day periods 上午/中午/晚上
+        ("2025-03-14T10:05:00", "通訊行", "text", False), ("2025-03-14T12:30:00", "通訊行", "deleted", False),
+        ("2025-03-14T22:40:00", "阿明", "text", False)],
+    "android_vi_time_first.txt": [  # Vietnamese Android: time before the date
+        ("2025-03-14T10:05:00", "Điện Thoại Lan", "text", False), ("2025-03-14T22:40:00", "Minh", "text", False)],
+    "ios_he_ampm.txt": [  # Hebrew לפנה״צ / אחה״צ
+        ("2025-03-14T10:05:12", "סלולר דנה", "text", False), ("2025-03-14T20:46:00", "יוסי", "text", False)],
+}
+
+
+def test_every_format_fixture_has_a_case():
+    assert sorted(path.name for path in FORMATS.glob("*.txt")) == sorted(FORMAT_CASES)
+
+
+@pytest.mark.parametrize("name", sorted(FORMAT_CASES))
+def test_format_fixture_messages(name):
+    transcript = parse_transcript((FORMATS / name).read_text(encoding="utf-8"))
+    got = [(m.sent_at.strftime("%Y-%m-%dT%H:%M:%S"), m.author, m.kind, m.edited) for m in transcript.messages]
+    assert got == FORMAT_CASES[name]
+    assert transcript.orphan_lines == [] and transcript.headers_in_body == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "when"),
+    [
+        ("14/3/25, 10:05\u202fμ.μ. - Nikos: hi", datetime(2025, 3, 14, 22, 5)),  # Greek, CLDR el
+        ("14/3/25, 10:05 πμ - Nikos: hi", datetime(2025, 3, 14, 10, 5)),  # Greek without dots
+        ("14/03/2025, 9:41 ptg - Ali: hi", datetime(2025, 3, 14, 21, 41)),  # Malay, lower case
+        ("2025-03-14 22 h 05 - Luc: hi", datetime(2025, 3, 14, 22, 5)),  # fr-CA
+        ("2025-03-14, 9 h 05 - Luc: hi", datetime(2025, 3, 14, 9, 5)),
+        ("14.03.2025\u202fг., 22:05 - Иван: hi", datetime(2025, 3, 14, 22, 5)),  # Bulgarian, 4-digit year
+        ("14.03.25 г., 22:05 - Иван: hi", datetime(2025, 3, 14, 22, 5)),
+        ("[14.03.2025\u202fг., 22:05:33] Иван: hi", datetime(2025, 3, 14, 22, 5, 33)),
+        ("\u06f2\u06f0\u06f2\u06f5/\u06f3/\u06f1\u06f4\u060c \u06f1\u06f0:\u06f0\u06f5 - Mobile Arash: hi",
+         datetime(2025, 3, 14, 10, 5)),  # the field case's header
+        ("\u06f2\u06f0\u06f2\u06f5/\u06f3/\u06f1\u06f4\u060c\u200f \u06f1\u06f0:\u06f0\u06f5 \u0642.\u0638. - Sina: hi",
+         datetime(2025, 3, 14, 10, 5)),  # ق.ظ. (AM)
+        ("[\u0661\u0664/\u0660\u0663/\u0662\u0660\u0662\u0665\u060c \u0668:\u0664\u0666:\u0660\u0660 \u0645] دانة: hi",
+         datetime(2025, 3, 14, 20, 46)),  # iOS Arabic-Indic, م (PM)
+        ("\uff11\uff14.\uff10\uff13.\uff12\uff10\uff12\uff15, \uff11\uff10:\uff10\uff15 - X: hi", datetime(2025, 3, 14, 10, 5)),
+        ("१४/३/२५, १०:०५ pm - Raj: hi", datetime(2025, 3, 14, 22, 5)),  # Devanagari digits
+        ("[2024/10/31\u200915:50:46] 小李: hi", datetime(2024, 10, 31, 15, 50, 46)),  # field case 15
+        ("[2024/10/31\u00a015:50:46]\u00a0小李: hi", datetime(2024, 10, 31, 15, 50, 46)),
+        ("14/03/2025,\u200910:05\u2009-\u2009Ali: hi", datetime(2025, 3, 14, 10, 5)),
+        ("14/3/25, 10:05\u3000PM - Ali: hi", datetime(2025, 3, 14, 22, 5)),
+        ("14.3.25, 10:05\u202fm.d. - Ana: hi", datetime(2025, 3, 14, 22, 5)),  # Albanian
+        ("2025. 03. 14. du. 10:05 - Péter: hi", datetime(2025, 3, 14, 22, 5)),  # Hungarian, period first
+        ("14/3/25 10:05 ਬਾ.ਦੁ. - Singh: hi", datetime(2025, 3, 14, 22, 5)),  # Punjabi
+        ("14/03/2025 22:05 - Ayşe: hi", datetime(2025, 3, 14, 22, 5)),
+        ("14.03.2025 10:05 ÖS - Ayşe: hi", datetime(2025, 3, 14, 22, 5)),  # Turkish 12 h
+        ("14/3/2025, 10:05\u202fp.m. - Juan: hi", datetime(2025, 3, 14, 22, 5)),  # es-US
+        ("14/3/25, 12:05\u202fa.\u202fm. - Juan: hi", datetime(2025, 3, 14, 0, 5)),  # es with U+202F inside
+        ("29.01.18, 12:10 mittags - Alice: Hallo", datetime(2018, 1, 29, 12, 10)),
+        ("29.01.18, 1:10 mittags - Alice: Hallo", datetime(2018, 1, 29, 13, 10)),
+        ("29.01.18, 11:24 nachts - Alice: Hallo", datetime(2018, 1, 29, 23, 24)),
+        ("29.01.18, 2:24 nachts - Alice: Hallo", datetime(2018, 1, 29, 2, 24)),
+        ("[22:05:33, 14/3/25] Lan: hi", datetime(2025, 3, 14, 22, 5, 33)),
+    ],
+)
+def test_more_header_families(line, when):
+    message = only(line)
+    assert naive(message) == when
+    assert message.body == "hi" or message.body == "Hallo"
+
+
+def test_header_digits_are_read_but_bodies_keep_their_own():
+    message = only("۲۰۲۵/۳/۱۴، ۱۰:۰۸ - Mobile Arash: آیفون ۱۵ ۱۲۸ گیگ - ۷۲۰ دلار")
+    assert naive(message) == datetime(2025, 3, 14, 10, 8)
+    assert message.body == "آیفون ۱۵ ۱۲۸ گیگ - ۷۲۰ دلار"
+
+
+def test_day_period_words_fold_to_one_meaning():
+    from ingestion.processors.whatsapp_text import _DAY_PERIODS, _fold_day_period
+
+    meanings = {}
+    for word, kind in _DAY_PERIODS.items():
+        assert meanings.setdefault(_fold_day_period(word), kind) == kind, word
+
+
+def test_price_lines_that_start_with_digits_stay_in_the_body():
+    text = "14/3/25, 10:05 - Ali: list\n15 128 Black 53500\n12.5 h 13 - 750\n10 h 05 min - promo\n22:05 price 14/3/25 - x"
+    message = only(text)
+    assert message.body.splitlines()[1:] == text.splitlines()[1:]
+
+
+def test_forced_whatsapp_on_a_telegram_desktop_copy_reads_it_as_telegram():
+    context = IngestContext(filename="02-telegram-desktop-copy.txt", timezone=timezone.utc)
+    items = list(processor.process(FIELD_CASES / "02-telegram-desktop-copy.txt", context))
+    assert not [item for item in items if isinstance(item, RowError)]
+    offers = [item for item in items if isinstance(item, OfferCandidate)]
+    assert [(o.sender, o.observed_at.strftime("%H:%M")) for o in offers] == [("Gadget Hub Opt", "10:02")] * 2 + [
+        ("Gadget Hub Opt", "10:03")] * 2
+    assert [o.price for o in offers] == ["51500", "62500", "89600", "72700"]
+    assert context.stats["chat_format"] == "telegram_desktop" and context.stats["messages"] == 2
