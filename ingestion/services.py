@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,6 +39,7 @@ from ingestion.types import IngestContext, OfferCandidate, RowError
 from offers.bulk import OfferRow, insert_offers
 from offers.matching import ProductRef, match_products
 from offers.models import Vendor
+from offers.text import strip_accents
 from offers.vendors import vendor_by_name, vendor_for_sender
 
 log = logging.getLogger(__name__)
@@ -176,6 +178,8 @@ class _Outcome:
     offers_created: int = 0
     rows_seen: int = 0
     currency_defaulted: int = 0
+    skipped: list[RowError] = field(default_factory=list)  # rows that are not offers, with the reason
+    skipped_counts: dict[str, int] = field(default_factory=dict)  # reason ("hidden", "sold_out"...) -> rows
 
 
 def _run(document: SourceDocument, processor, path: Path, context: IngestContext) -> _Outcome:
@@ -194,6 +198,11 @@ def _run(document: SourceDocument, processor, path: Path, context: IngestContext
         outcome.rows_seen += 1
         error = row if isinstance(row, RowError) else attribution.complete(row, sender)
         if error is not None:
+            if error.skipped:  # not an offer, and not an error either: recorded with its reason
+                outcome.skipped_counts[error.skipped] = outcome.skipped_counts.get(error.skipped, 0) + 1
+                if len(outcome.skipped) < MAX_RECORDED_ERRORS:
+                    outcome.skipped.append(error)
+                continue
             reject(error)
             continue
         if row.extra.get("currency_source") == "default":
@@ -250,16 +259,24 @@ def normalize_candidate(candidate: OfferCandidate, *, currency: str = "", observ
     """Typed values for one candidate, or the ``RowError`` saying which field is wrong.
 
     Pure (no database): the currency is the price's own, else the candidate's
-    (column or header), else ``currency`` (the run's ``--currency``), else left
-    empty for the vendor's default; ``vendor_id`` is set later.
+    (column, cell format or header), else ``currency`` (the run's ``--currency``), else
+    left empty for the vendor's default; ``vendor_id`` is set later.
+
+    A sold-out row is not an offer: a quantity of 0, or a quantity, price or condition
+    cell saying so (``sold out``, ``agotado``, ``esgotado``, ``нет в наличии``, ``缺货``...,
+    see ``SOLD_OUT_WORDS``) gives a ``RowError`` with ``skipped="sold_out"``.
     """
     extra = dict(candidate.extra)
     # A processor that knows how the number was written (e.g. a numeric
     # spreadsheet cell passed on as text) settles the separator question.
     decimal_comma = extra.pop("decimal_comma", None)
+    if candidate.quantity and not candidate.quantity.isdigit() and is_sold_out(candidate.quantity):
+        return _sold_out(candidate, "quantity", candidate.quantity)
     try:
         money = parse_price(candidate.price, decimal_comma=decimal_comma)
     except NormalizationError as exc:
+        if candidate.price and is_sold_out(candidate.price):
+            return _sold_out(candidate, "price", candidate.price)
         return RowError(candidate.ref, str(exc), "price", candidate.price)
 
     code = money.currency
@@ -274,11 +291,15 @@ def normalize_candidate(candidate: OfferCandidate, *, currency: str = "", observ
         quantity = parse_quantity(candidate.quantity)
     except NormalizationError as exc:
         return RowError(candidate.ref, str(exc), "quantity", candidate.quantity)
+    if quantity == 0:
+        return _sold_out(candidate, "quantity", candidate.quantity)
 
     if not (candidate.sku.strip() or candidate.description.strip()):
         return RowError(candidate.ref, "no model/SKU or description", "description", "")
 
     condition = parse_condition(candidate.condition)
+    if condition.code == "unknown" and condition.raw and is_sold_out(condition.raw):
+        return _sold_out(candidate, "condition", condition.raw)
     return OfferRow(
         source_ref=candidate.ref[:120],
         vendor_id=0,
@@ -293,6 +314,38 @@ def normalize_candidate(candidate: OfferCandidate, *, currency: str = "", observ
         observed_at=candidate.observed_at or observed_at,
         extra=extra,
     )
+
+
+# Cell texts meaning "none left", folded (lower case, no accents, punctuation as spaces), in the
+# languages of the header synonyms (en, de, es, fr, pt, it, nl, tr, pl, ru, ar, id, zh).
+SOLD_OUT_WORDS = frozenset({
+    "sold out", "soldout", "sold", "out of stock", "outofstock", "oos", "no stock", "not available", "unavailable",
+    "ausverkauft", "nicht verfugbar", "nicht lieferbar", "nicht auf lager", "vergriffen",
+    "agotado", "agotada", "sin stock", "sin existencias", "no disponible",
+    "epuise", "epuisee", "rupture", "rupture de stock", "indisponible",
+    "esgotado", "esgotada", "sem estoque", "indisponivel", "em falta",
+    "esaurito", "esaurita", "non disponibile",
+    "uitverkocht", "niet op voorraad", "niet leverbaar", "niet beschikbaar",
+    "tukendi", "stokta yok", "stok yok", "yok",
+    "wyprzedane", "wyprzedany", "brak", "brak towaru", "brak w magazynie", "niedostepny",
+    "нет", "нет в наличии", "нет на складе", "распродано", "продано",
+    "نفذ", "نفد", "نفدت", "نفذت الكمية", "نفدت الكمية", "غير متوفر", "نفذ من المخزون",
+    "habis", "stok habis", "kosong", "tidak tersedia",
+    "缺货", "售罄", "无货", "已售完", "断货",
+})
+_SOLD_OUT_PUNCTUATION = re.compile(r"[\W_]+")
+
+
+@lru_cache(maxsize=1024)
+def is_sold_out(text: str) -> bool:
+    """Whether a cell's text says the item is sold out (``"Sold out"``, ``"AGOTADO"``, ``"Нет"``)."""
+    folded = " ".join(_SOLD_OUT_PUNCTUATION.sub(" ", strip_accents(text.casefold())).split())
+    return folded in SOLD_OUT_WORDS
+
+
+def _sold_out(candidate: OfferCandidate, field_name: str, value: str) -> RowError:
+    return RowError(candidate.ref, f"sold out ({field_name} {value!r}): not an offer", field_name, value,
+                    skipped="sold_out")
 
 
 def persist_offers(document: SourceDocument, offers: list[OfferRow], refs: list[ProductRef]) -> int:
@@ -311,6 +364,14 @@ def persist_offers(document: SourceDocument, offers: list[OfferRow], refs: list[
 
 
 def _finish(document: SourceDocument, processor_name: str, context: IngestContext, outcome: _Outcome, started: float):
+    """Record the outcome on the document: stats, errors, skipped rows, warnings and the status.
+
+    ``succeeded`` needs every row to be an offer or a row that is not one for a recorded
+    reason (``extra.skipped``: hidden, filtered, sold out) and every offer's currency to
+    come from the source, the run or the vendor. Offers priced in the site's
+    ``DEFAULT_CURRENCY`` because nothing named one make the document ``partial``, with a
+    warning giving their count in ``extra.warnings``; rejected rows do too. No offers: ``failed``.
+    """
     stats = dict(sorted(context.stats.items()))
     stats.update(
         rows_seen=max(outcome.rows_seen, int(context.stats.get("rows_seen", 0))),
@@ -319,19 +380,44 @@ def _finish(document: SourceDocument, processor_name: str, context: IngestContex
         errors=outcome.error_count,
         duration_seconds=round(time.perf_counter() - started, 3),
     )
+    skipped_total = sum(outcome.skipped_counts.values())
+    for reason, count in sorted(outcome.skipped_counts.items()):
+        stats[f"rows_{reason}"] = count
+    if skipped_total:
+        stats["rows_not_offers"] = skipped_total
     if outcome.currency_defaulted:
         stats["currency_defaulted"] = outcome.currency_defaulted
     if outcome.error_count > len(outcome.errors):
         stats["errors_not_recorded"] = outcome.error_count - len(outcome.errors)
-    extra = {**document.extra, "errors": [e.as_dict() for e in outcome.errors], "stats": stats}
+    warnings = []
+    if outcome.currency_defaulted:
+        count = outcome.currency_defaulted
+        warnings.append(
+            f"{count:,} offer{'s' if count != 1 else ''} named no currency (no symbol or code in the price, "
+            f"no currency column, cell format or header, no --currency, no vendor default currency): "
+            f"priced in {settings.DEFAULT_CURRENCY}, the site default; check them, then set the vendor's "
+            "default currency or re-ingest with --currency"
+        )
+    extra = {
+        **document.extra,
+        "errors": [e.as_dict() for e in outcome.errors],
+        "skipped": [{**e.as_dict(), "reason": e.skipped} for e in outcome.skipped],
+        "warnings": warnings,
+        "stats": stats,
+    }
     if outcome.offers_created == 0:
         status = SourceDocument.Status.FAILED
         if outcome.error_count:
             first = outcome.errors[0]
             extra["failure"] = f"no offers: all {outcome.error_count} rows were rejected (first: {first.ref}: {first.message})"
+        elif skipped_total:
+            first = outcome.skipped[0]
+            extra["failure"] = (
+                f"no offers: all {skipped_total} rows were skipped as not offers (first: {first.ref}: {first.message})"
+            )
         else:
             extra["failure"] = f"no offers found in {document.original_filename}"
-    elif outcome.error_count:
+    elif outcome.error_count or warnings:
         status = SourceDocument.Status.PARTIAL
     else:
         status = SourceDocument.Status.SUCCEEDED
