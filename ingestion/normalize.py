@@ -33,17 +33,20 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
-from offers.text import strip_accents
+from offers.text import ascii_digits, strip_accents
 
 __all__ = [
     "ConditionValue",
     "Money",
     "NormalizationError",
     "currency_from_header",
+    "currency_options",
+    "is_currency",
     "parse_condition",
     "parse_currency",
     "parse_price",
@@ -70,58 +73,257 @@ class ConditionValue:
 
 # --------------------------------------------------------------------------- currency
 
-# ISO 4217 codes accepted in any letter case ("usd", "Usd", "USD").
+# ISO 4217 codes that vendors write in any letter case ("usd", "Usd", "USD"). Every other
+# current code (CLDR's tender currencies) counts only in capitals: "MAD", "TOP", "PEN", "GEL"
+# and "ALL" are also ordinary words.
 _ISO_CODES = frozenset(
     """
     AED ARS AUD BDT BGN BHD BRL CAD CHF CLP CNY COP CZK DKK EGP EUR GBP GHS HKD HUF IDR ILS INR
     IQD ISK JOD JPY KES KRW KWD KZT LBP LKR MAD MXN MYR NGN NOK NZD OMR PHP PKR PLN QAR RON RSD
     RUB SAR SEK SGD THB TND TWD UAH USD UYU VND XAF XOF ZAR
     """.split()
-)
-# Codes that are also ordinary words ("try", "all", "top", "pen", "cup", "bob", "mop"):
-# accepted only when written in capitals.
-_ISO_CODES_UPPER_ONLY = frozenset({"TRY", "ALL", "TOP", "PEN", "CUP", "BOB", "MOP"})
+) - {"MAD"}
 
-# Symbols and names, keyed by lower-cased text with spaces and dots removed.
-_CURRENCY_ALIASES = {
-    "$": "USD", "us$": "USD", "usd$": "USD", "u$s": "USD", "u$d": "USD", "dollar": "USD",
-    "dollars": "USD", "usdollar": "USD", "usdollars": "USD",
-    "€": "EUR", "eur€": "EUR", "euro": "EUR", "euros": "EUR",
-    "£": "GBP", "gbp£": "GBP", "pound": "GBP", "pounds": "GBP",
-    "r$": "BRL", "reais": "BRL",
-    "¥": "JPY", "円": "JPY", "yen": "JPY", "jp¥": "JPY",
-    "cn¥": "CNY", "rmb": "CNY", "元": "CNY", "yuan": "CNY",
-    "fr": "CHF", "sfr": "CHF", "chf": "CHF", "franken": "CHF",
-    "dhs": "AED", "dh": "AED", "dirham": "AED", "dirhams": "AED", "د.إ": "AED", "دإ": "AED",
-    "₹": "INR", "hk$": "HKD", "c$": "CAD", "ca$": "CAD", "cad$": "CAD", "a$": "AUD", "au$": "AUD",
-    "aud$": "AUD", "s$": "SGD", "sgd$": "SGD", "nz$": "NZD", "mx$": "MXN", "₩": "KRW", "₺": "TRY",
-    "₽": "RUB", "zł": "PLN", "zl": "PLN", "kč": "CZK", "₪": "ILS", "₫": "VND", "₱": "PHP",
-    "฿": "THB", "₦": "NGN", "₴": "UAH", "lei": "RON",
+# Vendors' own spellings, and the readings this module settles where CLDR leaves a choice. Keyed
+# like the CLDR table (case-folded, without spaces, dots and bidi marks); these win over CLDR.
+_VENDOR_CURRENCIES = {
+    # doubled or local forms of the dollar signs
+    "usd$": "USD", "u$s": "USD", "u$d": "USD", "eur€": "EUR", "gbp£": "GBP", "cad$": "CAD", "c$": "CAD",
+    "aud$": "AUD", "sgd$": "SGD", "usdollar": "USD", "usdollars": "USD",
+    # abbreviations that CLDR has not, or that mean one currency in the phone trade
+    "rs": "INR", "rs/": "INR", "inr₹": "INR", "tl": "TRY", "ytl": "TRY", "руб": "RUB", "р": "RUB",
+    "рубль": "RUB", "рубля": "RUB", "рублей": "RUB", "рублях": "RUB", "рублей": "RUB", "дол": "USD",
+    "kshs": "KES", "tk": "BDT", "rmb": "CNY", "块": "CNY", "円": "JPY", "원": "KRW",
+    "dhs": "AED", "dh": "AED", "dirham": "AED", "dirhams": "AED", "درهم": "AED", "د.إ": "AED", "دإ": "AED",
+    "zl": "PLN", "lei": "RON", "fr": "CHF", "sfr": "CHF", "franken": "CHF", "reais": "BRL",
 }
+# Words and units that CLDR lists as a currency's symbol or name but that mean something else next
+# to a number in a price list ("won", "real", "sum", "km", "um", "MTN" airtime ...). One letter
+# ("R", "K", "L", "P", "m") is never a currency either: those are sizes, multipliers and models.
+_NOT_CURRENCIES = frozenset(
+    """
+    won real reals rand sol sols soles som soms sum sums kip kips dong pula tala kina mark marks lev leve leva dram
+    bat bats gold um km mk mtn ar da db dt gs gt cf fc le ls nu rf sr kz br bs ien iro ero uru
+    """.split()
+)
+_KEY_DROP = re.compile("[\\s.\u200e\u200f\u061c\u00a0\u202f\u2009]+")
+_CLDR_SCHEMA = 1  # bump when _build_currency_table changes what it stores
 
-_CURRENCY_SYMBOL_CHARS = "$€£¥₹₩₺₽₪₫₱฿₦₴円元"
+
+def _currency_key(text: str) -> str:
+    """How the tables are keyed: case-folded, without spaces, dots and bidi marks."""
+    return _KEY_DROP.sub("", text.casefold())
+
+
+def _is_letter(key: str) -> bool:
+    """One ASCII letter ("R", "K", "L", "m"): a size, a multiplier or a model, never a currency."""
+    return len(key) == 1 and key.isascii() and key.isalpha()
+
+
+def _build_currency_table() -> dict[str, str]:
+    """Every currency symbol and name of CLDR (through Babel), mapped to the codes it can mean.
+
+    Returns ``{key: "USD"}`` for a text with one reading, else ``{key: "chosen|code|code..."}``:
+    the code it is read as (empty when the text stays ambiguous, as ``"kr"``:
+    ``"|DKK|NOK|ISK|SEK"``), then every code it can mean. Sources, all of
+    CLDR, for the currencies that are legal tender somewhere today:
+
+    * each locale's currency symbols (``pl``: ``zł``, ``cs``: ``Kč``, ``id``: ``Rp``, ``en_KE``:
+      ``Ksh``, ``es_PE``: ``S/``, ``ru``: ``₽`` ...);
+    * each locale's display names, singular and plural (``российский рубль``, ``US dollars``);
+    * unit nouns: the last word of each English name (``yen``, ``naira``, ``rupiah``, ``dollar``)
+      and, in other scripts, a word shared by the names of several currencies of one unit family
+      in one locale (``دلار``, ``دولار``, ``доллар``, ``원``).
+
+    A text several currencies share is read as the one whose English symbol it is (``$``: USD,
+    ``£``: GBP, ``¥``: JPY), else as the one legal tender in at least twice as many territories
+    as any other (``dollar``: USD, ``rupee``: INR), else it stays ambiguous (``kr``, ``peso``,
+    ``franc``, ``riyal``). Takes a second or two: ``_currency_table`` caches it.
+    """
+    from collections import Counter, defaultdict
+    from datetime import date
+
+    from babel import localedata
+    from babel.core import get_global
+    from babel.numbers import get_territory_currencies
+
+    today = date.today()
+    territories = Counter()
+    for territory in get_global("territory_currencies"):
+        for code in get_territory_currencies(territory, today, tender=True):
+            territories[code] += 1
+    current = frozenset(territories)
+    table: dict[str, set[str]] = defaultdict(set)
+    english: dict[str, str] = {}  # key of an English symbol -> its code
+    family: dict[str, str] = {}  # code -> the last word of its English name ("dollar")
+    shared_words: list[dict[str, set[str]]] = []
+    for locale in localedata.locale_identifiers():
+        data = localedata.load(locale, merge_inherited=False)
+        for code, symbol in data.get("currency_symbols", {}).items():
+            if code in current:
+                table[_currency_key(symbol)].add(code)
+                if locale == "en":
+                    english[_currency_key(symbol)] = code
+        names = [(code, name) for code, name in data.get("currency_names", {}).items() if code in current]
+        names += [
+            (code, name)
+            for code, forms in data.get("currency_names_plural", {}).items() if code in current
+            for name in forms.values()
+        ]
+        words: dict[str, set[str]] = defaultdict(set)
+        for code, name in names:
+            table[_currency_key(name)].add(code)
+            parts = name.casefold().split()
+            if locale == "en":
+                table[_currency_key(parts[-1])].add(code)
+                family.setdefault(code, parts[-1].rstrip("s"))
+            elif not name.isascii():
+                for part in parts:
+                    words[part.strip(".()")].add(code)
+        shared_words.append(words)
+    for words in shared_words:
+        for word, codes in words.items():
+            if len(codes) > 1 and not word.isascii() and len({family.get(code) for code in codes}) == 1:
+                table[_currency_key(word)].update(codes)
+
+    resolved: dict[str, list[str]] = {}
+    for key, codes in table.items():
+        if not key or key in _NOT_CURRENCIES or any(ch.isdigit() for ch in key) or _is_letter(key):
+            continue
+        ranked = sorted(codes, key=lambda code: (-territories[code], code))
+        if len(ranked) == 1:
+            chosen = ranked[0]
+        elif english.get(key) in codes:
+            chosen = english[key]
+        elif territories[ranked[0]] >= 2 * territories[ranked[1]]:
+            chosen = ranked[0]
+        else:
+            chosen = ""
+        resolved[key] = chosen if chosen and len(ranked) == 1 else "|".join([chosen, *ranked])
+    for code in current:  # "usd", "mad": how codes are read is settled in parse_currency
+        resolved.pop(code.lower(), None)
+    return resolved
+
+
+def _cache_path():
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import babel
+
+    folder = Path(os.environ.get("PRICEHUB_CACHE_DIR") or Path(tempfile.gettempdir()) / "pricehub-cache")
+    return folder / f"cldr-currencies-babel{babel.__version__}-v{_CLDR_SCHEMA}.json"
+
+
+@lru_cache(maxsize=1)
+def _currency_table() -> dict[str, str]:
+    """``_build_currency_table()``, kept in a JSON file (``$PRICEHUB_CACHE_DIR`` or the temp dir).
+
+    The file is named after the Babel version, so a Babel upgrade rebuilds it; a missing,
+    unreadable or unwritable file only costs the build (about 1-2 s once per process).
+    """
+    import json
+    import os
+
+    path = _cache_path()
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(table, dict) and all(isinstance(v, str) for v in table.values()):
+            return table
+    except (OSError, ValueError):
+        pass
+    table = _build_currency_table()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(table, ensure_ascii=False), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        pass
+    return table
+
+
+@lru_cache(maxsize=1)
+def _current_codes() -> frozenset[str]:
+    from datetime import date
+
+    from babel.core import get_global
+    from babel.numbers import get_territory_currencies
+
+    today = date.today()
+    return frozenset(
+        code for territory in get_global("territory_currencies")
+        for code in get_territory_currencies(territory, today, tender=True)
+    ) | _ISO_CODES
+
+
+@lru_cache(maxsize=8192)
+def _lookup_currency(stripped: str) -> tuple[str, ...]:
+    """``("USD",)``, ``("", "DKK", "ISK", "NOK", "SEK")`` when ambiguous, or ``()`` when unknown."""
+    if stripped.isupper() and stripped.isascii() and stripped in _current_codes():
+        return (stripped,)
+    key = _currency_key(stripped)
+    if not key:
+        return ()
+    code = key.upper()
+    if code in _ISO_CODES:
+        return (code,)
+    if key in _VENDOR_CURRENCIES:
+        return (_VENDOR_CURRENCIES[key],)
+    if _is_letter(key):
+        return ()
+    entry = _currency_table().get(key)
+    if not entry:
+        return ()
+    if "|" not in entry:
+        return (entry,)
+    chosen, *codes = entry.split("|")
+    return (chosen,) if chosen else ("", *codes)
 
 
 def parse_currency(text: str) -> str | None:
-    """Map a currency symbol, code or name to its ISO 4217 code; ``None`` when unknown.
+    """Map a currency symbol, code or name to its ISO 4217 code; ``None`` when unknown or ambiguous.
 
-    ``"$"`` and ``"US$"`` -> ``"USD"``, ``"€"`` -> ``"EUR"``, ``"R$"`` -> ``"BRL"``,
-    ``"usd"`` / ``"Usd"`` -> ``"USD"``, ``"¥"`` -> ``"JPY"``. A bare ``$`` is taken as
-    US dollars. Codes that are also English words (TRY, ALL, ...) count only in capitals.
+    ``"$"`` and ``"US$"`` -> ``"USD"``, ``"€"`` -> ``"EUR"``, ``"R$"`` -> ``"BRL"``, ``"zł"`` ->
+    ``"PLN"``, ``"Kč"`` -> ``"CZK"``, ``"Rp"`` -> ``"IDR"``, ``"S/"`` -> ``"PEN"``, ``"KSh"`` ->
+    ``"KES"``, ``"₽"``/``"руб"`` -> ``"RUB"``, ``"دلار"``/``"دولار"`` -> ``"USD"``, ``"元"`` ->
+    ``"CNY"``, ``"円"`` -> ``"JPY"``, ``"Rs"``/``"₹"`` -> ``"INR"``, ``"TL"``/``"₺"`` -> ``"TRY"``.
+    Symbols and names come from CLDR through Babel (see ``_build_currency_table``; codes that are
+    legal tender today), with a short list of vendor abbreviations on top. A bare ``$`` is US
+    dollars and ``¥`` is yen. Codes in any letter case for the common ones (``usd``); other codes
+    only in capitals, since some are also words (``TRY``, ``ALL``, ``MAD``). A text that several
+    currencies share with no clear first (``kr``, ``peso``, ``franc``) gives ``None``: see
+    ``currency_options``. Never raises.
     """
     if not text:
         return None
-    stripped = text.strip()
-    if stripped in _ISO_CODES_UPPER_ONLY:
-        return stripped
-    key = stripped.lower().replace(" ", "").replace(".", "")
-    code = key.upper()
-    if code in _ISO_CODES:
-        return code
-    return _CURRENCY_ALIASES.get(key)
+    found = _lookup_currency(text.strip())
+    return found[0] if found and found[0] else None
+
+
+def currency_options(text: str) -> tuple[str, ...]:
+    """The ISO codes a currency text can mean: one for a known currency, several for an ambiguous one.
+
+    ``"$"`` -> ``("USD",)``, ``"kr"`` -> ``("DKK", "ISK", "NOK", "SEK")`` (most territories
+    first), ``"Black"`` -> ``()``. Where ``parse_currency`` gives ``None`` for an ambiguous text,
+    a caller with a default currency (the vendor's) can check the default is one of these.
+    """
+    if not text:
+        return ()
+    found = _lookup_currency(text.strip())
+    return found[1:] if found and not found[0] else found
+
+
+def is_currency(text: str) -> bool:
+    """True when ``text`` names a currency, even one that ``parse_currency`` cannot settle (``kr``)."""
+    return bool(text) and bool(_lookup_currency(text.strip()))
 
 
 # Tokens of a header: symbol groups such as "US$" / "R$" / "€", or words.
+_CURRENCY_SYMBOL_CHARS = "".join(
+    chr(code) for code in range(0x10000) if unicodedata.category(chr(code)) == "Sc"
+) + "円元"
 _HEADER_TOKEN_RE = re.compile(r"[A-Za-z]{0,3}[" + re.escape(_CURRENCY_SYMBOL_CHARS) + r"]|[^\W\d_]+")
 
 
@@ -150,15 +352,51 @@ _SPACES = frozenset(" \u00a0\u202f\u2009")
 _APOSTROPHES = frozenset("'’")
 _NO_CENTS_SUFFIXES = (",-", ".-", "/-", ",--", ".--")
 _PRICE_NOISE = frozenset({"each", "ea", "/ea", "/pc", "/unit", "perunit", "/each", "net"})
+# Shorthand for a power of ten written after the amount, as vendors do: "450k", "₦1.2m",
+# "1.65 lakh", "15.5L" (lakh: ``parse_price`` reads only prices), "17,9jt" (juta), "250rb" (ribu),
+# "52к" (Cyrillic k), "52 тыс", "2 crore".
+MULTIPLIERS = {
+    "k": 3, "к": 3, "тыс": 3, "tys": 3, "rb": 3, "ribu": 3, "rebu": 3,
+    "m": 6, "mn": 6, "mio": 6, "jt": 6, "juta": 6, "млн": 6,
+    "l": 5, "lakh": 5, "lakhs": 5, "lac": 5, "lacs": 5, "lk": 5, "crore": 7, "crores": 7, "cr": 7,
+}
+_MULTIPLIER_RE = re.compile(
+    r"(?P<word>" + "|".join(sorted(MULTIPLIERS, key=len, reverse=True)) + r")\.?(?![^\W\d_])", re.IGNORECASE
+)
+# "N440, 000": a space after a thousands comma, before exactly three digits.
+_COMMA_SPACE_RE = re.compile(r"(?<=\d),[ \u00a0](?=(\d{3})(?!\d))")
+
+
+def join_comma_space(text: str, currency_before: bool) -> str:
+    """``"440, 000"`` -> ``"440,000"``: a space typed after a thousands comma (same length minus one).
+
+    Joined only where it cannot be a list (``64, 128, 256``): the group after is ``000``, or
+    ``currency_before`` says a currency is written before the number (``N440, 500``).
+    """
+    return _COMMA_SPACE_RE.sub(lambda m: "," if currency_before or m.group(1) == "000" else m.group(), text)
+
+
+def _join_comma_space(text: str) -> str:
+    first_digit = next((i for i, ch in enumerate(text) if ch.isdigit()), 0)
+    return join_comma_space(text, bool(text[:first_digit].strip(" -+")))
 _NEGATIVE_SIGNS = "-−–"  # hyphen-minus, minus sign, en dash
 
 
-def _thousands_ok(groups: list[str]) -> bool:
-    """Integer groups split by a thousands separator: 1-3 digits (no leading 0), then 3-digit groups."""
+def _thousands_ok(groups: list[str], sep: str = "") -> bool:
+    """Integer groups split by a thousands separator: 1-3 digits (no leading 0), then 3-digit groups.
+
+    With ``,`` the Indian grouping is also well formed: 1-2 digits, 2-digit groups, then one
+    3-digit group (``1,05,000``, ``12,34,567``); ``1,23,45`` is neither.
+    """
     first = groups[0]
     if not 1 <= len(first) <= 3 or (first[0] == "0" and len(groups) > 1):
         return False
-    return all(len(group) == 3 for group in groups[1:])
+    if all(len(group) == 3 for group in groups[1:]):
+        return True
+    return (
+        sep == "," and len(groups) > 2 and len(first) <= 2 and len(groups[-1]) == 3
+        and all(len(group) == 2 for group in groups[1:-1])
+    )
 
 
 def _kind(sep: str) -> str:
@@ -187,7 +425,7 @@ def _number_text_to_decimal(number: str, original: object, decimal_comma: bool |
             decimal_sep = None  # repeated: thousands
         elif len(seps) > 1:
             decimal_sep = last  # another separator before it: "1.234,50", "1 234,5"
-        elif len(groups[-1]) == 3 and _thousands_ok(groups):
+        elif len(groups[-1]) == 3 and _thousands_ok(groups, last):
             # The ambiguous "1.234" / "1,234".
             if decimal_comma is True and last == ",":
                 decimal_sep = ","
@@ -204,7 +442,7 @@ def _number_text_to_decimal(number: str, original: object, decimal_comma: bool |
         thousands = set(seps)
     if len(thousands) > 1:
         raise NormalizationError(f"price {original!r} mixes thousands separators")
-    if len(integer_groups) > 1 and not _thousands_ok(integer_groups):
+    if len(integer_groups) > 1 and not _thousands_ok(integer_groups, next(iter(thousands))):
         raise NormalizationError(f"price {original!r} has misplaced thousands separators")
     text = "".join(integer_groups)
     if fraction:
@@ -237,6 +475,8 @@ def parse_price(value: str | int | float | Decimal, *, decimal_comma: bool | Non
     # Fast paths first: the spreadsheet processor calls this for every row.
     if type(value) is str:
         text = value.strip()
+        if not text.isascii():
+            text = ascii_digits(text)
         if _PLAIN_NUMBER_RE.fullmatch(text):
             return _checked_money(Decimal(text), None, value)
         return _parse_price_text(value, text, decimal_comma)
@@ -249,19 +489,25 @@ def parse_price(value: str | int | float | Decimal, *, decimal_comma: bool | Non
     if isinstance(value, (int, Decimal)):
         return _checked_money(Decimal(value), None, value)
     if isinstance(value, str):
-        return _parse_price_text(value, value.strip(), decimal_comma)
+        return _parse_price_text(value, ascii_digits(value.strip()), decimal_comma)
     raise NormalizationError(f"price {value!r} is not a number")
 
 
 def _parse_price_text(original: str, text: str, decimal_comma: bool | None) -> Money:
     if not text:
         raise NormalizationError("price is empty")
+    if ", " in text or ",\u00a0" in text:
+        text = _join_comma_space(text)
     match = _NUMBER_RE.search(text)
     if match is None:
         raise NormalizationError(f"price {original!r} is not a number")
     number = match.group().rstrip(".,'’ \u00a0\u202f\u2009")
     before = text[: match.start()].strip()
     after = text[match.start() + len(number) :].strip()
+    power = 0
+    multiplier = _MULTIPLIER_RE.match(after) if after else None
+    if multiplier:
+        power, after = MULTIPLIERS[multiplier.group("word").lower()], after[multiplier.end():].strip()
     for suffix in _NO_CENTS_SUFFIXES:
         if after.startswith(suffix):
             after = after[len(suffix) :].strip()
@@ -281,11 +527,17 @@ def _parse_price_text(original: str, text: str, decimal_comma: bool | None) -> M
             continue
         if any(ch.isdigit() for ch in part):
             raise NormalizationError(f"price {original!r} contains more than one number")
-        code = parse_currency(part)
-        if code is None:
-            if part.lower().replace(" ", "") in _PRICE_NOISE:
+        if part == "N" and part is before and text[match.start() - 1] == "N":
+            code = "NGN"  # "N250,000", "N450k": the naira sign as typed on a phone
+        else:
+            found = _lookup_currency(part)
+            if not found:
+                if part.lower().replace(" ", "") in _PRICE_NOISE:
+                    continue
+                raise NormalizationError(f"price {original!r} has unrecognised text {part!r}")
+            code = found[0] or None  # "kr": a currency, but which one the vendor's context says
+            if code is None:
                 continue
-            raise NormalizationError(f"price {original!r} has unrecognised text {part!r}")
         if currency is not None and code != currency:
             raise NormalizationError(f"price {original!r} names two currencies")
         currency = code
@@ -296,6 +548,8 @@ def _parse_price_text(original: str, text: str, decimal_comma: bool | None) -> M
         raise NormalizationError(f"price {original!r} is not a number") from None
     if negative and amount != 0:
         raise NormalizationError(f"price {original!r} is negative; a price must be greater than 0")
+    if power:
+        amount = amount.scaleb(power)
     return _checked_money(amount, currency, original)
 
 
@@ -346,6 +600,8 @@ def parse_quantity(value: str | int | float | None) -> int | None:
         number = int(value)
     elif isinstance(value, str):
         text = value.strip()
+        if not text.isascii():
+            text = ascii_digits(text)
         if text.isdigit() and text.isascii():
             number = int(text)
         else:
