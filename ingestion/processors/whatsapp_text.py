@@ -7,27 +7,38 @@ the message time and author. Nothing here touches the database.
 
 Headers
     A line opens a new message only when it starts with a complete header:
-    optional BOM / LRM / RLM marks, an optional ``[``, a date of three numbers
-    separated by ``/ . -`` (optional space after a separator, optional trailing
-    ``.``, RLM marks allowed inside), an optional ``,`` / ``،`` / `` klo`` / `` BE,``,
-    a time ``H:MM`` or ``H.MM`` with optional seconds, an optional AM/PM token
-    (``AM pm a.m. p. m.`` with a plain, no-break or narrow no-break space,
-    ``vorm. nachm. morgens abends``, ``in the morning/afternoon/evening``,
-    ``ص م``; Korean/Japanese/Chinese tokens before the time) and then ``] ``,
-    ``] - ``, `` - `` or ``: `` (old iOS, legacy Android). iOS time-first headers
-    (``[21:41:35, 3/27/22] ``) are read too. Any other line, blank lines
-    included, continues the previous message. So ``1. iPhone 13 - $450`` or
+    optional BOM / LRM / RLM / ALM marks, an optional ``[``, a date of three
+    numbers separated by ``/ . -`` (optional space after a separator, optional
+    trailing ``.``, bidi marks allowed inside), an optional year word (Thai
+    ``BE``, Bulgarian/Russian ``г.``), an optional ``,`` / ``،`` / `` klo``, a
+    time ``H:MM``, ``H.MM`` or Canadian French ``H h MM`` with optional seconds
+    (``min SS s``), an optional day-period word before or after the time (the
+    AM/PM words of CLDR for the languages WhatsApp ships in: ``AM pm a.m. p. m.
+    π.μ. μ.μ. PG PTG ص م ق.ظ. ب.ظ. 오전 午後 晚上 ÖS de. du.`` ..., in any case,
+    dots optional; German ``vorm. nachm. morgens mittags abends nachts``;
+    ``in the morning``), an optional Bulgarian ``ч.``, and then ``] ``, ``] - ``,
+    `` - `` or ``: `` (old iOS, legacy Android). Wherever a space belongs, any
+    Unicode space is accepted (U+00A0, U+2009 THIN SPACE, U+202F, U+3000 ...).
+    Digits of any script are read as digits (Persian ``۲۰۲۵/۳/۱۴``,
+    Arabic-Indic, Devanagari, full-width; ``offers.text.ascii_digits``); bodies
+    keep their own. Time-first headers (iOS ``[21:41:35, 3/27/22] ``, Android
+    ``22:05 14/3/25 - ``) are read too. Any other line, blank lines included,
+    continues the previous message. So ``1. iPhone 13 - $450`` or
     ``12/128GB - 750$`` never split a message.
 
 Dates
-    A first number of four digits (or above 31) means year-month-day. Otherwise
-    the year is last: two digits are 20xx, ``R4``/``H30`` are Japanese eras,
-    years above 2400 (``2565 BE``) are Buddhist. Day/month order is decided once
-    for the whole file: a reading that makes some month above 12 loses; then
-    the reading with fewer backward jumps between consecutive dates wins; then
-    the component that changes more often is the day; a tie means day first.
-    ``day_first=True/False`` overrides all of it. Times are local wall time of
-    the exporting phone; they are made aware in the given time zone.
+    A first number of four digits (or above 31) means year-month-day, as does a
+    spaced date ending in a dot with a short last number (Korean ``25. 3. 14.``).
+    Otherwise the year is last: two digits are 20xx, ``R4``/``H30`` are Japanese
+    eras, years above 2400 (``2565 BE``) are Buddhist. Day/month order is
+    decided once for the whole file: a reading that makes some month above 12
+    loses; then the reading with fewer backward jumps between consecutive dates
+    wins; then the component that changes more often is the day; a tie means
+    day first. ``day_first=True/False`` overrides all of it. Times are local
+    wall time of the exporting phone; they are made aware in the given time
+    zone. Day periods that depend on the hour: ``mittags``/``中午`` keep 11 and
+    12 and move 1-6 to the afternoon; ``nachts``/``晚上``/``半夜`` move 6-11 to
+    the evening and read 12 as midnight.
 
 Headers inside a body
     A header-looking line is taken back as body text when (a) its time lies more
@@ -43,14 +54,18 @@ Authors and bodies
     marks, the ``~`` push-name prefix and no-break spaces are removed from the
     author. A header line ending in ``Name:`` is an empty first line when
     ``Name`` writes elsewhere in the file. The body keeps its newlines; only a
-    trailing ``<This message was edited>`` marker is removed (``edited=True``).
+    trailing edited marker (``<This message was edited>`` in any language,
+    ``ingestion.chat_markers.split_edited``) is removed (``edited=True``).
 
 Kinds
     ``system`` (no author, or an authored body that is a known system text),
-    ``media`` (placeholders and attachments in the common languages, ``null``
-    for view-once; a caption on the following lines becomes the body),
-    ``deleted``, ``poll``, ``location``, ``call`` and ``text``. Offers are
-    extracted from ``text`` bodies and media captions only.
+    ``media`` (placeholders and attachments, ``null`` for view-once; a caption on
+    the following lines becomes the body), ``deleted``, ``poll``, ``location``,
+    ``call`` and ``text``. The media, deleted and edited markers, in about 30
+    languages, and the invisible marks are defined once in
+    ``ingestion.chat_markers`` (shared with the offer extractor and the
+    ``telegram`` processor). Offers are extracted from ``text`` bodies and media
+    captions only.
 
 The processor
     ``--option day_first=true|false`` and ``--option timezone=<IANA name>``
@@ -61,7 +76,13 @@ The processor
     the author as ``sender``. ``context.stats`` counts ``lines``, ``messages``,
     ``text_messages``, ``system_messages``, ``media_omitted``, ``deleted``,
     ``edited``, ``polls``, ``locations``, ``calls``, ``headers_in_body`` and
-    ``offers_found``.
+    ``offers_found``, and says ``date_order`` and ``chat_format``
+    (``whatsapp``). A file with no WhatsApp header that is a Telegram Desktop
+    copy (``Name, [12.09.2025 10:02]`` lines) is read by the ``telegram``
+    processor instead (``chat_format`` ``telegram_desktop``), so forcing
+    ``--processor whatsapp_text`` on one still gives its offers.
+    ``message_offers(messages, context)`` is the extraction loop both chat
+    processors share.
 
 Speed
     Lines that may open a message are found by one C-level search for a
@@ -71,10 +92,12 @@ Speed
 
 The ``\r\n`` versus ``\n`` hint of iOS exports is not used: real files mix
 line endings too often. Not read: a year in the middle of the date
-(``06/2018/13``, seen only in one parser's tests) and the German ``mittags``
-and ``nachts``, whose AM/PM depends on the hour. The Korean/Japanese/Chinese
-and German ``vorm.``/``nachm.`` tokens are read although no real export backs
-them (the reference marks them inferred).
+(``06/2018/13``, seen only in one parser's tests), and Solar Hijri or Islamic
+calendar years (``۱۴۰۳/۱۲/۲۴``: read as a year-first Gregorian date). The
+Korean/Japanese/Chinese, Greek, Malay and other CLDR day periods and the
+German words are read although no real export with them was found (the
+reference marks the CJK and German ones inferred; CLDR is what Android and iOS
+format times with).
 """
 
 from __future__ import annotations
@@ -95,7 +118,10 @@ from ingestion.text_offers import extract_offers
 from ingestion.types import IngestContext, Item, OfferCandidate, RowError
 from offers.text import ascii_digits
 
-__all__ = ["ChatMessage", "ParsedTranscript", "parse_transcript", "processor", "WhatsAppTextProcessor"]
+__all__ = [
+    "ChatMessage", "ParsedTranscript", "message_offers", "parse_transcript", "processor", "replaced_lines",
+    "WhatsAppTextProcessor",
+]
 
 # --------------------------------------------------------------------------- headers
 
