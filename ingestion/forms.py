@@ -77,6 +77,14 @@ def detect_stored_processor(document: SourceDocument) -> str:
         return ""
 
 
+def stored_file_exists(document: SourceDocument) -> bool:
+    """Whether the document's stored copy is still in storage (a re-ingest reads it)."""
+    try:
+        return storage.resolve(document.stored_path).is_file()
+    except storage.StorageError:
+        return False
+
+
 def validate_processor_options(processor_name: str, options: dict[str, str]) -> dict[str, str]:
     """The options, checked against the ones the processor knows.
 
@@ -203,6 +211,13 @@ class CorrectionForm(IngestSettingsForm):
             "options": format_option_lines(document.options.get("options", {})),
         })
         super().__init__(*args, **kwargs)
+
+    def clean(self):
+        if not stored_file_exists(self.document):
+            raise forms.ValidationError(
+                f"the stored copy of {self.document.original_filename} is missing from storage: upload the file again"
+            )
+        return super().clean()
 
     def detected_processor(self) -> str:
         return detect_stored_processor(self.document)

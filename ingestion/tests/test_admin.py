@@ -245,3 +245,12 @@ def test_reingest_view_needs_staff(client, failed_document, django_user_model):
     response = client.post(url, {"new_vendor": "Acme", "processor": "spreadsheet"})
     assert response.status_code == 302 and "/admin/login/" in response.headers["Location"]
     assert SourceDocument.objects.count() == 1
+
+
+def test_a_document_whose_stored_file_is_gone_cannot_be_reingested(staff_client, failed_document, settings):
+    (settings.INGESTION_STORAGE_DIR / failed_document.stored_path).unlink()
+    url = reverse("admin:documents_sourcedocument_reingest", args=[failed_document.pk])
+    response = staff_client.post(url, {"new_vendor": "Acme", "processor": "spreadsheet"})
+    assert response.status_code == 200
+    assert b"the stored copy of acme.xlsx is missing from storage: upload the file again" in response.content
+    assert SourceDocument.objects.count() == 1
