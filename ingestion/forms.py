@@ -24,7 +24,7 @@ from offers.vendors import vendor_by_name
 # Processors whose offers carry their sender: a run without a vendor gives each
 # sender a provisional vendor. A processor may also declare it itself with a
 # ``senders_become_vendors = True`` attribute.
-SENDERS_BECOME_VENDORS = frozenset({"whatsapp_text"})
+SENDERS_BECOME_VENDORS = frozenset({"whatsapp_text", "telegram"})
 
 
 def parse_option_lines(text: str) -> dict[str, str]:
@@ -111,8 +111,8 @@ class IngestSettingsForm(forms.Form):
 
     vendor = forms.ModelChoiceField(
         Vendor.objects.order_by("name"), required=False,
-        help_text="Needed for spreadsheets. A chat transcript may go without: each sender becomes a "
-                  "provisional vendor.",
+        help_text="Needed for spreadsheets. A chat (WhatsApp or Telegram) may go without: each sender "
+                  "becomes a provisional vendor.",
     )
     new_vendor = forms.CharField(required=False, max_length=200, help_text="Or the name of a new vendor.")
     processor = forms.ChoiceField(required=False, help_text="Leave on 'detect' unless detection picks wrongly.")
@@ -178,7 +178,10 @@ class IngestSettingsForm(forms.Form):
 class UploadForm(IngestSettingsForm):
     """An operator's upload: the file and how to ingest it."""
 
-    file = forms.FileField(help_text="Spreadsheet (.xlsx, .xls, .ods, .csv) or WhatsApp transcript (.txt).")
+    file = forms.FileField(
+        help_text="Spreadsheet (.xlsx, .xls, .ods, .csv), WhatsApp transcript (.txt) or Telegram chat (.txt copy, "
+                  "result.json)."
+    )
     field_order = ["file", "vendor", "new_vendor", "processor", "currency", "options"]
 
     def clean_file(self):

@@ -135,6 +135,16 @@ def test_a_chat_transcript_may_go_without_a_vendor(staff_client, tmp_path):
     assert Vendor.objects.get(name="Lina Cell").is_provisional
 
 
+def test_a_telegram_chat_may_go_without_a_vendor_too(staff_client, tmp_path):
+    path = tmp_path / "telegram copy.txt"
+    path.write_text("Gadget Hub, [12.09.2025 10:02]\niPhone 15 128GB Black 750 USD\n\n"
+                    "Gadget Hub, [12.09.2025 10:05]\nPixel 8 Pro 640 USD\n", encoding="utf-8")
+    response = upload(staff_client, path)
+    assert response.status_code == 302, response.content
+    document = SourceDocument.objects.get()
+    assert document.processor == "telegram" and document.vendor is None
+
+
 def test_a_file_no_processor_reads_asks_for_a_processor(staff_client, tmp_path):
     path = tmp_path / "notes.bin"
     path.write_bytes(b"\x00\x01\x02 nothing to read")
