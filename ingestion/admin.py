@@ -56,7 +56,7 @@ class IngestingDocumentAdmin(SourceDocumentAdmin):
             messages.error(request, f"{document} is {document.get_status_display().lower()}; re-ingest it once it "
                                     "has ended.")
             return HttpResponseRedirect(change_url)
-        form = CorrectionForm(request.POST or None, document=document)
+        form = CorrectionForm(request.POST if request.method == "POST" else None, document=document)
         if request.method == "POST" and form.is_valid():
             snapshot = form.reingest()
             enqueue_ingest(snapshot)

@@ -264,3 +264,11 @@ def test_a_document_whose_stored_file_is_gone_cannot_be_reingested(staff_client,
     assert response.status_code == 200
     assert b"the stored copy of acme.xlsx is missing from storage: upload the file again" in response.content
     assert SourceDocument.objects.count() == 1
+
+
+def test_an_empty_correction_says_what_is_missing(staff_client, failed_document):
+    url = reverse("admin:documents_sourcedocument_reingest", args=[failed_document.pk])
+    assert staff_client.get(url).status_code == 200
+    response = staff_client.post(url, {})  # nothing chosen: detect finds a spreadsheet, which needs a vendor
+    assert response.status_code == 200 and b"which needs a vendor" in response.content
+    assert SourceDocument.objects.count() == 1
