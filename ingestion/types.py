@@ -47,12 +47,18 @@ class OfferCandidate:
 
 @dataclass(slots=True)
 class RowError:
-    """A row or line that was rejected, and why; recorded in ``extra.errors``."""
+    """A row or line that was rejected, and why; recorded in ``extra.errors``.
+
+    With ``skipped`` set (``"hidden"``, ``"filtered"``, ``"sold_out"``), the row is not an
+    error but is not an offer either (a row the vendor hid, a sold-out line): it is recorded
+    with its reason in ``extra.skipped`` and counted in ``stats["rows_<skipped>"]``.
+    """
 
     ref: str
     message: str
     field: str = ""
     value: str = ""
+    skipped: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return {"ref": self.ref, "field": self.field, "message": self.message, "value": self.value}

@@ -55,16 +55,20 @@ from __future__ import annotations
 
 import csv
 import io
+import posixpath
 import re
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import partial
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
-from ingestion.normalize import currency_from_header
+from ingestion.normalize import currency_from_header, parse_currency
 from offers.text import strip_accents
 from ingestion.types import IngestContext, Item, OfferCandidate, RowError
 
@@ -73,7 +77,10 @@ PROGRESS_EVERY = 5000
 CSV_SNIFF_LINES = 50
 CSV_SNIFF_CHARS = 64 * 1024
 
-# Field -> header synonyms, in folded form (see ``fold_header``).
+# Field -> header synonyms, as written (folded with ``fold_header`` when the module loads, so
+# accents and letter case do not matter here). Sources: the vendors' files seen so far, the
+# reference note on spreadsheet import (section 5.3), and the usual wholesale price-list words
+# in each language.
 FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "sku": (
         "sku", "model sku", "sku model", "model", "model no", "model number", "model nr", "part", "part no",
@@ -81,9 +88,19 @@ FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
         "article", "article no", "art no", "art nr", "product code", "code", "ref", "ref no",
         "stock code", "stock no", "stock number",
         # de / es / fr
-        "artikel", "artikelnr", "artikel nr", "artikelnummer", "art nr", "modell", "modellnummer",
+        "artikel", "artikelnr", "artikel nr", "artikelnummer", "modell", "modellnummer",
         "teilenummer", "herstellernummer", "modelo", "referencia", "codigo", "cod", "codigo articulo",
         "reference", "ref produit", "code article", "modele",
+        # pt / it / nl / tr / pl / ru / ar / id / zh
+        "código", "cód", "referência", "código do produto", "cod produto", "sku do produto",
+        "codice", "codice articolo", "cod articolo", "modello",
+        "artikelcode", "artikel nummer", "typenummer",
+        "ürün kodu", "stok kodu", "kod",
+        "indeks", "symbol", "kod produktu",
+        "артикул", "модель", "код", "код товара",
+        "الموديل", "موديل", "الطراز", "الكود", "كود", "رمز المنتج", "الرمز",
+        "kode", "kode barang", "kode produk", "tipe",
+        "型号", "货号", "编号", "编码", "产品编号", "商品编码", "料号",
     ),
     "description": (
         "description", "desc", "descr", "product", "product name", "product description",
@@ -91,33 +108,93 @@ FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
         "bezeichnung", "beschreibung", "artikelbezeichnung", "produkt", "produktname",
         "descripcion", "producto", "nombre", "articulo", "designation", "libelle", "produit", "nom",
         "description produit",
+        "descrição", "produto", "nome", "nome do produto",
+        "descrizione", "prodotto", "articolo", "nome prodotto",
+        "omschrijving", "beschrijving", "productnaam", "naam",
+        "ürün", "ürün adı", "açıklama", "ürün açıklaması", "tanım",
+        "nazwa", "opis", "nazwa produktu", "towar",
+        "наименование", "название", "описание", "товар", "наименование товара",
+        "الوصف", "وصف", "المنتج", "منتج", "اسم المنتج", "الصنف", "صنف", "البيان",
+        "nama", "nama barang", "nama produk", "produk", "barang", "deskripsi", "keterangan",
+        "品名", "名称", "产品", "产品名称", "商品", "商品名称", "描述", "规格型号",
     ),
     "price": (
         "price", "prices", "unit price", "cost", "unit cost", "dealer price", "net price", "your price",
         "offer price", "sell price", "selling price", "sale price", "wholesale price", "wholesale", "rate",
-        "preis", "einzelpreis", "stuckpreis", "nettopreis", "handlerpreis", "haendlerpreis", "ek",
+        "preis", "einzelpreis", "stückpreis", "nettopreis", "händlerpreis", "haendlerpreis", "ek",
         "ek preis", "vk", "vk preis", "precio", "precio unitario", "precio neto", "prix",
         "prix unitaire", "prix net", "prix ht", "tarif",
+        "preço", "preço unitário", "valor", "valor unitário", "preço de venda", "preço atacado",
+        "prezzo", "prezzo unitario", "prezzo netto", "costo",
+        "prijs", "stukprijs", "eenheidsprijs", "netto prijs", "inkoopprijs",
+        "fiyat", "birim fiyat", "birim fiyatı", "satış fiyatı", "toptan fiyat",
+        "cena", "cena netto", "cena brutto", "cena jednostkowa", "cena hurtowa",
+        "цена", "цена опт", "оптовая цена", "стоимость", "цена за шт",
+        "السعر", "سعر", "سعر الوحدة", "سعر الجملة",
+        "harga", "harga satuan", "harga jual", "harga grosir",
+        "价格", "单价", "报价", "售价", "批发价",
     ),
     "quantity": (
         "qty", "quantity", "stock", "avail", "available", "availability", "on hand", "inventory", "units",
-        "pcs", "menge", "bestand", "lagerbestand", "verfugbar", "verfugbarkeit", "anzahl", "stuck",
-        "stuckzahl", "cantidad", "existencias", "disponible", "disponibilidad", "quantite", "qte",
-        "disponibilite",
+        "pcs", "menge", "bestand", "lagerbestand", "verfügbar", "verfügbarkeit", "anzahl", "stück",
+        "stückzahl", "cantidad", "existencias", "disponible", "disponibilidad", "quantité", "qte",
+        "disponibilité",
+        "qtd", "qtde", "quantidade", "estoque", "disponível",
+        "quantità", "q tà", "qta", "giacenza", "disponibilità", "pezzi",
+        "aantal", "voorraad", "beschikbaar",
+        "adet", "miktar", "stok", "stok adedi",
+        "ilość", "stan magazynowy", "dostępność", "sztuk", "szt",
+        "кол во", "количество", "остаток", "наличие", "шт",
+        "الكمية", "كمية", "المخزون", "العدد",
+        "jumlah", "stok barang", "ketersediaan",
+        "数量", "库存", "现货", "库存数量",
     ),
     "condition": (
         "condition", "cond", "state", "quality", "zustand", "estado", "condicion", "etat", "qualite",
+        "condição", "condizione", "stato", "staat", "conditie", "durum", "stan techniczny",
+        "состояние", "الحالة", "حالة", "kondisi", "状态", "成色",
     ),
-    "grade": ("grade", "grading", "klasse", "grado", "note qualite"),
-    "currency": ("currency", "curr", "cur", "ccy", "wahrung", "moneda", "divisa", "devise", "monnaie"),
+    "grade": ("grade", "grading", "klasse", "grado", "note qualite", "grau", "sınıf", "класс", "الدرجة", "等级"),
+    "currency": (
+        "currency", "curr", "cur", "ccy", "währung", "moneda", "divisa", "devise", "monnaie",
+        "moeda", "valuta", "para birimi", "döviz", "waluta", "валюта", "العملة", "mata uang", "币种", "货币",
+    ),
+    # Attribute columns: part of the product's text, kept on the offer as extra["attributes"].
+    "colour": (
+        "colour", "color", "colours", "colors", "farbe", "couleur", "cor", "colore", "kleur", "renk",
+        "kolor", "цвет", "اللون", "لون", "warna", "颜色", "颜色分类",
+    ),
+    "storage": (
+        "storage", "capacity", "memory", "rom", "gb", "storage gb", "speicher", "speicherplatz", "kapazität",
+        "almacenamiento", "capacidad", "memoria", "stockage", "capacité", "mémoire",
+        "capacidade", "armazenamento", "memória", "capacità", "opslag", "geheugen", "opslagcapaciteit",
+        "depolama", "hafıza", "kapasite", "pamięć", "pojemność", "память", "объём", "встроенная память",
+        "السعة", "الذاكرة", "سعة", "kapasitas", "memori", "penyimpanan",
+        "存储", "容量", "内存", "存储容量", "机身内存",
+    ),
+    "ram": ("ram", "arbeitsspeicher", "озу", "оперативная память", "运行内存", "运存"),
+    "carrier": (
+        "carrier", "lock", "network", "sim lock", "simlock", "lock status", "netz", "netzbetreiber",
+        "operador", "operadora", "operatore", "opérateur", "provider", "operatör", "operator", "оператор",
+        "الشبكة", "网络", "运营商",
+    ),
+    "region": (
+        "region", "version", "spec", "specs", "market", "origin", "región", "versión", "região", "versão",
+        "regione", "versione", "regio", "versie", "bölge", "versiyon", "wersja", "регион", "версия",
+        "المنطقة", "الإصدار", "wilayah", "versi", "版本", "地区", "区域",
+    ),
 }
-_SYNONYM_FIELD = {synonym: name for name, synonyms in FIELD_SYNONYMS.items() for synonym in synonyms}
-_SYNONYMS_LONGEST_FIRST = sorted(_SYNONYM_FIELD, key=len, reverse=True)
 EXPECTED_HEADERS = "MODEL/SKU, DESCRIPTION, PRICE, QTY, CONDITION"
+# Columns whose text describes the variant: appended to the product text, kept as attributes.
+ATTRIBUTE_FIELDS = ("colour", "storage", "ram", "carrier", "region")
 
-_BRACKETS_RE = re.compile(r"\([^)]*\)|\[[^\]]*\]")
-_NON_ALNUM_RE = re.compile(r"[^0-9a-z]+")
-_CURRENCY_WORDS = frozenset({"usd", "eur", "gbp", "chf", "aed", "brl", "jpy", "cny", "hkd", "cad", "aud", "sgd"})
+_BRACKETS_RE = re.compile(r"\([^)]*\)|\[[^\]]*\]|\uff08[^\uff09]*\uff09|\u3010[^\u3011]*\u3011")
+_NON_WORD_RE = re.compile(r"[\W_]+")
+_CURRENCY_WORDS = frozenset({
+    "usd", "eur", "gbp", "chf", "aed", "brl", "jpy", "cny", "hkd", "cad", "aud", "sgd", "inr", "rub", "pln",
+    "idr", "sar", "egp", "ngn", "zar", "mxn", "krw", "sek", "nok", "dkk", "czk", "huf", "ron", "uah", "kzt",
+    "rmb", "tl", "rs", "rp", "руб", "грн", "zl", "zł",
+})
 # Footer rows: totals (followed by more text or not), or notes words standing alone / with a colon,
 # so a description such as "Note 20 Ultra" is not a footer.
 _FOOTER_RE = re.compile(
@@ -133,13 +210,24 @@ _AMBIGUOUS_NUMBER_RE = re.compile(r"[1-9]\d{0,2}\.\d{3}")
 
 
 def fold_header(text: str) -> str:
-    """Header text for synonym matching: ``"Unit Price (USD)"`` -> ``"unit price"``."""
-    plain = strip_accents(_BRACKETS_RE.sub(" ", text).casefold())
-    words = _NON_ALNUM_RE.sub(" ", plain).split()
+    """Header text for synonym matching: ``"Unit Price (USD)"`` -> ``"unit price"``.
+
+    Case-folded (Turkish dotless i read as i), accents stripped, text in
+    brackets (also full-width ``（）`` and ``【】``) and currency codes dropped,
+    punctuation collapsed to single spaces; letters of any script are kept
+    (``"Кол-во"`` -> ``"кол во"``, ``"单价（元）"`` -> ``"单价"``).
+    """
+    plain = strip_accents(_BRACKETS_RE.sub(" ", text).casefold().replace("\u0131", "i"))
+    words = _NON_WORD_RE.sub(" ", plain).split()
     kept = [word for word in words if word not in _CURRENCY_WORDS]
     if words and not kept:
         return "price"  # a bare "USD" / "EUR" column holds prices
     return " ".join(kept)
+
+
+_SYNONYM_FIELD = {fold_header(synonym): name for name, synonyms in FIELD_SYNONYMS.items() for synonym in synonyms}
+_SYNONYM_FIELD.pop("", None)
+_SYNONYMS_LONGEST_FIRST = sorted(_SYNONYM_FIELD, key=len, reverse=True)
 
 
 def match_header(text: str) -> str | None:
@@ -214,10 +302,13 @@ class Table:
     rest: Iterator[list[Any]]
     ref_prefix: str  # "Pricing!" or "line "
     row_number: Callable[[int], int]  # 0-based row index -> the number shown to the operator
-    merged_fills: dict[int, dict[int, int]] = field(default_factory=dict)  # column -> {row: top row}
+    # column -> [(top, bottom)] of the vertical merges whose value sits in that column, by top row
+    merges: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     total_rows: int | None = None
     header: Header | None = None
     strict_width: bool = False  # CSV: extra non-empty fields are an error
+    # (price column in this table's coordinates) -> hidden rows and price formats (xlsx only)
+    layout: Callable[[int], SheetLayout] | None = None
 
 
 class SpreadsheetProcessor:
@@ -253,13 +344,25 @@ class SpreadsheetProcessor:
         if magic not in (_ZIP_MAGIC, _OLE2_MAGIC[:4]):  # by content, so a misnamed file still reads
             yield from self._process_csv(path, filename, context)
             return
+        parts = None
         try:
+            if zipfile.is_zipfile(path):
+                try:
+                    parts = XlsxParts(path)
+                    if "xl/workbook.xml" not in parts.names:  # .ods: no SpreadsheetML parts
+                        parts.close()
+                        parts = None
+                except (zipfile.BadZipFile, OSError):
+                    parts = None
             with open(path, "rb") as handle:
                 workbook = CalamineWorkbook.from_filelike(handle)
-                tables = list(_workbook_tables(workbook, context))
+                tables = list(_workbook_tables(workbook, context, parts))
                 yield from _process_tables(tables, context)
         except CalamineError as exc:
             yield RowError(ref=filename, message=f"cannot read the workbook {filename!r}: {exc}")
+        finally:
+            if parts is not None:
+                parts.close()
 
     def _process_csv(self, path: Path, filename: str, context: IngestContext) -> Iterator[Item]:
         data = path.read_bytes()
@@ -307,7 +410,7 @@ processor = SpreadsheetProcessor()
 
 # --------------------------------------------------------------------------- workbooks
 
-def _workbook_tables(workbook: CalamineWorkbook, context: IngestContext) -> Iterator[Table]:
+def _workbook_tables(workbook: CalamineWorkbook, context: IngestContext, parts: XlsxParts | None) -> Iterator[Table]:
     for meta in workbook.sheets_metadata:
         if meta.typ != SheetTypeEnum.WorkSheet:
             continue
@@ -320,20 +423,31 @@ def _workbook_tables(workbook: CalamineWorkbook, context: IngestContext) -> Iter
             context.stats["sheets_skipped"] += 1
             continue
         # iter_rows() yields rows from row 1 (leading blank rows included) but
-        # columns from the first used column: shift merged ranges likewise.
+        # columns from the first used column: shift merged ranges and columns likewise.
         first_column = sheet.start[1]
         rows = iter(sheet.iter_rows())
         head = [row for _, row in zip(range(HEADER_SCAN_ROWS), rows)]
         name = meta.name
+        layout = None
+        if parts is not None:
+            layout = partial(_xlsx_layout, parts, name, first_column, context)
         yield Table(
             name=name,
             head=head,
             rest=rows,
             ref_prefix=f"{name}!",
             row_number=_excel_row_number,
-            merged_fills=_vertical_merges(sheet.merged_cell_ranges or (), first_column),
+            merges=_vertical_merges(sheet.merged_cell_ranges or (), first_column),
             total_rows=sheet.end[0] + 1,
+            layout=layout,
         )
+
+
+def _xlsx_layout(parts: XlsxParts, name: str, first_column: int, context: IngestContext, price_column: int):
+    layout = parts.layout(name, price_column + first_column)
+    if parts.truncated_styles:
+        context.stats["styles_truncated"] = 1
+    return layout
 
 
 def _excel_row_number(index: int) -> int:
@@ -341,16 +455,363 @@ def _excel_row_number(index: int) -> int:
 
 
 def _vertical_merges(ranges: Iterable[tuple[tuple[int, int], tuple[int, int]]], first_column: int):
-    """Column -> {row inside a vertical merge: the merge's top row}, in iter_rows() coordinates."""
-    fills: dict[int, dict[int, int]] = {}
-    for (top, left), (bottom, right) in ranges:
-        if bottom == top:
+    """Column -> [(top row, bottom row)] of each vertical merge, sorted, in iter_rows() coordinates.
+
+    The merge's value sits in its top-left cell, so only the left column is listed.
+    """
+    merges: dict[int, list[tuple[int, int]]] = {}
+    for (top, left), (bottom, _right) in ranges:
+        if bottom > top and left >= first_column:
+            merges.setdefault(left - first_column, []).append((top, bottom))
+    for spans in merges.values():
+        spans.sort()
+    return merges
+
+
+class _MergeFill:
+    """Fills the empty cells of vertical merges with the merge's value, row by row (rows come in order).
+
+    Memory: the merge list calamine already returned, plus one value per column.
+    """
+
+    def __init__(self, merges: dict[int, list[tuple[int, int]]]):
+        self.columns = [(column, spans, [0]) for column, spans in merges.items()]
+        self.values: dict[int, Any] = {}
+
+    def apply(self, row: list[Any], index: int) -> set[int]:
+        """Fill ``row`` (index ``index``) in place; returns the columns whose cell is part of a merge."""
+        inside: set[int] = set()
+        for column, spans, cursor in self.columns:
+            position = cursor[0]
+            while position < len(spans) and spans[position][1] < index:
+                position += 1
+            cursor[0] = position
+            if position == len(spans) or spans[position][0] > index:
+                continue
+            inside.add(column)
+            top = spans[position][0]
+            if index == top:
+                self.values[column] = row[column] if column < len(row) else ""
+            elif column < len(row):
+                if row[column] == "" or row[column] is None:
+                    row[column] = self.values.get(column, "")
+            else:
+                row.extend([""] * (column - len(row)))
+                row.append(self.values.get(column, ""))
+        return inside
+
+
+# --------------------------------------------------------------------------- xlsx layout (not in calamine)
+#
+# python-calamine gives cell values and merged ranges, not row visibility or number formats.
+# Those are read here straight from the package parts (ECMA-376 Part 1, SpreadsheetML):
+# ``xl/workbook.xml`` + its relationships name each sheet's part, ``xl/styles.xml`` holds the
+# number formats (``numFmts``, section 18.8.30/18.8.31) and the cell formats (``cellXfs``,
+# 18.8.10) a cell's ``s`` attribute indexes, and a sheet part marks hidden rows with
+# ``<row r=".." hidden="1">`` (18.3.1.73; rows an autofilter hides are hidden the same way, inside
+# the ``<autoFilter ref>`` range, 18.3.1.2). Each part is streamed: the styles with iterparse,
+# keeping only the cell formats that name a currency (at most MAX_CELL_FORMATS of them); the sheet
+# as raw bytes scanned with regular expressions, and only in the chunks that can matter (a chunk
+# without ``hidden`` is not parsed for rows; price cells are looked at only when the styles name a
+# currency). Per sheet at most one byte per row is kept (bounded by MAX_SHEET_ROWS).
+
+MAX_SHEET_ROWS = 1_048_576  # Excel's row limit (ECMA-376 Part 1, 18.3.1.73: r is 1..1048576)
+MAX_CELL_FORMATS = 65_536  # Excel allows 64,000 cell formats per workbook
+MAX_STYLE_ELEMENTS = 2_000_000  # XML events read from styles.xml at most
+_SCAN_CHUNK = 1 << 20
+_ROW_TAG_RE = re.compile(rb"<(?:\w+:)?row\b[^>]*>")
+_ROW_NUMBER_RE = re.compile(rb'\sr="(\d+)"')
+_ROW_HIDDEN_RE = re.compile(rb'\shidden="(?:1|true)"')
+_AUTOFILTER_RE = re.compile(rb'<(?:\w+:)?autoFilter\b[^>]*\sref="\$?([A-Za-z]{1,3})\$?(\d+)(?::\$?([A-Za-z]{1,3})\$?(\d+))?"')
+_CELL_STYLE_RE = re.compile(rb'\ss="(\d+)"')
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_STRICT_REL_NS = "http://purl.oclc.org/ooxml/officeDocument/relationships"
+
+# Windows locale ids (LCID, [MS-LCID]) for the symbols several currencies share, as in "[$$-1009]".
+_LCID_CURRENCY = {
+    "$": {
+        0x0409: "USD", 0x1009: "CAD", 0x0C0C: "CAD", 0x0C09: "AUD", 0x1409: "NZD", 0x080A: "MXN",
+        0x2C0A: "ARS", 0x340A: "CLP", 0x240A: "COP", 0x380A: "UYU", 0x3C09: "HKD", 0x4809: "SGD",
+        0x1004: "SGD", 0x0C04: "HKD", 0x0404: "TWD", 0x0416: "BRL", 0x2809: "USD", 0x0480A: "USD",
+    },
+    "¥": {0x0411: "JPY", 0x0804: "CNY"},
+    "kr": {0x041D: "SEK", 0x0406: "DKK", 0x0414: "NOK", 0x0814: "NOK", 0x040F: "ISK"},
+    "kr.": {0x041D: "SEK", 0x0406: "DKK", 0x0414: "NOK", 0x0814: "NOK", 0x040F: "ISK"},
+    "r": {0x1C09: "ZAR", 0x0435: "ZAR", 0x0436: "ZAR"},
+    "rs": {0x0439: "INR", 0x4009: "INR", 0x0420: "PKR", 0x045B: "LKR"},
+    "rs.": {0x0439: "INR", 0x4009: "INR", 0x0420: "PKR", 0x045B: "LKR"},
+}
+_BARE_SYMBOLS = frozenset("$€£¥₹₩₺₽₪₫₱฿₦₴₸₲₡₵₭₮₼₾")
+
+
+def currency_from_number_format(format_code: str) -> str | None:
+    """The ISO 4217 currency a cell's number format displays, or ``None``.
+
+    Reads the format code syntax of ECMA-376 Part 1, 18.8.31 (numFmt): ``"£"#,##0.00`` and
+    ``#,##0.00 "zł"`` (quoted literal), ``\\€#,##0`` (escaped character), ``$#,##0.00`` (bare
+    symbol), ``#,##0.00 [$€-407]`` / ``[$R$-416] #,##0.00`` / ``[$USD] #,##0`` (a ``[$symbol-LCID]``
+    currency/locale tag). Symbols and codes are mapped with ``ingestion.normalize.parse_currency``;
+    a symbol several currencies share (``$``, ``¥``, ``kr``, ``R``, ``Rs``) is settled by the tag's
+    Windows locale id ([MS-LCID]: ``[$$-1009]`` is CAD, ``[$¥-804]`` CNY). Colours, conditions,
+    ``_x`` spacing and ``*x`` fill characters are ignored; a locale tag without a symbol
+    (``[$-409]``) names no currency. Sections (``;``) are tried in order, the first currency wins.
+    """
+    if not format_code or format_code in ("General", "@"):
+        return None
+    literals: list[str] = []
+    run: list[str] = []
+    index, end = 0, len(format_code)
+
+    def flush() -> None:
+        if run:
+            literals.append("".join(run))
+            run.clear()
+
+    while index < end:
+        char = format_code[index]
+        if char == '"':
+            close = format_code.find('"', index + 1)
+            close = end if close < 0 else close
+            flush()
+            literals.append(format_code[index + 1:close])
+            index = close + 1
             continue
-        for column in range(left - first_column, right - first_column + 1):
-            rows = fills.setdefault(column, {})
-            for row in range(top + 1, bottom + 1):
-                rows[row] = top
-    return fills
+        if char == "\\" and index + 1 < end:
+            run.append(format_code[index + 1])
+            index += 2
+            continue
+        if char in "_*" and index + 1 < end:
+            flush()
+            index += 2
+            continue
+        if char == "[":
+            close = format_code.find("]", index + 1)
+            close = end if close < 0 else close
+            flush()
+            tag = format_code[index + 1:close]
+            index = close + 1
+            if tag.startswith("$"):
+                symbol, _, locale = tag[1:].partition("-")
+                symbol = symbol.strip()
+                if symbol:
+                    code = _currency_of_symbol(symbol, locale)
+                    if code:
+                        return code
+            continue
+        if char in _BARE_SYMBOLS:
+            run.append(char)
+        else:
+            flush()
+        index += 1
+    flush()
+    for literal in literals:
+        code = _currency_of_symbol(literal.strip(), "")
+        if code:
+            return code
+    return None
+
+
+def _currency_of_symbol(symbol: str, locale: str) -> str | None:
+    if not symbol:
+        return None
+    shared = _LCID_CURRENCY.get(symbol.casefold())
+    if shared and locale:
+        try:
+            lcid = int(locale.strip()[-4:], 16)  # the low 16 bits; higher digits carry calendar/numerals
+        except ValueError:
+            lcid = -1
+        if lcid in shared:
+            return shared[lcid]
+    return parse_currency(symbol) or currency_from_header(symbol)
+
+
+# Built-in number formats 5-8, 37-44 show the currency of the reader's locale ("$" in en-US,
+# "€" in de-DE): they name none by themselves (ECMA-376 Part 1, 18.8.30 leaves them to the locale).
+
+
+@dataclass
+class SheetLayout:
+    """What a sheet's XML says beyond the values, in 0-based row indexes.
+
+    ``hidden[i]`` is 1 for a hidden row, 2 for a row an autofilter hides (0 or beyond the
+    end: visible). ``price_currency[i]`` indexes ``currencies`` (0: the price cell's format
+    names no currency).
+    """
+
+    hidden: bytearray | None = None
+    price_currency: bytearray | None = None
+    currencies: list[str] = field(default_factory=lambda: [""])
+
+
+class XlsxParts:
+    """Reads the parts of an .xlsx/.xlsm package that calamine does not expose (see above)."""
+
+    def __init__(self, path: Path):
+        self.archive = zipfile.ZipFile(path)
+        self.names = set(self.archive.namelist())
+        self._sheet_parts: dict[str, str] | None = None
+        self._currency_styles: dict[int, str] | None = None
+        self.truncated_styles = False
+
+    def close(self) -> None:
+        self.archive.close()
+
+    def sheet_part(self, name: str) -> str | None:
+        """The package part holding the sheet called ``name``, or ``None``."""
+        if self._sheet_parts is None:
+            self._sheet_parts = self._read_sheet_parts()
+        return self._sheet_parts.get(name)
+
+    def currency_styles(self) -> dict[int, str]:
+        """``{cell format index: ISO code}`` for the cell formats whose number format names a currency."""
+        if self._currency_styles is None:
+            self._currency_styles = self._read_currency_styles()
+        return self._currency_styles
+
+    def _read_sheet_parts(self) -> dict[str, str]:
+        targets: dict[str, str] = {}
+        if "xl/_rels/workbook.xml.rels" in self.names:
+            with self.archive.open("xl/_rels/workbook.xml.rels") as stream:
+                for _, element in ElementTree.iterparse(stream):
+                    if _local(element.tag) == "Relationship":
+                        target = element.get("Target", "")
+                        target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
+                            posixpath.join("xl", target)
+                        )
+                        targets[element.get("Id", "")] = target
+                    element.clear()
+        parts: dict[str, str] = {}
+        if "xl/workbook.xml" in self.names:
+            with self.archive.open("xl/workbook.xml") as stream:
+                for _, element in ElementTree.iterparse(stream):
+                    if _local(element.tag) == "sheet":
+                        rel = element.get(f"{{{_REL_NS}}}id") or element.get(f"{{{_STRICT_REL_NS}}}id") or ""
+                        if rel in targets and targets[rel] in self.names:
+                            parts[element.get("name", "")] = targets[rel]
+                    element.clear()
+        return parts
+
+    def _read_currency_styles(self) -> dict[int, str]:
+        if "xl/styles.xml" not in self.names:
+            return {}
+        formats: dict[int, str] = {}  # custom number format id -> ISO code (only those naming one)
+        styles: dict[int, str] = {}
+        in_cell_xfs, xf_index, seen = False, 0, 0
+        with self.archive.open("xl/styles.xml") as stream:
+            for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+                seen += 1
+                if seen > MAX_STYLE_ELEMENTS:  # fonts, fills... by the million: a hostile file
+                    self.truncated_styles = True
+                    break
+                tag = _local(element.tag)
+                if event == "start":
+                    if tag == "cellXfs":
+                        in_cell_xfs = True
+                    elif tag == "xf" and in_cell_xfs:
+                        try:
+                            code = formats.get(int(element.get("numFmtId", "0")))
+                        except ValueError:
+                            code = None
+                        if code:
+                            styles[xf_index] = code
+                        xf_index += 1
+                        if xf_index >= MAX_CELL_FORMATS:
+                            self.truncated_styles = True
+                            break
+                    continue
+                if tag == "numFmt" and len(formats) < MAX_CELL_FORMATS:
+                    code = currency_from_number_format(element.get("formatCode", ""))
+                    if code:
+                        try:
+                            formats[int(element.get("numFmtId", ""))] = code
+                        except ValueError:
+                            pass
+                elif tag == "cellXfs":
+                    break
+                if tag != "numFmts":  # keep nothing: every finished element is emptied
+                    element.clear()
+        return styles
+
+    def layout(self, sheet_name: str, price_column: int | None) -> SheetLayout:
+        """Hidden rows and, when the styles name currencies, each price cell's currency.
+
+        ``price_column`` is 0-based. Reads the sheet part once, in chunks; memory is one
+        byte per row up to the last hidden / currency-formatted row.
+        """
+        layout = SheetLayout()
+        part = self.sheet_part(sheet_name)
+        if part is None:
+            return layout
+        styles = self.currency_styles() if price_column is not None else {}
+        cell_re = None
+        if styles:
+            letters = _column_letters(price_column).encode()
+            cell_re = re.compile(rb'<(?:\w+:)?c\s[^>]*?\br="' + letters + rb'(\d+)"[^>]*>')
+            codes = sorted(set(styles.values()))[:255]
+            layout.currencies = ["", *codes]
+            style_slot = {style: codes.index(code) + 1 for style, code in styles.items() if code in codes}
+        hidden = bytearray()
+        currency = bytearray()
+        filter_range: tuple[int, int] | None = None
+        last_row = 0
+        carry = b""
+        with self.archive.open(part) as stream:
+            while True:
+                data = stream.read(_SCAN_CHUNK)
+                if not data and not carry:
+                    break
+                chunk = carry + data
+                cut = chunk.rfind(b"<") if data else -1
+                if cut > 0:  # a tag cut in two waits for the next chunk
+                    chunk, carry = chunk[:cut], chunk[cut:]
+                else:
+                    carry = b""
+                if b"hidden" in chunk:
+                    for tag in _ROW_TAG_RE.finditer(chunk):
+                        number = _ROW_NUMBER_RE.search(tag.group())
+                        last_row = int(number.group(1)) if number else last_row + 1
+                        if _ROW_HIDDEN_RE.search(tag.group()) and 0 < last_row <= MAX_SHEET_ROWS:
+                            _set_flag(hidden, last_row - 1, 1)
+                if cell_re is not None:
+                    for cell in cell_re.finditer(chunk):
+                        style = _CELL_STYLE_RE.search(cell.group())
+                        slot = style_slot.get(int(style.group(1))) if style else None
+                        row = int(cell.group(1))
+                        if slot and 0 < row <= MAX_SHEET_ROWS:
+                            _set_flag(currency, row - 1, slot)
+                if b"autoFilter" in chunk:
+                    found = _AUTOFILTER_RE.search(chunk)
+                    if found:
+                        first = int(found.group(2))
+                        filter_range = (first, int(found.group(4) or first))
+        if filter_range:
+            first, last = filter_range
+            for index in range(first, min(last, len(hidden))):  # below the filter's header row
+                if hidden[index]:
+                    hidden[index] = 2
+        layout.hidden = hidden or None
+        layout.price_currency = currency or None
+        return layout
+
+
+def _set_flag(flags: bytearray, index: int, value: int) -> None:
+    if index >= len(flags):
+        flags.extend(bytes(index + 1 - len(flags)))
+    flags[index] = value
+
+
+def _column_letters(index: int) -> str:
+    """0-based column index -> Excel letters: 0 -> A, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
 
 
 # --------------------------------------------------------------------------- common row loop
@@ -393,27 +854,26 @@ def _table_rows(table: Table, context: IngestContext, total: int | None) -> Iter
     cond_col = columns.get("condition", columns.get("grade"))
     grade_col = columns.get("grade") if "condition" in columns else None
     currency_col = columns.get("currency")
+    attribute_cols = [(name, columns[name]) for name in ATTRIBUTE_FIELDS if name in columns]
+    if grade_col is not None:
+        attribute_cols.append(("grade", grade_col))
     width = len(header.cells)
     header_cells = header.cells
     stats = context.stats
     progress = context.progress
     ref_prefix = table.ref_prefix
     row_number = table.row_number
-    merge_tops: dict[tuple[int, int], str] = {}  # (column, top row) -> text of a merged condition cell
+    # Vertical merges apply to every row they cover, except a merged quantity (a shared stock
+    # figure would be counted once per row).
+    merges = {column: spans for column, spans in table.merges.items() if column != qty_col}
+    merge_fill = _MergeFill(merges) if merges else None
+    layout = table.layout(price_col) if table.layout else SheetLayout()
+    hidden = layout.hidden
+    price_currency = layout.price_currency
+    currencies = layout.currencies
 
     def text_at(row: list[Any], column: int | None) -> str:
         return cell_text(row[column]) if column is not None and column < len(row) else ""
-
-    def condition_text_at(row: list[Any], column: int | None, index: int) -> str:
-        """Like text_at, but forward-filled down a vertically merged range."""
-        text = text_at(row, column)
-        merged = table.merged_fills.get(column)
-        if merged:
-            if index in merged:
-                text = text or merge_tops.get((column, merged[index]), "")
-            elif text:
-                merge_tops[column, index] = text
-        return text
 
     rows = _chain_after(table.head, header.row_index + 1, table.rest)
     for index, row in rows:
@@ -424,6 +884,17 @@ def _table_rows(table: Table, context: IngestContext, total: int | None) -> Iter
         stats["rows_seen"] += 1
         if progress and stats["rows_seen"] % PROGRESS_EVERY == 0:
             progress(stats["rows_seen"], total)
+        merged = merge_fill.apply(row, index) if merge_fill is not None else ()
+        if merged:
+            filled = len(row) - row.count("")
+        if hidden is not None and index < len(hidden) and hidden[index]:
+            ref = f"{ref_prefix}{row_number(index)}"
+            if hidden[index] == 2:
+                yield RowError(ref, "row filtered out by the sheet's autofilter: not an offer", "", _row_text(row),
+                               skipped="filtered")
+            else:
+                yield RowError(ref, "hidden row: not an offer", "", _row_text(row), skipped="hidden")
+            continue
         if filled == 1 or _is_footer(row):
             stats["footer_rows"] += 1
             continue
@@ -449,15 +920,74 @@ def _table_rows(table: Table, context: IngestContext, total: int | None) -> Iter
             price=cell_text(price_value),
             currency=text_at(row, currency_col) or header.currency,
             quantity=text_at(row, qty_col),
-            condition=condition_text_at(row, cond_col, index),
+            condition=text_at(row, cond_col),
         )
+        if price_currency is not None and index < len(price_currency) and price_currency[index]:
+            if not (currency_col is not None and text_at(row, currency_col)):
+                candidate.currency = currencies[price_currency[index]]
+                candidate.extra["currency_source"] = "number_format"
         if grade_col is not None:
-            grade = condition_text_at(row, grade_col, index)
+            grade = text_at(row, grade_col)
             if grade:
                 candidate.condition = f"{candidate.condition} grade {grade}".strip()
+        if attribute_cols or (sku_col in merged and candidate.sku):
+            _describe_variant(candidate, row, attribute_cols, shared_sku=sku_col in merged)
         if type(price_value) is float and _AMBIGUOUS_NUMBER_RE.fullmatch(candidate.price):
             candidate.extra["decimal_comma"] = False
         yield candidate
+
+
+def _describe_variant(candidate: OfferCandidate, row: list[Any], attribute_cols: list[tuple[str, int]],
+                      *, shared_sku: bool) -> None:
+    """Put the row's attribute cells into the product text and ``extra["attributes"]``.
+
+    A model name in the SKU column (it has spaces) that a merge shares between rows or
+    that attribute cells qualify, or a code a merge shares between rows of different
+    attributes, is not the variant's SKU: it moves to the front of the description, so
+    that rows of one model with different colours or capacities stay different products. A grade is kept
+    as an attribute but not added to the text (it is the offer's condition, not another
+    product).
+    """
+    attributes: dict[str, str] = {}
+    for name, column in attribute_cols:
+        text = cell_text(row[column]) if column < len(row) else ""
+        if text:
+            attributes[name] = text
+    sku = candidate.sku
+    description = candidate.description
+    named = " " in sku  # "iPhone 15 Pro 256GB", not "MTP03LL/A"
+    if sku and ((named and (shared_sku or attributes)) or (shared_sku and attributes)):
+        candidate.extra["model"] = sku
+        if sku.casefold() not in description.casefold():
+            description = f"{sku} {description}".strip()
+        candidate.sku = ""
+    words = [description] if description else []
+    folded = description.casefold()
+    for name, text in attributes.items():
+        if name == "grade":
+            continue
+        shown = _attribute_text(name, text)
+        if shown.casefold() not in folded:
+            words.append(shown)
+            folded = f"{folded} {shown.casefold()}"
+    candidate.description = " ".join(words)
+    if attributes:
+        candidate.extra["attributes"] = attributes
+
+
+def _attribute_text(name: str, text: str) -> str:
+    """An attribute as it reads in a product text: a bare capacity gets its unit (``256`` -> ``256GB``)."""
+    if text.isdigit():
+        if name == "storage":
+            return f"{text}TB" if int(text) <= 4 else f"{text}GB"
+        if name == "ram":
+            return f"{text}GB RAM"
+    return text
+
+
+def _row_text(row: list[Any]) -> str:
+    """A row shown back to the operator (skipped rows)."""
+    return " | ".join(cell_text(value) for value in row if value != "")[:200]
 
 
 def _chain_after(head: list[list[Any]], start: int, rest: Iterator[list[Any]]) -> Iterator[tuple[int, list[Any]]]:

@@ -219,11 +219,14 @@ def test_leading_blank_rows_and_columns_keep_excel_row_numbers(tmp_path):
     assert stats["header_row:S"] == 4
 
 
-def test_only_the_condition_column_is_forward_filled(tmp_path):
-    rows = [STANDARD, ["A1", "Phone", 10, 1, "Used"], [None, None, 11, 2, None]]
-    path = write_xlsx(tmp_path / "m.xlsx", {"S": rows}, merges={"S": ["A2:A3", "E2:E3"]})
+def test_merged_cells_apply_to_every_row_except_a_merged_quantity(tmp_path):
+    rows = [STANDARD, ["A1", "Phone", 10, 5, "Used"], [None, None, 11, None, None]]
+    path = write_xlsx(tmp_path / "m.xlsx", {"S": rows}, merges={"S": ["A2:A3", "B2:B3", "D2:D3", "E2:E3"]})
     candidates, _, _ = run(path)
-    assert [(c.sku, c.condition) for c in candidates] == [("A1", "Used"), ("", "Used")]
+    assert [(c.sku, c.description, c.price, c.quantity, c.condition) for c in candidates] == [
+        ("A1", "Phone", "10", "5", "Used"),
+        ("A1", "Phone", "11", "", "Used"),  # a shared stock figure is not counted twice
+    ]
 
 
 def test_footer_section_and_repeated_header_rows_are_not_offers(tmp_path):
