@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache, partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from django.conf import settings
@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from documents import storage
 from documents.models import SourceDocument
-from ingestion import processors
+from ingestion import intake, processors
 from ingestion.normalize import NormalizationError, parse_condition, parse_currency, parse_price, parse_quantity
 from ingestion.readahead import read_ahead
 from ingestion.types import IngestContext, OfferCandidate, RowError
@@ -51,7 +51,36 @@ Progress = Callable[[int, int | None], None]
 
 
 class IngestError(Exception):
-    """The request itself is wrong (no such file, unknown processor, bad option)."""
+    """The request itself is wrong (no such file, empty or unsupported file, unknown processor,
+    bad option): a user mistake, refused before anything is stored.
+
+    ``message`` is the reason; ``filename`` the file it is about, as the user named it (empty
+    when the reason is not about a file). ``str()`` gives ``"<filename>: <message>"``.
+    """
+
+    def __init__(self, message: str, *, filename: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.filename = filename
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.message}" if self.filename else self.message
+
+
+def user_message(exc: BaseException, document: SourceDocument) -> str:
+    """``exc``'s message for the operator, naming the user's file where it named the stored copy
+    (its absolute or storage-relative path, or its sha256 name)."""
+    message = str(exc) or exc.__class__.__name__
+    if not document.stored_path:
+        return message
+    stored_name = PurePosixPath(document.stored_path).name
+    try:
+        absolute = str(storage.resolve(document.stored_path))
+    except storage.StorageError:
+        absolute = ""
+    for name in sorted({absolute, document.stored_path, stored_name} - {""}, key=len, reverse=True):
+        message = message.replace(name, document.original_filename)
+    return message
 
 
 # --------------------------------------------------------------------------- entry points
@@ -67,15 +96,26 @@ def ingest_path(
     trigger: str = SourceDocument.Trigger.CLI,
     progress: Progress | None = None,
 ) -> SourceDocument:
-    """Store a file from disk and ingest it now. Raises ``IngestError`` for a bad request."""
+    """Store a file from disk and ingest it now. Raises ``IngestError`` for a bad request
+    (its ``filename`` is ``path`` as given); nothing is stored then."""
+    given = str(path)
     path = Path(path)
+    if path.is_dir():
+        raise IngestError("is a folder, not a file", filename=given)
     if not path.is_file():
-        raise IngestError(f"{path}: no such file")
-    with open(path, "rb") as stream:
-        document = register_file(
-            stream, path.name, vendor_name=vendor_name, processor=processor, options=options, currency=currency,
-            trigger=trigger,
-        )
+        raise IngestError("no such file", filename=given)
+    try:
+        with open(path, "rb") as stream:
+            document = register_file(
+                stream, path.name, vendor_name=vendor_name, processor=processor, options=options, currency=currency,
+                trigger=trigger,
+            )
+    except IngestError as exc:
+        if exc.filename:
+            exc.filename = given
+        raise
+    except OSError as exc:
+        raise IngestError(f"cannot be read ({exc.strerror or exc})", filename=given) from None
     return process_document(document, progress=progress)
 
 
@@ -92,7 +132,10 @@ def register_file(
     """Validate the request, store the stream and create its pending ``SourceDocument``.
 
     Admin uploads stop here (a task processes the document); ``ingest_path``
-    goes on to process it at once.
+    goes on to process it at once. A bad request (unknown processor or currency,
+    an empty file or one no processor reads, an option the processor does not
+    take or a bad value) is an ``IngestError`` before anything is stored.
+    ``stream`` must be seekable: its first bytes are read to check it.
     """
     if processor:
         try:
@@ -104,6 +147,7 @@ def register_file(
         run_currency = parse_currency(currency) or ""
         if not run_currency:
             raise IngestError(f"--currency {currency!r} is not a known currency code")
+    options = _checked_options(stream, filename, processor, options or {})
     try:
         stored = storage.store_stream(stream, filename)
     except storage.StorageError as exc:
@@ -118,8 +162,24 @@ def register_file(
         processor=processor,
         vendor=vendor,
         trigger=trigger,
-        options={"currency": run_currency, "options": dict(options or {})},
+        options={"currency": run_currency, "options": options},
     )
+
+
+def _checked_options(stream: BinaryIO, filename: str, processor: str, options: dict[str, str]) -> dict[str, str]:
+    """Refuse an empty or unsupported file; the options checked for the processor that will read
+    it (the one chosen, else the one detected from the name and first bytes)."""
+    head = stream.read(processors.HEAD_BYTES)
+    stream.seek(0)
+    shown = storage.display_name(filename)
+    reason = intake.refusal(head, filename, processor)
+    if reason:
+        raise IngestError(reason, filename=shown)
+    name = processor or processors.detect_name(filename, head)
+    try:
+        return processors.validate_options(name, options)
+    except ValueError as exc:
+        raise IngestError(str(exc), filename=shown) from None
 
 
 def reingest(document: SourceDocument, *, trigger: str = SourceDocument.Trigger.REINGEST) -> SourceDocument:

@@ -132,3 +132,47 @@ def test_user_filename_cannot_place_a_file_outside_storage(tmp_path, settings):
     assert storage.resolve(stored.relative_path).is_relative_to(settings.INGESTION_STORAGE_DIR)
     assert storage.display_name("../../x/evil\x00.csv") == "evil.csv"
     assert storage.safe_suffix("list.x l s") == "" and storage.safe_suffix("LIST.XLSX") == ".xlsx"
+
+
+def test_refused_requests_name_the_file_as_given_and_store_nothing(tmp_path, settings):
+    settings.INGESTION_STORAGE_DIR = tmp_path / "storage"
+    empty = tmp_path / "vendor list.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(IngestError) as raised:
+        ingest_path(str(empty), vendor_name="Acme")
+    assert (raised.value.filename, raised.value.message) == (str(empty), "the file is empty")
+    assert str(raised.value) == f"{empty}: the file is empty"
+    with pytest.raises(IngestError, match=r"is a folder, not a file"):
+        ingest_path(tmp_path, vendor_name="Acme")
+    assert SourceDocument.objects.count() == 0
+    assert not settings.INGESTION_STORAGE_DIR.exists() or not any(settings.INGESTION_STORAGE_DIR.rglob("*"))
+
+
+def test_register_file_refuses_an_unsupported_upload_and_cleans_options(tmp_path, settings):
+    import io
+
+    from ingestion.services import register_file
+
+    settings.INGESTION_STORAGE_DIR = tmp_path / "storage"
+    with pytest.raises(IngestError) as raised:
+        register_file(io.BytesIO(b"\x89PNG\r\n\x1a\n not a list"), "photo.png", vendor_name="Acme")
+    assert raised.value.filename == "photo.png"
+    assert raised.value.message.startswith("cannot tell what kind of file this is; PriceHub reads spreadsheet (")
+    with pytest.raises(IngestError, match="unknown option 'timezone' for the spreadsheet processor; known options"):
+        register_file(io.BytesIO(b"SKU,PRICE\nA,1\n"), "list.csv", options={"timezone": "UTC"})
+    assert SourceDocument.objects.count() == 0
+    document = register_file(io.BytesIO(b"SKU,PRICE\nA,1\n"), "list.csv", options={"delimiter": ",",
+                                                                                     "prefer_llm": "on"})
+    assert document.options["options"] == {"delimiter": ",", "prefer_llm": "true"}
+
+
+def test_user_message_names_the_users_file_not_the_stored_copy(price_list):
+    from ingestion.services import register_file, user_message
+
+    with open(price_list, "rb") as stream:
+        document = register_file(stream, "Acme prices.xlsx", vendor_name="Acme")
+    stored = storage.resolve(document.stored_path)
+    exc = OSError(f"[Errno 13] Permission denied: '{stored}'")
+    assert user_message(exc, document) == "[Errno 13] Permission denied: 'Acme prices.xlsx'"
+    assert user_message(ValueError(f"cannot read {stored.name}"), document) == "cannot read Acme prices.xlsx"
+    assert user_message(ValueError(), document) == "ValueError"

@@ -1,5 +1,12 @@
-"""python manage.py ingest PATH [PATH ...] [--vendor NAME] [--processor NAME]
-[--option KEY=VALUE ...] [--currency CODE] [--json]"""
+"""python manage.py ingest PATH [PATH ...] [--recursive] [--vendor NAME] [--processor NAME]
+[--option KEY=VALUE ...] [--currency CODE] [--json]
+
+A PATH may be a folder: its supported files are ingested, sorted by name;
+hidden files, sub-folders (unless --recursive) and files PriceHub does not
+read are skipped, each with the reason. A file that cannot be ingested (no
+such file, empty, unsupported, an option its processor does not take) is
+refused before anything is stored.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,9 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from ingestion import processors
+from ingestion.intake import SourceFile, files_to_ingest
 from ingestion.services import IngestError, ingest_path
+from offers.wording import counted
 
 
 def parse_options(pairs: list[str]) -> dict[str, str]:
@@ -19,6 +28,24 @@ def parse_options(pairs: list[str]) -> dict[str, str]:
         if not sep or not key.strip():
             raise CommandError(f"--option {pair!r} is not KEY=VALUE")
         options[key.strip()] = value.strip()
+    return options
+
+
+def check_option_keys(options: dict[str, str], processor: str) -> dict[str, str]:
+    """Refuse, before any file is read, options the chosen processor does not take (or, with the
+    processor left to detection, that no processor takes), naming the known ones. Values are
+    checked per file, for the processor that reads it."""
+    if processor:
+        try:
+            return processors.validate_options(processor, options)
+        except ValueError as exc:
+            raise CommandError(str(exc), returncode=1) from None
+    known = {option.name for name in processors.names() for option in processors.options_for(name)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise CommandError(
+            f"unknown option {unknown[0]!r}; known options: {processors.describe_options()}", returncode=1
+        )
     return options
 
 
@@ -46,46 +73,61 @@ class ProgressBar:
 
 
 class Command(BaseCommand):
-    help = "Ingest price lists (spreadsheets, WhatsApp transcripts) into offers."
+    help = "Ingest price lists (spreadsheets, WhatsApp transcripts, folders of them) into offers."
 
     def add_arguments(self, parser):
-        parser.add_argument("paths", nargs="+", metavar="PATH")
+        parser.add_argument("paths", nargs="+", metavar="PATH", help="A file, or a folder of files.")
+        parser.add_argument("--recursive", "-r", action="store_true", help="Take the files in folders in folders.")
         parser.add_argument("--vendor", default="", help="Vendor name (created if new).")
         parser.add_argument(
             "--processor", default="", choices=[""] + processors.names(), help="Default: detected from the file."
         )
         parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                            help="Processor option, e.g. prefer_llm=true, day_first=false. Repeatable.")
+                            help=f"Processor option, repeatable. Known: {processors.describe_options()}.")
         parser.add_argument("--currency", default="", help="ISO code for prices that name no currency.")
         parser.add_argument("--json", action="store_true", help="One JSON object per file on stdout.")
 
-    def handle(self, *args, paths, vendor, processor, option, currency, json: bool, **kwargs):
-        options = parse_options(option)
+    def handle(self, *args, paths, recursive, vendor, processor, option, currency, json: bool, **kwargs):
+        options = check_option_keys(parse_options(option), processor)
         interactive = not json and sys.stderr.isatty()
-        failed = 0
-        for path in paths:
-            bar = ProgressBar(sys.stderr, path) if interactive else None
+        entries = files_to_ingest(paths, recursive=recursive, processor=processor)
+        attempted = [entry for entry in entries if not entry.skipped]
+        refusals = []
+        for entry in entries:
+            if entry.skipped:
+                self._report_skipped(entry, as_json=json)
+                continue
+            if entry.refused:
+                refusals.append(entry.refused)
+                self._report_refused(entry.given, entry.refused, as_json=json, alone=len(attempted) == 1)
+                continue
+            bar = ProgressBar(sys.stderr, entry.given) if interactive else None
             try:
                 document = ingest_path(
-                    path, vendor_name=vendor, processor=processor, options=options, currency=currency, progress=bar
+                    entry.path, vendor_name=vendor, processor=processor, options=options, currency=currency,
+                    progress=bar,
                 )
             except IngestError as exc:
-                failed += 1
-                self._report_rejected(path, str(exc), as_json=json)
+                refusals.append(exc.message)
+                self._report_refused(entry.given, exc.message, as_json=json, alone=len(attempted) == 1)
                 continue
             finally:
                 if bar:
                     bar.close()
             if document.status == document.Status.FAILED:
-                failed += 1
-            self._report(document, as_json=json)
-        if failed:
-            raise CommandError(f"{failed} of {len(paths)} file(s) failed", returncode=1)
+                refusals.append("")
+            self._report(entry.given, document, as_json=json)
+        if not refusals:
+            return
+        if len(attempted) == 1 and refusals[0] and not json:  # one user mistake: one line
+            raise CommandError(f"{attempted[0].given}: {refusals[0]}", returncode=1)
+        raise CommandError(f"{len(refusals)} of {counted(len(attempted), 'file')} failed", returncode=1)
 
-    def _report(self, document, *, as_json: bool) -> None:
+    def _report(self, given: str, document, *, as_json: bool) -> None:
         stats = document.stats
         if as_json:
             self.stdout.write(json_line({
+                "file": given,
                 "document_id": document.pk,
                 "status": document.status,
                 "offers_created": stats.get("offers_created", 0),
@@ -93,9 +135,9 @@ class Command(BaseCommand):
             }))
             return
         line = (
-            f"{document.original_filename}: {document.status} — document #{document.pk}, "
-            f"{stats.get('offers_created', 0):,} offers, {stats.get('errors', 0):,} errors, "
-            f"{stats.get('rows_seen', 0):,} rows in {stats.get('duration_seconds', 0)} s"
+            f"{given}: {document.status} — document #{document.pk}, "
+            f"{counted(stats.get('offers_created', 0), 'offer')}, {counted(stats.get('errors', 0), 'rejected row')}, "
+            f"{counted(stats.get('rows_seen', 0), 'row')} read in {stats.get('duration_seconds', 0)} s"
         )
         style = {"succeeded": self.style.SUCCESS, "partial": self.style.WARNING}.get(document.status, self.style.ERROR)
         self.stdout.write(style(line))
@@ -107,14 +149,24 @@ class Command(BaseCommand):
         if len(document.errors) > 5:
             self.stderr.write(f"  ... {stats.get('errors', 0) - 5:,} more (GET /documents/{document.pk})")
 
-    def _report_rejected(self, path: str, reason: str, *, as_json: bool) -> None:
+    def _report_refused(self, given: str, reason: str, *, as_json: bool, alone: bool) -> None:
+        """A file refused before anything was stored; alone, the command's error line says it."""
         if as_json:
             self.stdout.write(json_line({
-                "document_id": None, "status": "failed", "offers_created": 0,
-                "errors": [{"ref": path, "field": "", "message": reason, "value": ""}],
+                "file": given, "document_id": None, "status": "refused", "offers_created": 0,
+                "errors": [{"ref": given, "field": "", "message": reason, "value": ""}],
+            }))
+        elif not alone:
+            self.stderr.write(self.style.ERROR(f"{given}: refused — {reason}"))
+
+    def _report_skipped(self, entry: SourceFile, *, as_json: bool) -> None:
+        if as_json:
+            self.stdout.write(json_line({
+                "file": entry.given, "document_id": None, "status": "skipped", "offers_created": 0,
+                "errors": [], "reason": entry.skipped,
             }))
         else:
-            self.stderr.write(self.style.ERROR(f"{path}: failed — {reason}"))
+            self.stderr.write(f"{entry.given}: skipped — {entry.skipped}")
 
 
 def json_line(payload: dict) -> str:

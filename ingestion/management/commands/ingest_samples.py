@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from documents import storage
 from documents.models import SourceDocument
 from ingestion.services import ingest_path
+from offers.wording import counted
 
 SAMPLES_DIR = Path(settings.BASE_DIR) / "docs" / "samples"
 # file name -> (vendor, processor, currency)
@@ -32,6 +33,6 @@ class Command(BaseCommand):
                 continue
             document = ingest_path(path, vendor_name=vendor, processor=processor, currency=currency)
             self.stdout.write(
-                f"sample {name}: {document.status}, {document.stats.get('offers_created', 0)} offers, "
-                f"{document.stats.get('errors', 0)} rejected rows (document #{document.pk})"
+                f"sample {name}: {document.status}, {counted(document.stats.get('offers_created', 0), 'offer')}, "
+                f"{counted(document.stats.get('errors', 0), 'rejected row')} (document #{document.pk})"
             )
