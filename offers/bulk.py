@@ -52,7 +52,7 @@ class OfferRow:
 
 
 def insert_offers(rows: Sequence[OfferRow], *, source_document_id: int | None = None) -> list[int]:
-    """Insert offers and one price-history point each; returns the offer ids."""
+    """Insert offers and one price-history point each (none where the series has that point); returns the offer ids."""
     if not rows:
         return []
     with transaction.atomic():
@@ -77,20 +77,30 @@ def insert_offers(rows: Sequence[OfferRow], *, source_document_id: int | None = 
 
 
 def _copy_history(offer_ids: list[int]) -> None:
-    """One price-history point per offer, copied inside the database from the offers just written."""
+    """One price-history point per offer, copied inside the database from the offers just written.
+
+    An offer whose point is already in the series (same product, vendor,
+    condition, currency and price, observed at the same time: a re-ingest of
+    the same chat or file) adds none. The test is one probe of the series index
+    per offer. Offers of one batch are not compared with each other (the
+    database reads the batch before writing it, on SQLite as on PostgreSQL).
+    """
     history = connection.ops.quote_name(PriceHistory._meta.db_table)
     offers = connection.ops.quote_name(Offer._meta.db_table)
     select = (
         f"INSERT INTO {history} (product_id, vendor_id, condition, price, currency, observed_at, offer_id) "
-        f"SELECT product_id, vendor_id, condition, price, currency, observed_at, id FROM {offers} WHERE "
+        f"SELECT o.product_id, o.vendor_id, o.condition, o.price, o.currency, o.observed_at, o.id FROM {offers} o "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {history} h WHERE h.product_id = o.product_id "
+        "AND h.vendor_id = o.vendor_id AND h.condition = o.condition AND h.observed_at = o.observed_at "
+        "AND h.currency = o.currency AND h.price = o.price) AND "
     )
     with connection.cursor() as cursor:
         if offer_ids[-1] - offer_ids[0] == len(offer_ids) - 1:  # one range, unless another ingest took ids between
-            cursor.execute(select + "id BETWEEN %s AND %s", [offer_ids[0], offer_ids[-1]])
+            cursor.execute(select + "o.id BETWEEN %s AND %s", [offer_ids[0], offer_ids[-1]])
         elif connection.vendor == "postgresql":
-            cursor.execute(select + "id = ANY(%s)", [offer_ids])
+            cursor.execute(select + "o.id = ANY(%s)", [offer_ids])
         else:
-            cursor.execute(select + "id IN (SELECT value FROM json_each(%s))", [json.dumps(offer_ids)])
+            cursor.execute(select + "o.id IN (SELECT value FROM json_each(%s))", [json.dumps(offer_ids)])
 
 
 def reserve_ids(model: type[models.Model], count: int) -> list[int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -215,7 +217,8 @@ class Offer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.vendor_id}/{self.product_id} {self.price} {self.currency}"
+        """"Apple iPhone 15 128GB — Acme Mobile — 689.00 USD": admin titles, breadcrumbs, confirmations."""
+        return price_title(self)
 
 
 class PriceHistory(models.Model):
@@ -250,4 +253,17 @@ class PriceHistory(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.product_id} {self.vendor_id} {self.price} {self.currency} @ {self.observed_at:%Y-%m-%d}"
+        """"Apple iPhone 15 128GB — Acme Mobile — 689.00 USD on 2026-11-01"."""
+        when = f" on {self.observed_at:%Y-%m-%d}" if self.observed_at else ""
+        return price_title(self) + when
+
+
+def price_title(row: Offer | PriceHistory) -> str:
+    """Product — vendor — price currency, for an offer or a history point (select_related both for lists)."""
+    product = row.product.name if row.product_id else "(no product)"
+    vendor = row.vendor.name if row.vendor_id else "(no vendor)"
+    try:
+        price = f"{Decimal(row.price):.2f}"
+    except (TypeError, ValueError, ArithmeticError):
+        price = str(row.price)
+    return f"{product} — {vendor} — {price} {row.currency}".rstrip()

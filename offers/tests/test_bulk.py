@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -67,3 +68,31 @@ def test_history_follows_ids_another_writer_interleaved(build, monkeypatch):
     assert ids[1] - ids[0] == 2
     assert_written(ids, written)
     assert PriceHistory.objects.exclude(offer=other).count() == 25  # none for the other writer's offers
+
+
+@pytest.mark.django_db
+def test_reingesting_the_same_offers_adds_no_second_history_point(build):
+    written = rows(build, 5)
+    first = insert_offers(written)
+    again = insert_offers(written)  # the same chat or file ingested a second time
+    assert len(again) == 5 and PriceHistory.objects.filter(offer_id__in=again).count() == 0
+    assert sorted(PriceHistory.objects.values_list("offer_id", flat=True)) == first
+    changed = [
+        replace(written[0], price=written[0].price + Decimal("0.25")),
+        replace(written[1], observed_at=WHEN + timedelta(minutes=1)),
+        replace(written[2], condition="new"),
+        replace(written[3], currency="USD"),
+        written[4],
+    ]
+    third = insert_offers(changed)
+    assert sorted(PriceHistory.objects.filter(offer_id__in=third).values_list("offer_id", flat=True)) == third[:4]
+
+
+@pytest.mark.django_db
+def test_an_interleaved_reingest_adds_no_second_history_point_either(build, monkeypatch):
+    written = rows(build, 4)
+    insert_offers(written)
+    reserve = bulk.reserve_ids
+    monkeypatch.setattr(bulk, "reserve_ids", lambda model, count: reserve(model, 2 * count)[::2])
+    again = insert_offers(written)
+    assert again[1] - again[0] == 2 and PriceHistory.objects.filter(offer_id__in=again).count() == 0
