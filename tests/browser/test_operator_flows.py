@@ -139,3 +139,24 @@ def test_a_pending_documents_page_reloads_until_the_ingest_ends(page, live_serve
     page.locator(".field-status_badge", has_text="Partial").wait_for(timeout=15_000)
     assert page.locator("#ingest-running").count() == 0
     assert "iPhone 15 128GB Black" in page.locator(".field-offers_preview").inner_text()
+
+
+def test_the_api_pages_render_in_the_browser_for_a_staff_session(page, live_server, operator, weekly_list,
+                                                                browsable_api, screenshot_dir):
+    from ingestion.services import ingest_path
+
+    document = ingest_path(weekly_list, vendor_name="Acme Mobile", currency="EUR")
+    offer, product = document.offers.order_by("id").values_list("id", "product_id").first()
+    log_in(page, live_server.url)
+    for path, title in [("/documents", "Document List"), (f"/documents/{document.pk}", "Document Detail"),
+                        ("/offers", "Offer List"), (f"/offers/{offer}", "Offer Detail"),
+                        ("/products", "Product List"), (f"/products/{product}", "Product Detail"),
+                        ("/vendors", "Vendor List"), (f"/price-history/product/{product}", "Product Price History")]:
+        response = page.goto(live_server.url + path)
+        assert response.status == 200, (path, response.status)
+        assert page.title().startswith(title), (path, page.title())
+    page.goto(f"{live_server.url}/offers?currency=EUR")
+    assert "iPhone 15 128GB Black" in page.locator(".response-info").inner_text()
+    page.get_by_role("button", name="Filters").click()
+    page.locator("#filtersModal input[name=price_min]").wait_for(state="visible")
+    page.screenshot(path=str(screenshot_dir / "api-offers-filters.png"))
