@@ -9,6 +9,7 @@ from documents.filters import DocumentFilter
 from documents.models import SourceDocument
 from documents.price_template import build_vendor_price_template
 from documents.serializers import DocumentDetailSerializer, DocumentSerializer
+from pricehub.api import KnownQueryParameters
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -16,7 +17,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 class DocumentList(generics.ListAPIView):
     queryset = SourceDocument.objects.select_related("vendor")
     serializer_class = DocumentSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [KnownQueryParameters, DjangoFilterBackend]
     filterset_class = DocumentFilter
 
 

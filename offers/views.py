@@ -3,11 +3,11 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
-from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from offers import selectors
+from pricehub.api import KnownQueryParameters, StrictOrderingFilter, reject_unknown_parameters
 from offers.filters import OfferFilter, ProductFilter
 from offers.models import Offer, Product, Vendor
 from offers.serializers import (
@@ -25,7 +25,7 @@ PRODUCTS = Product.objects.select_related("category").prefetch_related("tags")
 class OfferList(generics.ListAPIView):
     queryset = OFFERS
     serializer_class = OfferSerializer
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [KnownQueryParameters, DjangoFilterBackend, StrictOrderingFilter]
     filterset_class = OfferFilter
     ordering_fields = ["id", "price", "observed_at"]
     ordering = ["-id"]
@@ -39,7 +39,7 @@ class OfferDetail(generics.RetrieveAPIView):
 class ProductList(generics.ListAPIView):
     queryset = PRODUCTS
     serializer_class = ProductSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [KnownQueryParameters, DjangoFilterBackend]
     filterset_class = ProductFilter
 
 
@@ -51,6 +51,7 @@ class ProductDetail(generics.RetrieveAPIView):
 class VendorList(generics.ListAPIView):
     queryset = Vendor.objects.all()
     serializer_class = VendorSerializer
+    filter_backends = [KnownQueryParameters]
 
 
 class VendorDetail(generics.RetrieveAPIView):
@@ -67,6 +68,7 @@ class ProductPriceHistory(APIView):
         responses=ProductPriceHistorySerializer,
     )
     def get(self, request, pk: int):
+        reject_unknown_parameters(request, ("since", "until"))
         product = get_object_or_404(PRODUCTS, pk=pk)
         since, until = selectors.parse_time_range(request.query_params)
         series = selectors.price_series(product=product, since=since, until=until)

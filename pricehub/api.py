@@ -1,5 +1,17 @@
+"""API plumbing shared by every endpoint: who may call, how lists page, and which query
+parameters a list takes (an unknown one is a 400 listing the valid ones, never ignored)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.filters import BaseFilterBackend, OrderingFilter
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission
+from rest_framework.settings import api_settings
 
 
 class IsStaffOrTokenUser(BasePermission):
@@ -13,7 +25,98 @@ class IsStaffOrTokenUser(BasePermission):
 
 
 class IdCursorPagination(CursorPagination):
+    """Cursor pages, newest first, ``page_size`` up to 500; a bad ``page_size`` or ``cursor``
+    is a 400 saying so (DRF would quietly use the default, or answer 404)."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
     ordering = "-id"
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None or raw == "":
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise ValidationError({self.page_size_query_param: [f"{raw!r} is not a whole number from 1 to "
+                                                                f"{self.max_page_size}"]})
+        return min(size, self.max_page_size)
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({self.cursor_query_param: ["not a cursor this API gave out; follow the "
+                                                             "next/previous links"]}) from None
+
+
+class UnknownQueryParameter(APIException):
+    """400: the request names a query parameter the endpoint does not take."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "unknown_parameter"
+
+
+def reject_unknown_parameters(request, valid: Iterable[str]) -> None:
+    """Raise ``UnknownQueryParameter`` (400) when the query string names a parameter not in
+    ``valid`` (``format`` is always valid); the answer lists the valid ones."""
+    allowed = set(valid) | {api_settings.URL_FORMAT_OVERRIDE}
+    unknown = sorted(name for name in request.query_params if name not in allowed)
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        noun = "parameter" if len(unknown) == 1 else "parameters"
+        raise UnknownQueryParameter({
+            "detail": f"unknown query {noun} {names}; valid ones: {', '.join(sorted(allowed))}",
+            "valid": sorted(allowed),
+        })
+
+
+def list_parameters(view) -> set[str]:
+    """The query parameters a list view takes: its filterset's filters, its ordering and
+    search parameters, its paginator's, and the view's own ``query_parameters``."""
+    names = set(getattr(view, "query_parameters", ()))
+    for backend in getattr(view, "filter_backends", ()):
+        if issubclass(backend, DjangoFilterBackend) and getattr(view, "filterset_class", None):
+            names |= set(view.filterset_class.base_filters)
+        if issubclass(backend, OrderingFilter):
+            names.add(backend.ordering_param)
+        search_param = getattr(backend, "search_param", None)
+        if search_param:
+            names.add(search_param)
+    paginator = getattr(view, "paginator", None)
+    for attribute in ("cursor_query_param", "page_query_param", "page_size_query_param", "limit_query_param",
+                      "offset_query_param"):
+        value = getattr(paginator, attribute, None)
+        if value:
+            names.add(value)
+    return names
+
+
+class KnownQueryParameters(BaseFilterBackend):
+    """First of a list view's filter backends: a query parameter the view does not take is a
+    400 listing the valid ones (``list_parameters``), not silently ignored."""
+
+    def filter_queryset(self, request, queryset, view):
+        reject_unknown_parameters(request, list_parameters(view))
+        return queryset
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """``ordering`` as DRF reads it, except that a field not in ``ordering_fields`` is a 400
+    listing the valid ones instead of being dropped."""
+
+    def get_ordering(self, request, queryset, view):
+        raw = request.query_params.get(self.ordering_param)
+        if raw:
+            valid = [name for name, _ in self.get_valid_fields(queryset, view, {"request": request})]
+            wrong = [term.strip() for term in raw.split(",") if term.strip().lstrip("-") not in valid]
+            if wrong:
+                raise ValidationError({self.ordering_param: [
+                    f"cannot order by {', '.join(repr(w) for w in wrong)}; valid: {', '.join(valid)} "
+                    "(a leading - sorts descending)"
+                ]})
+        return super().get_ordering(request, queryset, view)
