@@ -136,6 +136,11 @@ class Option:
 
 PREFER_LLM = Option("prefer_llm", "true|false", "the playbook's flag asking for the LLM normalization pass "
                     "(ENABLE_OPENAI=true); recorded on the document", _boolean)
+CHAT_OPTIONS = (
+    Option("day_first", "true|false", "read dates as day/month (true) or month/day (false) when the "
+                                      "export alone cannot tell", _boolean),
+    Option("timezone", "Area/City", "the time zone of the chat's timestamps (default TIME_ZONE)", _time_zone),
+)
 # Every option of every processor, declared here once. A processor not listed takes COMMON_OPTIONS only.
 COMMON_OPTIONS = (PREFER_LLM,)
 OPTIONS: dict[str, tuple[Option, ...]] = {
@@ -145,11 +150,8 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
         Option("delimiter", "CHAR", "the CSV's field separator (one character, or tab), when sniffing fails",
                _delimiter),
     ),
-    "whatsapp_text": (
-        Option("day_first", "true|false", "read dates as day/month (true) or month/day (false) when the "
-                                          "export alone cannot tell", _boolean),
-        Option("timezone", "Area/City", "the time zone of the chat's timestamps (default TIME_ZONE)", _time_zone),
-    ),
+    "whatsapp_text": CHAT_OPTIONS,
+    "telegram": CHAT_OPTIONS,
 }
 
 

@@ -61,3 +61,17 @@ def test_detection_message_names_the_users_file(tmp_path):
     with pytest.raises(processors.UnknownProcessor) as raised:
         processors.detect(stored)
     assert "ab" * 32 not in str(raised.value)
+
+
+def test_each_processor_declares_the_options_its_code_reads():
+    """Every ``context.options.get("x")`` / ``context.option_bool("x")`` in a processor module is a
+    declared option of that processor, so validation never refuses what a processor reads."""
+    import re
+    from importlib import import_module
+    from pathlib import Path
+
+    for name, module in processors.MODULES.items():
+        source = Path(import_module(module).__file__).read_text()
+        read = set(re.findall(r"""(?:options\.get|option_bool)\(\s*["'](\w+)["']""", source))
+        declared = {option.name for option in processors.options_for(name)}
+        assert read <= declared, (name, read - declared)
