@@ -68,7 +68,7 @@ from xml.etree import ElementTree
 
 from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
-from ingestion.normalize import currency_from_header, parse_currency
+from ingestion.normalize import currency_from_header, parse_condition, parse_currency
 from offers.text import strip_accents
 from ingestion.types import IngestContext, Item, OfferCandidate, RowError
 
@@ -932,9 +932,32 @@ def _table_rows(table: Table, context: IngestContext, total: int | None) -> Iter
                 candidate.condition = f"{candidate.condition} grade {grade}".strip()
         if attribute_cols or (sku_col in merged and candidate.sku):
             _describe_variant(candidate, row, attribute_cols, shared_sku=sku_col in merged)
+        if cond_col is None and candidate.description:
+            condition = _condition_in_text(candidate.description)
+            if condition:
+                candidate.condition = condition
+                candidate.extra["condition_source"] = "description"
         if type(price_value) is float and _AMBIGUOUS_NUMBER_RE.fullmatch(candidate.price):
             candidate.extra["decimal_comma"] = False
         yield candidate
+
+
+# Condition words that are also colours or abbreviations in product names ("Mint" green,
+# "OB", "HS", "BN"): not read as a condition when they stand in a description.
+_CONDITION_WORDS_NOT_IN_NAMES = frozenset({"mint", "ob", "hs", "bn"})
+
+
+def _condition_in_text(text: str) -> str:
+    """The condition a product text names (``"... Preto lacrado"`` -> ``"new"``), as a phrase
+    ``parse_condition`` reads back (``"refurbished grade B"``), or ``""``.
+
+    Used only for sheets without a condition or grade column.
+    """
+    words = [word for word in text.split() if word.casefold() not in _CONDITION_WORDS_NOT_IN_NAMES]
+    condition = parse_condition(" ".join(words))
+    if condition.code == "unknown":
+        return ""
+    return f"{condition.code.replace('_', ' ')} grade {condition.grade}" if condition.grade else condition.code.replace("_", " ")
 
 
 def _describe_variant(candidate: OfferCandidate, row: list[Any], attribute_cols: list[tuple[str, int]],
