@@ -224,3 +224,15 @@ def test_counts_are_in_the_right_number(tmp_path):
     assert ": partial — document #" in out and ", 1 offer, 1 rejected row, " in out
     code, _, err = run("ingest", str(tmp_path / "nope.csv"), str(tmp_path / "nope2.csv"))
     assert "2 of 2 files failed" in err
+
+
+def test_progress_bar_counts_rows_in_the_right_number():
+    from ingestion.management.commands.ingest import ProgressBar
+
+    stream = StringIO()
+    bar = ProgressBar(stream, "chat.txt")
+    bar(1, None)
+    bar(2_500, None)
+    bar(50, 200)
+    assert stream.getvalue().split("\r")[1:] == ["chat.txt 1 row", "chat.txt 2,500 rows",
+                                                 "chat.txt [######                   ]  25% (50/200)"]

@@ -64,7 +64,7 @@ class ProgressBar:
             bar = "#" * (percent // 4)
             self.stream.write(f"\r{self.label} [{bar:<25}] {percent:3d}% ({done:,}/{total:,})")
         else:
-            self.stream.write(f"\r{self.label} {done:,} rows")
+            self.stream.write(f"\r{self.label} {counted(done, 'row')}")
         self.stream.flush()
 
     def close(self) -> None:
