@@ -519,6 +519,7 @@ MAX_SHEET_ROWS = 1_048_576  # Excel's row limit (ECMA-376 Part 1, 18.3.1.73: r i
 MAX_CELL_FORMATS = 65_536  # Excel allows 64,000 cell formats per workbook
 MAX_STYLE_ELEMENTS = 2_000_000  # XML events read from styles.xml at most
 _SCAN_CHUNK = 1 << 20
+_MAX_CARRY = 8 << 20  # a single tag or text longer than this is scanned as it comes
 _ROW_TAG_RE = re.compile(rb"<(?:\w+:)?row\b[^>]*>")
 _ROW_NUMBER_RE = re.compile(rb'\sr="(\d+)"')
 _ROW_HIDDEN_RE = re.compile(rb'\shidden="(?:1|true)"')
@@ -764,6 +765,9 @@ class XlsxParts:
                 cut = chunk.rfind(b"<") if data else -1
                 if cut > 0:  # a tag cut in two waits for the next chunk
                     chunk, carry = chunk[:cut], chunk[cut:]
+                elif cut == 0 and len(chunk) <= _MAX_CARRY:  # one long tag (or text): read on
+                    carry = chunk
+                    continue
                 else:
                     carry = b""
                 if b"hidden" in chunk:
@@ -857,6 +861,7 @@ def _table_rows(table: Table, context: IngestContext, total: int | None) -> Iter
     attribute_cols = [(name, columns[name]) for name in ATTRIBUTE_FIELDS if name in columns]
     if grade_col is not None:
         attribute_cols.append(("grade", grade_col))
+    attribute_cols.sort(key=lambda item: item[1])  # in the sheet's order
     width = len(header.cells)
     header_cells = header.cells
     stats = context.stats
@@ -990,7 +995,7 @@ def _describe_variant(candidate: OfferCandidate, row: list[Any], attribute_cols:
         if name == "grade":
             continue
         shown = _attribute_text(name, text)
-        if shown.casefold() not in folded:
+        if shown.casefold() not in folded and not (text.isdigit() and f"{text}gb" in folded.replace(" ", "")):
             words.append(shown)
             folded = f"{folded} {shown.casefold()}"
     candidate.description = " ".join(words)
