@@ -63,7 +63,7 @@ def files_to_ingest(paths: list[str], *, recursive: bool = False, processor: str
         if not path.is_dir():
             entries.append(SourceFile(given, path))
             continue
-        found = list(_folder_entries(given, path, recursive=recursive, processor=processor))
+        found = list(_folder_entries(given, path, recursive=recursive, processor=processor, seen=set()))
         entries.extend(found)
         if not any(entry.to_ingest for entry in found):
             skipped = len(found)
@@ -72,15 +72,18 @@ def files_to_ingest(paths: list[str], *, recursive: bool = False, processor: str
     return entries
 
 
-def _folder_entries(given: str, folder: Path, *, recursive: bool, processor: str):
+def _folder_entries(given: str, folder: Path, *, recursive: bool, processor: str, seen: set[Path]):
+    seen.add(folder.resolve())
     for child in sorted(folder.iterdir(), key=lambda p: p.name):
         shown = str(Path(given) / child.name)
         if child.name.startswith("."):
             kind = "folder" if child.is_dir() else "file"
             yield SourceFile(shown, child, skipped=f"hidden {kind}")
         elif child.is_dir():
-            if recursive:
-                yield from _folder_entries(shown, child, recursive=True, processor=processor)
+            if recursive and child.resolve() in seen:  # a link back up the tree
+                yield SourceFile(shown, child, skipped="a link to a folder already read")
+            elif recursive:
+                yield from _folder_entries(shown, child, recursive=True, processor=processor, seen=seen)
             else:
                 yield SourceFile(shown, child, skipped="a folder (--recursive takes folders in folders)")
         elif not child.is_file():

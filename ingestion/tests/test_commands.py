@@ -236,3 +236,11 @@ def test_progress_bar_counts_rows_in_the_right_number():
     bar(50, 200)
     assert stream.getvalue().split("\r")[1:] == ["chat.txt 1 row", "chat.txt 2,500 rows",
                                                  "chat.txt [######                   ]  25% (50/200)"]
+
+
+def test_recursive_ingest_does_not_follow_a_link_back_up_the_tree(inbox):
+    (inbox / "old" / "loop").symlink_to(inbox)
+    code, out, err = run("ingest", str(inbox), "--recursive", "--vendor", "Acme", "--currency", "EUR")
+    assert code == 0, err
+    assert f"{inbox}/old/loop: skipped — a link to a folder already read" in err
+    assert len(out.splitlines()) == 3  # a.csv, b.xlsx, old/c.csv
