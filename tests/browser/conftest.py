@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 CHROMIUM = Path(os.environ.get("PRICEHUB_CHROMIUM", "/usr/bin/chromium"))
 LAUNCH_ARGS = [
@@ -29,7 +30,7 @@ def browser(monkeypatch):
     )
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         pytest.skip(f"no browser: Chromium is not installed at {CHROMIUM} (apt-get install chromium; .ci/run does)")
-    # Playwright's sync API keeps an asyncio loop in this thread; the test's own
+    # Playwright's sync API keeps an asyncio loop running in this thread; the test's own
     # queries are plain synchronous ones (the live server answers in its own thread).
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as playwright:
@@ -38,6 +39,9 @@ def browser(monkeypatch):
             yield chromium
         finally:
             chromium.close()
+            # While that loop runs, Django keeps this thread's connections apart from the
+            # test's usual ones: close them here, or the test database cannot be dropped.
+            connections.close_all()
 
 
 @pytest.fixture
