@@ -61,35 +61,11 @@ def main() -> None:
 def run(count: int) -> None:
     from django.contrib.auth.models import User
     from django.core.management import call_command
-    from django.db import transaction
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
-    from offers.bulk import OfferRow, insert_offers
-    from offers.models import Product, Vendor
-
     call_command("migrate", verbosity=0)
-    rng = random.Random(7)
-    vendors = [Vendor.objects.create(name=f"Vendor {i}").pk for i in range(20)]
-    Product.objects.bulk_create(Product(name=f"Product {i}", match_key=f"product {i}") for i in range(50_000))
-    products = list(Product.objects.values_list("pk", flat=True))
-    start_time = datetime(2026, 1, 1, tzinfo=dt_timezone.utc)
-    started = time.perf_counter()
-    batch = 20_000
-    for offset in range(0, count, batch):
-        rows = [
-            OfferRow(
-                vendor_id=rng.choice(vendors), sku=f"SKU{i}", description=f"Offer {i}",
-                price=Decimal(rng.randrange(1000, 200000)) / 100,
-                currency="CHF" if i % 1000 == 0 else ("USD", "EUR", "GBP", "BRL")[i % 4], quantity=rng.randrange(100),
-                condition=("new", "used", "refurbished", "cpo")[i % 4], condition_grade="", condition_raw="",
-                observed_at=start_time + timedelta(minutes=i), source_ref=f"line {i}", product_id=rng.choice(products),
-            )
-            for i in range(offset, min(offset + batch, count))
-        ]
-        with transaction.atomic():
-            insert_offers(rows)
-    print(f"filled {count:,} offers in {time.perf_counter() - started:.0f} s")
+    vendors, products = fill_offers(count)
 
     user = User.objects.create_user("bench")
     client = APIClient()
@@ -121,6 +97,41 @@ def run(count: int) -> None:
     }
     for label, url in cases.items():
         print(f"filter {label:<24} {timed(url):7.1f} ms")
+
+
+def fill_offers(count: int) -> tuple[list[int], list[int]]:
+    """Write 20 vendors, 50,000 products and ``count`` offers (with history); returns the vendor and product ids.
+
+    Shared with bench/admin_pages.py. Offers go through ``offers.bulk.insert_offers``
+    by 20,000, one minute apart from 2026-01-01, five currencies (1 in 1,000 in CHF).
+    """
+    from django.db import transaction
+
+    from offers.bulk import OfferRow, insert_offers
+    from offers.models import Product, Vendor
+
+    rng = random.Random(7)
+    vendors = [Vendor.objects.create(name=f"Vendor {i}").pk for i in range(20)]
+    Product.objects.bulk_create(Product(name=f"Product {i}", match_key=f"product {i}") for i in range(50_000))
+    products = list(Product.objects.values_list("pk", flat=True))
+    start_time = datetime(2026, 1, 1, tzinfo=dt_timezone.utc)
+    started = time.perf_counter()
+    batch = 20_000
+    for offset in range(0, count, batch):
+        rows = [
+            OfferRow(
+                vendor_id=rng.choice(vendors), sku=f"SKU{i}", description=f"Offer {i}",
+                price=Decimal(rng.randrange(1000, 200000)) / 100,
+                currency="CHF" if i % 1000 == 0 else ("USD", "EUR", "GBP", "BRL")[i % 4], quantity=rng.randrange(100),
+                condition=("new", "used", "refurbished", "cpo")[i % 4], condition_grade="", condition_raw="",
+                observed_at=start_time + timedelta(minutes=i), source_ref=f"line {i}", product_id=rng.choice(products),
+            )
+            for i in range(offset, min(offset + batch, count))
+        ]
+        with transaction.atomic():
+            insert_offers(rows)
+    print(f"filled {count:,} offers in {time.perf_counter() - started:.0f} s")
+    return vendors, products
 
 
 if __name__ == "__main__":

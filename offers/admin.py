@@ -1,12 +1,102 @@
+"""The operators' admin. Offer and price-history lists hold millions of rows: they are paged
+without counting the table, filtered through indexes, and searched product first
+(see offers.selectors)."""
+
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count
+from django.contrib.admin.views.main import PAGE_VAR
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
+from offers import selectors
 from offers.models import Category, Offer, PriceHistory, Product, ProductAlias, Tag, Vendor, VendorAlias
 from offers.vendors import merge_vendors
+
+OFFER_COUNT_CAP = 10_000
+
+
+class LargeTableAdmin(admin.ModelAdmin):
+    """A list of millions of rows: no COUNT(*) of the table, no facet counts, no "show all"."""
+
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50  # rendering, not the database, is most of a page's time
+    list_max_show_all = 50  # never more than one page at once
+
+    @admin.display(description=mark_safe('<input type="checkbox" id="action-toggle">'))
+    def action_checkbox(self, obj):
+        """The row's checkbox as plain markup (the widget's template costs more than the row's query)."""
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="Select {}">',
+            admin.helpers.ACTION_CHECKBOX_NAME, obj.pk, obj,
+        )
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        try:
+            page_number = int(request.GET.get(PAGE_VAR, 1))
+        except ValueError:
+            page_number = 1
+        return selectors.LookaheadPaginator(
+            queryset, per_page, orphans, allow_empty_first_page, page_number=page_number
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        """Search by product: the product table first, then these rows by product id."""
+        if not search_term.strip():
+            return queryset, False
+        return selectors.search_by_product(queryset, search_term), False
+
+
+class OffersProtectMixin:
+    """A vendor or product with offers cannot be deleted (they are PROTECTed): the delete page says so
+    with a few of them and a link to all, instead of listing (and titling) every offer."""
+
+    offers_field = ""
+    SHOWN = 20
+
+    def get_deleted_objects(self, objs, request):
+        blocking = Offer.objects.filter(**{f"{self.offers_field}__in": objs}).select_related("product", "vendor")
+        shown = list(blocking.order_by("-id")[: self.SHOWN + 1])
+        if not shown:
+            return super().get_deleted_objects(objs, request)
+        protected = [
+            format_html('Offer: <a href="{}">{}</a>', reverse("admin:offers_offer_change", args=[offer.pk]), offer)
+            for offer in shown[: self.SHOWN]
+        ]
+        if len(shown) > self.SHOWN:
+            ids = ",".join(str(obj.pk) for obj in objs)
+            url = reverse("admin:offers_offer_changelist") + f"?{self.offers_field}__id__in={ids}"
+            protected.append(format_html('… <a href="{}">all their offers</a>', url))
+        return [], {}, set(), protected
+
+
+class VendorListFilter(admin.SimpleListFilter):
+    """Vendors to filter by, confirmed ones first, at most ``LIMIT`` (plus the one selected)."""
+
+    title = "vendor"
+    parameter_name = "vendor__id__exact"
+    LIMIT = 100
+
+    def lookups(self, request, model_admin):
+        return [(str(pk), name) for pk, name in selectors.vendors_for_filter(self.value(), limit=self.LIMIT)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(vendor_id=self.value()) if self.value() else queryset
+
+
+class CurrencyListFilter(admin.SimpleListFilter):
+    """The currencies of the latest rows (plus the one selected): no DISTINCT over the whole table."""
+
+    title = "currency"
+    parameter_name = "currency__exact"
+
+    def lookups(self, request, model_admin):
+        return [(code, code) for code in selectors.recent_values(model_admin.model, "currency", self.value())]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(currency=self.value()) if self.value() else queryset
 
 
 class VendorAliasInline(admin.TabularInline):
@@ -17,12 +107,21 @@ class VendorAliasInline(admin.TabularInline):
 
 
 @admin.register(Vendor)
-class VendorAdmin(admin.ModelAdmin):
+class VendorAdmin(OffersProtectMixin, admin.ModelAdmin):
+    offers_field = "vendor"
     list_display = ["name", "default_currency", "is_provisional", "offer_count", "created_at"]
+    list_per_page = 100
     list_filter = ["is_provisional", "default_currency"]
     search_fields = ["name", "aliases__alias"]
+    search_help_text = "Name (every word), or part of an alias such as a WhatsApp number."
     inlines = [VendorAliasInline]
     actions = ["merge_into"]
+
+    def get_search_results(self, request, queryset, search_term):
+        """Name or alias, without the join that repeats each vendor once per alias."""
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(pk__in=selectors.vendors_matching(search_term).values("pk")), False
 
     @admin.action(description="Merge selected vendors into another vendor", permissions=["change"])
     def merge_into(self, request, queryset):
@@ -43,12 +142,19 @@ class VendorAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/offers/vendor/merge.html", context)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(offer_total=Count("offers"))
+        queryset = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name == "offers_vendor_changelist":
+            # Counted for the list only: not for autocompletes, change or delete pages.
+            queryset = queryset.annotate(
+                offer_total=selectors.capped_count(Offer.objects.all(), "vendor", OFFER_COUNT_CAP)
+            )
+        return queryset
 
-    @admin.display(description="Offers", ordering="offer_total")
+    @admin.display(description="Offers")
     def offer_count(self, vendor):
         url = reverse("admin:offers_offer_changelist") + f"?vendor__id__exact={vendor.pk}"
-        return format_html('<a href="{}">{}</a>', url, vendor.offer_total)
+        total = f"{OFFER_COUNT_CAP:,}+" if vendor.offer_total > OFFER_COUNT_CAP else f"{vendor.offer_total:,}"
+        return format_html('<a href="{}">{}</a>', url, total)
 
 
 class MergeVendorsForm(forms.Form):
@@ -69,6 +175,7 @@ class VendorAliasAdmin(admin.ModelAdmin):
     list_display = ["alias", "kind", "vendor", "created_at"]
     list_filter = ["kind"]
     search_fields = ["alias", "vendor__name"]
+    list_select_related = ["vendor"]
     autocomplete_fields = ["vendor"]
 
 
@@ -94,10 +201,12 @@ class ProductAliasInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
-    list_display = ["name", "brand", "model", "storage", "color", "category", "tag_list", "created_at"]
+class ProductAdmin(OffersProtectMixin, admin.ModelAdmin):
+    offers_field = "product"
+    list_display = ["name", "brand", "model", "storage", "color", "category", "tag_list", "offers_link", "created_at"]
     list_filter = ["category", "tags", "brand"]
-    search_fields = ["name", "brand", "model", "match_key", "aliases__key"]
+    search_fields = ["name", "aliases__key"]
+    search_help_text = "Name (every word), or a vendor SKU."
     list_select_related = ["category"]
     autocomplete_fields = ["category", "tags"]
     readonly_fields = ["created_at", "updated_at"]
@@ -106,9 +215,20 @@ class ProductAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tags")
 
+    def get_search_results(self, request, queryset, search_term):
+        """The same product search as the offer list's."""
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(pk__in=selectors.products_matching(search_term).values("pk")), False
+
     @admin.display(description="Tags")
     def tag_list(self, product):
         return ", ".join(tag.name for tag in product.tags.all())
+
+    @admin.display(description="Offers")
+    def offers_link(self, product):
+        url = reverse("admin:offers_offer_changelist") + f"?product__id__exact={product.pk}"
+        return format_html('<a href="{}">Offers</a>', url)
 
 
 @admin.register(ProductAlias)
@@ -121,20 +241,31 @@ class ProductAliasAdmin(admin.ModelAdmin):
 
 
 @admin.register(Offer)
-class OfferAdmin(admin.ModelAdmin):
+class OfferAdmin(LargeTableAdmin):
     list_display = [
-        "id", "vendor", "product", "price", "currency", "quantity", "condition", "condition_grade",
-        "observed_at", "document_link", "source_ref",
+        "id", "product", "vendor", "price", "currency", "quantity", "condition", "observed_at", "document_link",
+        "source_ref",
     ]
-    list_filter = ["condition", "currency", "vendor", ("observed_at", admin.DateFieldListFilter)]
-    search_fields = ["sku", "description", "product__name"]
-    list_select_related = ["vendor", "product", "source_document"]
+    # Each filter reads through an index in the list's order (newest first;
+    # by observation time when filtered on it). Product and document come
+    # as links from their own pages (?product__id__exact=, ?source_document__id__exact=).
+    list_filter = ["condition", CurrencyListFilter, VendorListFilter, ("observed_at", admin.DateFieldListFilter)]
+    search_fields = ["product__name"]
+    search_help_text = "Product name (every word), or a vendor SKU."
+    sortable_by = ["id", "price", "observed_at"]
+    list_select_related = ["vendor", "product"]
     raw_id_fields = ["product", "source_document", "source_message"]
     autocomplete_fields = ["vendor"]
     readonly_fields = ["created_at"]
-    date_hierarchy = "observed_at"
-    show_full_result_count = False
-    list_per_page = 100
+
+    def get_queryset(self, request):
+        # The title (Offer.__str__) names product and vendor: change and delete pages too.
+        return super().get_queryset(request).select_related("vendor", "product")
+
+    def get_ordering(self, request):
+        if any(name.startswith("observed_at__") for name in request.GET):
+            return ["-observed_at", "-id"]  # the observed_at index serves filter and order
+        return ["-id"]
 
     @admin.display(description="Document")
     def document_link(self, offer):
@@ -145,13 +276,22 @@ class OfferAdmin(admin.ModelAdmin):
 
 
 @admin.register(PriceHistory)
-class PriceHistoryAdmin(admin.ModelAdmin):
-    list_display = ["product", "vendor", "condition", "price", "currency", "observed_at", "offer_id"]
-    list_filter = ["condition", "currency", "vendor"]
+class PriceHistoryAdmin(LargeTableAdmin):
+    list_display = ["product", "vendor", "condition", "price", "currency", "observed_at", "offer_link"]
+    list_filter = ["condition", CurrencyListFilter, VendorListFilter]
     search_fields = ["product__name"]
+    search_help_text = "Product name (every word), or a vendor SKU."
+    ordering = ["-id"]
+    sortable_by = []  # newest first; other orders would sort millions of points
     list_select_related = ["product", "vendor"]
-    date_hierarchy = "observed_at"
-    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product", "vendor")
+
+    @admin.display(description="Offer")
+    def offer_link(self, point):
+        url = reverse("admin:offers_offer_change", args=[point.offer_id])
+        return format_html('<a href="{}">#{}</a>', url, point.offer_id)
 
     def has_add_permission(self, request):
         return False

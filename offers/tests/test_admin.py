@@ -1,0 +1,174 @@
+"""The operators' admin over large tables: pages work, titles are readable, lists never count the table."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone as dt_timezone
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from offers import admin as offers_admin, selectors
+from offers.models import Offer, PriceHistory, ProductAlias, VendorAlias
+
+WHEN = datetime(2026, 11, 1, 12, 0, tzinfo=dt_timezone.utc)
+OFFERS = "/admin/offers/offer/"
+HISTORY = "/admin/offers/pricehistory/"
+ONE_DAY = "observed_at__gte=2026-11-01+00:00:00%2B00:00&observed_at__lt=2026-11-02+00:00:00%2B00:00"
+
+
+@pytest.fixture
+def catalogue(build):
+    """Two vendors, three products, 12 offers (each with its history point) at distinct times and prices."""
+    acme, beta = build.vendor("Acme Mobile"), build.vendor("Beta Phones")
+    phones = [build.product("Apple iPhone 15 128GB"), build.product("Apple iPhone 15 256GB"),
+              build.product("Samsung Galaxy S24")]
+    offers = [
+        build.offer(vendor=(acme, beta)[i % 2], product=phones[i % 3], price=f"{600 + i}.00",
+                    currency=("USD", "EUR")[i % 2], condition=("new", "used")[i % 2],
+                    observed_at=WHEN + timedelta(hours=i))
+        for i in range(12)
+    ]
+    return {"vendors": (acme, beta), "products": phones, "offers": offers}
+
+
+def offer_counts(queries) -> list[str]:
+    """The SQL of every COUNT in ``queries`` that reads the offers or history table."""
+    tables = (Offer._meta.db_table, PriceHistory._meta.db_table)
+    return [q["sql"] for q in queries if "COUNT(" in q["sql"].upper() and any(t in q["sql"] for t in tables)]
+
+
+def test_offer_and_history_titles_name_product_vendor_and_price(catalogue):
+    offer = Offer.objects.get(pk=catalogue["offers"][0].pk)
+    assert str(offer) == "Apple iPhone 15 128GB — Acme Mobile — 600.00 USD"
+    assert str(offer.history_point) == "Apple iPhone 15 128GB — Acme Mobile — 600.00 USD on 2026-11-01"
+    assert str(Offer(price=Decimal("5"), currency="EUR")) == "(no product) — (no vendor) — 5.00 EUR"
+
+
+@pytest.mark.parametrize("url", [
+    OFFERS, f"{OFFERS}?p=2", f"{OFFERS}?condition__exact=used", f"{OFFERS}?currency__exact=EUR",
+    f"{OFFERS}?{ONE_DAY}", f"{OFFERS}?q=iphone+128",
+    f"{OFFERS}?q=nothing+like+it", f"{OFFERS}?o=-4", f"{OFFERS}?all=",
+    HISTORY, f"{HISTORY}?condition__exact=new", f"{HISTORY}?currency__exact=USD", f"{HISTORY}?q=galaxy",
+    "/admin/offers/product/", "/admin/offers/product/?q=iphone",
+    "/admin/offers/vendor/", "/admin/offers/vendor/?q=acme",
+    "/admin/offers/vendoralias/", "/admin/offers/vendoralias/?q=acme", "/admin/offers/productalias/",
+    f"{OFFERS}add/", "/admin/offers/product/add/", "/admin/offers/vendor/add/", "/admin/offers/vendoralias/add/",
+])
+def test_admin_pages_answer(staff_client, catalogue, url, monkeypatch):
+    monkeypatch.setattr(offers_admin.LargeTableAdmin, "list_per_page", 5)
+    response = staff_client.get(url)
+    assert response.status_code == 200, response.content[:500]
+
+
+def test_change_view_and_delete_pages_have_readable_titles(staff_client, catalogue):
+    offer = catalogue["offers"][0]
+    VendorAlias.objects.create(vendor=offer.vendor, alias="acme sales")
+    title = "Apple iPhone 15 128GB — Acme Mobile — 600.00 USD"
+    for url in [f"{OFFERS}{offer.pk}/change/", f"{OFFERS}{offer.pk}/delete/",
+                f"{HISTORY}{offer.history_point.pk}/change/"]:
+        response = staff_client.get(url)
+        assert response.status_code == 200
+        assert title in response.text, url
+    for url in [f"/admin/offers/product/{offer.product_id}/change/", f"/admin/offers/vendor/{offer.vendor_id}/change/",
+                f"/admin/offers/vendoralias/{VendorAlias.objects.get().pk}/change/"]:
+        assert staff_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("url", [
+    OFFERS, f"{OFFERS}?p=2", f"{OFFERS}?vendor__id__exact={{vendor}}", f"{OFFERS}?currency__exact=EUR",
+    f"{OFFERS}?q=iphone", HISTORY, f"{HISTORY}?p=2", f"{HISTORY}?vendor__id__exact={{vendor}}", f"{HISTORY}?q=iphone",
+])
+def test_offer_and_history_lists_never_count_rows_and_cost_the_same_queries_for_more_rows(
+    staff_client, catalogue, build, url, monkeypatch, django_assert_max_num_queries
+):
+    monkeypatch.setattr(offers_admin.LargeTableAdmin, "list_per_page", 5)
+    url = url.format(vendor=catalogue["vendors"][0].pk)
+    staff_client.get(url)  # session and content types cached
+    with CaptureQueriesContext(connection) as few:
+        assert staff_client.get(url).status_code == 200
+    for i in range(30):  # more rows, more vendors and products on each page: no query per row
+        build.offer(vendor=catalogue["vendors"][i % 2], product=build.product(f"Apple iPhone {i}"),
+                    price=f"{700 + i}.00", observed_at=WHEN + timedelta(days=1, minutes=i))
+    with django_assert_max_num_queries(len(few)), CaptureQueriesContext(connection) as many:
+        response = staff_client.get(url)
+    assert response.status_code == 200
+    assert offer_counts(few) + offer_counts(many) == []
+    assert len(many) <= 12
+
+
+def test_offer_list_pages_say_when_the_count_is_estimated_or_a_lower_bound(staff_client, catalogue, monkeypatch):
+    monkeypatch.setattr(offers_admin.LargeTableAdmin, "list_per_page", 5)
+    first = staff_client.get(OFFERS)
+    assert "about 12 offers" in first.text or "more than 5 offers" in first.text
+    last = staff_client.get(f"{OFFERS}?p=3")
+    assert re.search(r"\b12 offers", last.text) and "more than" not in last.text
+    filtered = staff_client.get(f"{OFFERS}?condition__exact=used")
+    assert "more than 5 offers" in filtered.text
+    assert staff_client.get(f"{OFFERS}?condition__exact=used&p=2").context["cl"].result_count == 6
+
+
+def test_filters_and_search_find_the_right_rows(staff_client, catalogue):
+    acme = catalogue["vendors"][0]
+
+    def listed(url):
+        return {o.pk for o in staff_client.get(url).context["cl"].result_list}
+
+    offers = catalogue["offers"]
+    assert listed(f"{OFFERS}?vendor__id__exact={acme.pk}") == {o.pk for o in offers if o.vendor == acme}
+    assert listed(f"{OFFERS}?currency__exact=EUR") == {o.pk for o in offers if o.currency == "EUR"}
+    assert listed(f"{OFFERS}?q=iphone+256") == {o.pk for o in offers if o.product.name.endswith("256GB")}
+    assert listed(f"{OFFERS}?q=APPLE") == {o.pk for o in offers if "Apple" in o.product.name}
+    assert listed(f"{HISTORY}?q=galaxy") == {o.history_point.pk for o in offers if "Galaxy" in o.product.name}
+    ProductAlias.objects.create(product=offers[2].product, vendor=acme, kind="sku", key="SM-S24")
+    assert listed(f"{OFFERS}?q=sm-s24") == {o.pk for o in offers if o.product == offers[2].product}
+    newest = staff_client.get(f"{OFFERS}?{ONE_DAY}").context["cl"]
+    assert [o.pk for o in newest.result_list] == [o.pk for o in reversed(offers)]
+    vendor_filter = staff_client.get(OFFERS).context["cl"].filter_specs[2]
+    assert [choice["display"] for choice in vendor_filter.choices(staff_client.get(OFFERS).context["cl"])][1:] == [
+        "Acme Mobile", "Beta Phones"]
+
+
+def test_a_generic_search_term_scans_rows_in_list_order(catalogue, monkeypatch):
+    monkeypatch.setattr(selectors, "SEARCH_PRODUCTS_LIMIT", 1)
+    found = selectors.search_by_product(Offer.objects.order_by("-id"), "apple")
+    assert [o.pk for o in found] == [o.pk for o in reversed(catalogue["offers"]) if "Apple" in o.product.name]
+
+
+def test_deep_pages_are_read_by_id_first(catalogue, monkeypatch):
+    monkeypatch.setattr(selectors.LookaheadPaginator, "DEEP_OFFSET", 4)
+    filtered = Offer.objects.filter(price__gt=0).order_by("-id")  # filtered: no table estimate
+    paginator = selectors.LookaheadPaginator(filtered, 4, page_number=2)
+    assert paginator.count == 9 and not paginator.count_is_exact
+    assert [o.pk for o in paginator.page(2).object_list] == [o.pk for o in catalogue["offers"][7:3:-1]]
+    assert [o.pk for o in paginator.page(3).object_list] == [o.pk for o in catalogue["offers"][3::-1]]
+
+
+def test_estimated_row_count_is_near_the_table_size(catalogue):
+    assert selectors.estimated_row_count(Offer) in (None, *range(12, 100))
+
+
+def test_vendor_list_caps_its_offer_counts(staff_client, catalogue, monkeypatch):
+    monkeypatch.setattr(offers_admin, "OFFER_COUNT_CAP", 5)
+    response = staff_client.get("/admin/offers/vendor/")
+    assert response.text.count("5+</a>") == 2
+    monkeypatch.setattr(offers_admin, "OFFER_COUNT_CAP", 10_000)
+    assert staff_client.get("/admin/offers/vendor/").text.count(">6</a>") == 2
+
+
+def test_deleting_a_vendor_or_product_with_offers_shows_a_few_of_them(
+    staff_client, catalogue, build, monkeypatch, django_assert_max_num_queries
+):
+    monkeypatch.setattr(offers_admin.OffersProtectMixin, "SHOWN", 3)
+    acme, phone = catalogue["vendors"][0], catalogue["products"][0]
+    for url in [f"/admin/offers/vendor/{acme.pk}/delete/", f"/admin/offers/product/{phone.pk}/delete/"]:
+        with django_assert_max_num_queries(12):
+            response = staff_client.get(url)
+        assert response.status_code == 200
+        assert response.text.count("Offer: <a") == 3 and "all their offers" in response.text
+        assert "Apple iPhone 15" in response.text or "Acme Mobile" in response.text
+    spare = build.vendor("Spare Vendor")
+    assert "Are you sure" in staff_client.get(f"/admin/offers/vendor/{spare.pk}/delete/").text
+    assert staff_client.post(f"/admin/offers/vendor/{spare.pk}/delete/", {"post": "yes"}).status_code == 302
