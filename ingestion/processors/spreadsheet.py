@@ -8,8 +8,10 @@ Rules
 -----
 * **Header row.** Every (visible) sheet is scanned for a header in its first
   30 rows. A cell is matched against a synonym list per field (English,
-  German, Spanish, French; see ``FIELD_SYNONYMS``) after case-folding,
-  stripping accents, bracketed text (``Unit Price (USD)``) and currency codes:
+  German, Spanish, French, Portuguese, Italian, Dutch, Turkish, Polish,
+  Russian, Arabic, Indonesian, Chinese; see ``FIELD_SYNONYMS``) after
+  case-folding, stripping accents, bracketed text (``Unit Price (USD)``,
+  ``单价（元）``) and currency codes:
   the cell either equals a synonym or starts with one followed by more words
   (``Price excl. VAT``). The row matching the most fields wins (the first on a
   tie); it needs a price column plus a SKU or description column.
@@ -28,16 +30,30 @@ Rules
   single filled cell, such as a section title) are skipped
   (``stats["footer_rows"]``); a repeat of the header row (printed lists) is
   skipped (``stats["repeated_header_rows"]``). Everything else is a candidate.
-* **Merged cells.** Only the condition (and grade) column is forward-filled
-  down a vertically merged range; other merged cells keep their top-left value only.
+* **Merged cells.** A vertically merged cell applies to every row it covers
+  (a model merged over its colours), except in the quantity column (a shared
+  stock figure would be counted once per row).
+* **Hidden rows** (``.xlsx``/``.xlsm``, from the sheet XML, see "xlsx layout"
+  below) are not offers: a ``RowError`` with ``skipped="hidden"``, or
+  ``"filtered"`` inside the sheet's autofilter range.
+* **Attribute columns** (colour, storage, RAM, carrier, region; ``ATTRIBUTE_FIELDS``)
+  are appended to the description in column order and kept in
+  ``extra["attributes"]``; a model name in the SKU column that they qualify
+  or a merge shares moves to the description (``extra["model"]``), so variants
+  are different products. See ``_describe_variant``.
+* **Condition without a condition column**: the condition the description
+  names (``... lacrado`` -> new), see ``_condition_in_text``.
 * **Cell text.** Numbers without float noise (``1299.0`` -> ``"1299"``,
   ``1045.5`` -> ``"1045.5"``), dates as ISO text. A numeric price cell whose
   text could be read as a thousands grouping (``1.234``) is marked
   ``extra["decimal_comma"] = False`` so ``parse_price`` reads the point as a
   decimal point; pass ``candidate.extra.get("decimal_comma")`` on.
 * **Currency.** ``candidate.currency`` is the text of a currency column if
-  there is one, else the ISO code named in the price header (``Price (USD)``),
-  else ``""``. A symbol in the price cell itself stays in ``candidate.price``.
+  there is one, else the currency of the price cell's number format
+  (``#,##0.00 [$€-407]``, ``"£"#,##0.00``; ``extra["currency_source"] =
+  "number_format"``; ``currency_from_number_format``), else the ISO code
+  named in the price header (``Price (USD)``), else ``""``. A symbol in the
+  price cell itself stays in ``candidate.price`` (and wins in normalization).
 * **Condition + grade.** With both a condition and a grade column the
   candidate's condition is ``"<condition> grade <grade>"``; a grade column
   alone is the condition column.
@@ -55,6 +71,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import posixpath
 import re
 import zipfile
@@ -68,9 +85,16 @@ from xml.etree import ElementTree
 
 from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
+try:  # .xls row visibility and number formats (calamine gives neither); optional
+    import xlrd
+except ImportError:  # pragma: no cover - without it .xls reads as before, values only
+    xlrd = None
+
 from ingestion.normalize import currency_from_header, parse_condition, parse_currency
 from offers.text import strip_accents
 from ingestion.types import IngestContext, Item, OfferCandidate, RowError
+
+log = logging.getLogger(__name__)
 
 HEADER_SCAN_ROWS = 30
 PROGRESS_EVERY = 5000
@@ -344,9 +368,15 @@ class SpreadsheetProcessor:
         if magic not in (_ZIP_MAGIC, _OLE2_MAGIC[:4]):  # by content, so a misnamed file still reads
             yield from self._process_csv(path, filename, context)
             return
-        parts = None
+        parts: XlsxParts | XlsParts | None = None
         try:
-            if zipfile.is_zipfile(path):
+            if magic == _OLE2_MAGIC[:4] and xlrd is not None:
+                try:
+                    parts = XlsParts(path)
+                except Exception:  # xlrd cannot read what calamine may: values only, counted
+                    log.warning("cannot read the layout (hidden rows, number formats) of %s", filename, exc_info=True)
+                    context.stats["layout_unreadable"] += 1
+            elif zipfile.is_zipfile(path):
                 try:
                     parts = XlsxParts(path)
                     if "xl/workbook.xml" not in parts.names:  # .ods: no SpreadsheetML parts
@@ -443,8 +473,16 @@ def _workbook_tables(workbook: CalamineWorkbook, context: IngestContext, parts: 
         )
 
 
-def _xlsx_layout(parts: XlsxParts, name: str, first_column: int, context: IngestContext, price_column: int):
-    layout = parts.layout(name, price_column + first_column)
+def _xlsx_layout(parts: XlsxParts | XlsParts, name: str, first_column: int, context: IngestContext,
+                 price_column: int) -> SheetLayout:
+    """The sheet's hidden rows and price formats; an unreadable layout part is counted, not fatal
+    (the values calamine read still import)."""
+    try:
+        layout = parts.layout(name, price_column + first_column)
+    except Exception:  # a damaged or unusual part: the layout is an extra, the values are what matter
+        log.warning("cannot read the layout (hidden rows, number formats) of sheet %r", name, exc_info=True)
+        context.stats["layout_unreadable"] += 1
+        return SheetLayout()
     if parts.truncated_styles:
         context.stats["styles_truncated"] = 1
     return layout
@@ -796,6 +834,75 @@ class XlsxParts:
         layout.hidden = hidden or None
         layout.price_currency = currency or None
         return layout
+
+
+class XlsParts:
+    """Row visibility and number formats of a legacy .xls (BIFF) workbook, read with xlrd.
+
+    xlrd (``formatting_info=True``) exposes what calamine does not: each ROW record's
+    hidden flag (``Sheet.rowinfo_map``), the cell formats (``Book.xf_list``) and their
+    number format strings (``Book.format_map``), the same ECMA-376-style format codes as
+    in .xlsx. An .xls sheet holds at most 65,536 rows, which bounds the memory xlrd takes.
+    Rows an autofilter hides are hidden rows like any other here (flag 1).
+    """
+
+    truncated_styles = False
+
+    def __init__(self, path: Path):
+        self.book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True, logfile=_Discard())
+        self._currency_xfs: dict[int, str] | None = None
+
+    def close(self) -> None:
+        self.book.release_resources()
+
+    def currency_styles(self) -> dict[int, str]:
+        """``{XF index: ISO code}`` for the cell formats whose number format names a currency."""
+        if self._currency_xfs is None:
+            codes: dict[int, str | None] = {}
+            styles: dict[int, str] = {}
+            for index, xf in enumerate(self.book.xf_list[:MAX_CELL_FORMATS]):
+                key = xf.format_key
+                if key not in codes:
+                    number_format = self.book.format_map.get(key)
+                    codes[key] = currency_from_number_format(number_format.format_str) if number_format else None
+                if codes[key]:
+                    styles[index] = codes[key]
+            self._currency_xfs = styles
+        return self._currency_xfs
+
+    def layout(self, sheet_name: str, price_column: int | None) -> SheetLayout:
+        """Hidden rows and each price cell's currency, as ``XlsxParts.layout``."""
+        layout = SheetLayout()
+        try:
+            sheet = self.book.sheet_by_name(sheet_name)
+        except xlrd.XLRDError:
+            return layout
+        hidden = bytearray()
+        for row, info in sheet.rowinfo_map.items():
+            if info.hidden and 0 <= row < MAX_SHEET_ROWS:
+                _set_flag(hidden, row, 1)
+        layout.hidden = hidden or None
+        styles = self.currency_styles() if price_column is not None else {}
+        if styles and price_column < sheet.ncols:
+            codes = sorted(set(styles.values()))[:255]
+            layout.currencies = ["", *codes]
+            slots = {style: codes.index(code) + 1 for style, code in styles.items() if code in codes}
+            currency = bytearray()
+            for row in range(sheet.nrows):
+                if price_column < sheet.row_len(row):
+                    slot = slots.get(sheet.cell_xf_index(row, price_column))
+                    if slot:
+                        _set_flag(currency, row, slot)
+            layout.price_currency = currency or None
+        self.book.unload_sheet(sheet_name)
+        return layout
+
+
+class _Discard:
+    """A file-like sink for xlrd's diagnostics (it prints them to stdout by default)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
 
 
 def _set_flag(flags: bytearray, index: int, value: int) -> None:

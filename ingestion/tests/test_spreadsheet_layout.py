@@ -417,3 +417,35 @@ def test_xls_reads_the_same_synonyms_and_merges(tmp_path):
         ("Galaxy A55 256GB Azul", "1899.9", "30"),
         ("Galaxy A55 256GB Preto", "1849.9", "12"),
     ]
+
+
+def test_xls_hidden_rows_and_currency_formats(tmp_path):
+    xlwt = pytest.importorskip("xlwt")
+    pytest.importorskip("xlrd")
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Lista")
+    # two blank rows and a blank first column before the table: coordinates must still line up
+    for column, value in enumerate(["SKU", "Descripción", "Precio", "Cantidad"], start=1):
+        sheet.write(2, column, value)
+    rows = [
+        ("A1", "Galaxy S24", 649, 20, '#,##0.00 [$€-407]'),
+        ("A2", "iPhone 15", 689, 0, '"£"#,##0.00'),  # hidden: sold out, the vendor hid it
+        ("A3", "iPhone 15 UK", 599, 10, '"£"#,##0.00'),
+        ("A4", "Pixel 8", 499, 3, None),
+    ]
+    for row, (sku, description, price, qty, number_format) in enumerate(rows, start=3):
+        sheet.write(row, 1, sku)
+        sheet.write(row, 2, description)
+        sheet.write(row, 3, price, xlwt.easyxf(num_format_str=number_format) if number_format else xlwt.Style.default_style)
+        sheet.write(row, 4, qty)
+    sheet.row(4).hidden = True
+    path = tmp_path / "lista.xls"
+    book.save(str(path))
+    candidates, errors, skipped, _ = run(path)
+    assert errors == []
+    assert [(c.ref, c.sku, c.price, c.currency) for c in candidates] == [
+        ("Lista!4", "A1", "649", "EUR"),
+        ("Lista!6", "A3", "599", "GBP"),
+        ("Lista!7", "A4", "499", ""),
+    ]
+    assert [(s.ref, s.skipped) for s in skipped] == [("Lista!5", "hidden")]
