@@ -8,7 +8,6 @@ given when that processor needs one, the currency, and the processor options.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 from django import forms
 from django.conf import settings
@@ -16,7 +15,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from documents import storage
 from documents.models import SourceDocument
-from ingestion import processors, services
+from ingestion import intake, processors, services
 from ingestion.normalize import parse_currency
 from offers.models import Vendor
 from offers.vendors import vendor_by_name
@@ -58,14 +57,11 @@ def senders_become_vendors(processor_name: str) -> bool:
     return bool(getattr(processor, "senders_become_vendors", False))
 
 
-def detect_uploaded_processor(upload: UploadedFile) -> str:
-    """The name of the processor most sure it reads an uploaded file (by its name and first
-    bytes, as ``processors.detect`` does for a stored file); ``""`` when none reads it."""
+def read_upload_head(upload: UploadedFile) -> bytes:
+    """The first ``processors.HEAD_BYTES`` bytes of an uploaded file (left at its start)."""
     head = upload.read(processors.HEAD_BYTES)
     upload.seek(0)
-    path = Path(upload.name or "")
-    score, name = max((processors.get(name).detect(path, head), name) for name in processors.names())
-    return name if score > 0 else ""
+    return head
 
 
 def detect_stored_processor(document: SourceDocument) -> str:
@@ -85,28 +81,13 @@ def stored_file_exists(document: SourceDocument) -> bool:
         return False
 
 
-def validate_processor_options(processor_name: str, options: dict[str, str]) -> dict[str, str]:
-    """The options, checked against the ones the processor knows.
-
-    Uses ``ingestion.processors.validate_options(name, options)`` where the
-    registry has it (a ``ValueError`` from it becomes the form's message);
-    without it the options pass as given and the ingest reports a bad value.
-    """
-    validate = getattr(processors, "validate_options", None)
-    if validate is None:
-        return options
-    try:
-        checked = validate(processor_name, options)
-    except ValueError as exc:
-        raise forms.ValidationError(str(exc)) from None
-    return dict(options if checked is None else checked)
-
-
 class IngestSettingsForm(forms.Form):
     """Vendor, processor, currency and options of an ingest, checked together in ``clean``.
 
-    Subclasses say which processor ``detect`` stands for (``detected_processor``)
-    and what the file is called in messages (``file_label``).
+    Subclasses say why their file cannot be ingested at all (``refusal``), which
+    processor ``detect`` stands for (``detected_processor``) and what the file is
+    called in messages (``file_label``). Options are checked by the processor
+    registry (``processors.validate_options``), as the command line checks them.
     """
 
     vendor = forms.ModelChoiceField(
@@ -119,13 +100,16 @@ class IngestSettingsForm(forms.Form):
     currency = forms.CharField(required=False, max_length=10, help_text="For prices that name no currency, e.g. EUR.")
     options = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="key=value, one a line (day_first=true, timezone=Area/City for chats; encoding=, delimiter= "
-                  "for CSV).",
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["processor"].choices = [("", "detect")] + [(n, n) for n in processors.names()]
+        self.fields["options"].help_text = f"key=value, one a line. {processors.describe_options()}."
+
+    def refusal(self, processor: str) -> str:
+        """Why the file cannot be ingested whatever the settings (empty, say), or ``""``."""
+        return ""
 
     def detected_processor(self) -> str:
         """The processor that reads the file when none is chosen; ``""`` when none does."""
@@ -152,12 +136,16 @@ class IngestSettingsForm(forms.Form):
         data["vendor_name"] = vendor.name if vendor else new_vendor
         if self.has_error("file") or self.has_error("processor"):
             return data
+        reason = self.refusal(data.get("processor", ""))
+        if reason:
+            self.add_error("file" if "file" in self.fields else None, reason)
+            return data
         name = data.get("processor") or self.detected_processor()
         if not name:
             self.add_error(
                 "processor",
-                f"cannot tell what kind of file {self.file_label()} is: choose a processor "
-                f"({', '.join(processors.names())})",
+                f"{processors.not_supported_message(self.file_label())}: choose the processor if it is one of "
+                "these",
             )
             return data
         data["processor"] = name
@@ -169,9 +157,9 @@ class IngestSettingsForm(forms.Form):
             )
         if "options" in data:
             try:
-                data["options"] = validate_processor_options(name, data["options"])
-            except forms.ValidationError as exc:
-                self.add_error("options", exc)
+                data["options"] = processors.validate_options(name, data["options"])
+            except ValueError as exc:
+                self.add_error("options", str(exc))
         return data
 
 
@@ -190,8 +178,14 @@ class UploadForm(IngestSettingsForm):
             raise forms.ValidationError(f"the file is larger than {settings.INGESTION_MAX_FILE_BYTES:,} bytes")
         return upload
 
+    def refusal(self, processor: str) -> str:
+        upload = self.cleaned_data["file"]
+        # Named a processor, intake checks emptiness only: clean() detects one itself, naming the file.
+        return intake.refusal(read_upload_head(upload), upload.name, processor=processor or "detect")
+
     def detected_processor(self) -> str:
-        return detect_uploaded_processor(self.cleaned_data["file"])
+        upload = self.cleaned_data["file"]
+        return processors.detect_name(upload.name or "", read_upload_head(upload))
 
     def file_label(self) -> str:
         return self.cleaned_data["file"].name

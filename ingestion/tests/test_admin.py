@@ -150,25 +150,34 @@ def test_a_file_no_processor_reads_asks_for_a_processor(staff_client, tmp_path):
     path.write_bytes(b"\x00\x01\x02 nothing to read")
     response = upload(staff_client, path, new_vendor="Acme")
     assert response.status_code == 200
-    assert b"cannot tell what kind of file notes.bin is: choose a processor" in response.content
+    assert b"cannot tell what kind of file notes.bin is; PriceHub reads spreadsheet" in response.content
+    assert b"choose the processor if it is one of these" in response.content
     assert SourceDocument.objects.count() == 0
 
 
-def test_option_checks_come_from_the_processor_registry(staff_client, price_list, monkeypatch):
-    from ingestion import processors
-
-    def validate_options(name, options):
-        unknown = sorted(set(options) - {"encoding", "delimiter"})
-        if unknown:
-            raise ValueError(f"unknown option {unknown[0]!r} for {name}; known: delimiter, encoding")
-        return options
-
-    monkeypatch.setattr(processors, "validate_options", validate_options, raising=False)
+def test_options_are_checked_for_the_processor_that_reads_the_file(staff_client, price_list, tmp_path):
     response = upload(staff_client, price_list, new_vendor="Acme", options="colour=red")
     assert response.status_code == 200
-    assert b"unknown option &#x27;colour&#x27; for spreadsheet; known: delimiter, encoding" in response.content
+    assert b"unknown option &#x27;colour&#x27; for the spreadsheet processor; known options: encoding" in (
+        response.content
+    )
+    chat = tmp_path / "chat.txt"
+    chat.write_text(CHAT, encoding="utf-8")
+    response = upload(staff_client, chat, options="day_first=maybe")
+    assert b"option day_first=&#x27;maybe&#x27; is not a boolean" in response.content
     assert SourceDocument.objects.count() == 0
     assert upload(staff_client, price_list, new_vendor="Acme", options="delimiter=;").status_code == 302
+    assert upload(staff_client, chat, options="day_first=yes").status_code == 302
+    assert SourceDocument.objects.order_by("id").last().options["options"] == {"day_first": "true"}
+
+
+def test_a_blank_file_is_refused_and_nothing_is_kept(staff_client, tmp_path, settings):
+    files_before = stored_files(settings)
+    path = tmp_path / "list.csv"
+    path.write_text("\n  \n", encoding="utf-8")
+    response = upload(staff_client, path, new_vendor="Acme")
+    assert response.status_code == 200 and b"the file holds nothing but blank space" in response.content
+    assert SourceDocument.objects.count() == 0 and stored_files(settings) == files_before
 
 
 # --------------------------------------------------------------------------- correct and re-ingest a failed document
@@ -222,6 +231,9 @@ def test_a_correction_is_checked_like_an_upload(staff_client, failed_document):
     assert "which needs a vendor" in html and "not a known currency" in html
     response = staff_client.post(url, {"new_vendor": "Acme", "processor": "", "options": "no-equals-sign"})
     assert b"is not key=value" in response.content
+    # the chat's option, left in place when the processor is corrected to spreadsheet
+    response = staff_client.post(url, {"new_vendor": "Acme", "processor": "spreadsheet", "options": "day_first=true"})
+    assert b"unknown option &#x27;day_first&#x27; for the spreadsheet processor" in response.content
     assert SourceDocument.objects.count() == 1
 
 
