@@ -344,6 +344,7 @@ def currency_from_header(header: str) -> str | None:
 _CENT = Decimal("0.01")
 _MAX_AMOUNT = Decimal(10) ** 12
 # Digits with at most two decimals: never ambiguous ("1.234" is not plain).
+_OTHER_DIGIT_RE = re.compile(r"(?![0-9])\d")  # Persian, Arabic-Indic, full-width ... digits
 _PLAIN_NUMBER_RE = re.compile(r"\d{1,15}(?:\.\d{1,2})?")
 # A number: starts with a digit, continues with digits and separators.
 _NUMBER_RE = re.compile(r"\d[\d.,'’ \u00a0\u202f\u2009]*")
@@ -475,7 +476,7 @@ def parse_price(value: str | int | float | Decimal, *, decimal_comma: bool | Non
     # Fast paths first: the spreadsheet processor calls this for every row.
     if type(value) is str:
         text = value.strip()
-        if not text.isascii():
+        if not text.isascii() and _OTHER_DIGIT_RE.search(text):
             text = ascii_digits(text)
         if _PLAIN_NUMBER_RE.fullmatch(text):
             return _checked_money(Decimal(text), None, value)
@@ -600,7 +601,7 @@ def parse_quantity(value: str | int | float | None) -> int | None:
         number = int(value)
     elif isinstance(value, str):
         text = value.strip()
-        if not text.isascii():
+        if not text.isascii() and _OTHER_DIGIT_RE.search(text):
             text = ascii_digits(text)
         if text.isdigit() and text.isascii():
             number = int(text)

@@ -99,20 +99,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ingestion.normalize import NormalizationError, parse_currency, parse_price
+from ingestion.normalize import NormalizationError, is_currency, join_comma_space, parse_currency, parse_price
 from ingestion.types import OfferCandidate
+from offers.text import ascii_digits
 
 __all__ = ["extract_offers"]
 
 # --------------------------------------------------------------------------- cleaning
 
-_EDITED = re.compile(r"\s*\u200e?<(?:This message was edited|[^<>]*(?:bearbeitet|editó|editada|modifié))>\s*$")
+# A chat app's marker at the end of a line ("<This message was edited>", "<Bu mesaj düzenlendi>",
+# "<Pesan ini telah diedit>"): two or more words in angle brackets, no digits.
+_EDITED = re.compile(r"\s*\u200e?<[^<>\d\s]+(?:\s+[^<>\d\s]+)+>\s*$")
 _MARKS = re.compile("[\u200b\u200c\u200e\u200f\u202a-\u202e\u2060\ufeff`]")
 _STRUCK = re.compile(r"~(?=\S)[^~\n]*?(?<=\S)~")
 _ITALIC = re.compile(r"(?<!\w)_(?=\S)|(?<=\S)_(?!\w)")
 _KEYCAP = re.compile(r"\d\ufe0f?\u20e3")
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")  # a digit of another script: Persian, Arabic-Indic, full-width ...
+# A flag (two regional indicators: region of origin, "🇮🇳") stays in the text as a word of its own.
+_FLAG = re.compile("[\U0001f1e6-\U0001f1ff]{2}")
 _EMOJI = re.compile(
-    "[\U0001f000-\U0001faff\u2190-\u21ff\u2300-\u23ff\u25a0-\u25ff\u2600-\u27bf\u2b00-\u2bff"
+    "[\U0001f000-\U0001f1e5\U0001f200-\U0001faff\u2190-\u21ff\u2300-\u23ff\u25a0-\u25ff\u2600-\u27bf\u2b00-\u2bff"
     "\u2022\u00b7\u2023\u2043\ufe0f\u200d\u20e3\U000e0020-\U000e007f]+"
 )
 _HAS_SPECIAL = re.compile("[\u2022\u00b7\u2190-\u2bff\ufe0f\U0001f000-\U0001faff~_]")
@@ -123,6 +129,8 @@ def _clean(line: str) -> str:
     if line.endswith(">"):
         line = _EDITED.sub("", line)
     plain = line.isascii()  # no marks, emoji or bullets: only "`", "~" and "_" to look for
+    if not plain and _OTHER_DIGIT.search(line):
+        line = ascii_digits(line)  # "۷۲۰", "１２８": same length, so positions stay valid
     if "`" in line if plain else _MARKS.search(line):
         line = _MARKS.sub("", line)
     if "*" in line:
@@ -135,6 +143,10 @@ def _clean(line: str) -> str:
         if "\u20e3" in line:
             line = _KEYCAP.sub(" | ", line)
         line = _EMOJI.sub(" | ", line)
+        if _FLAG.search(line):
+            line = _FLAG.sub(r" \g<0> ", line)
+    if ", " in line:
+        line = join_comma_space(line, False)  # "N440, 000"
     return line[_LEADING.match(line).end():].rstrip()
 
 
@@ -142,8 +154,16 @@ def _clean(line: str) -> str:
 
 _DIGIT = re.compile(r"\d")
 # Digits with their separators; "1 299,00" may group with plain spaces only when cents follow.
-# Not glued to a letter (A2849, S23; "x10" is kept), nor after "." "," "'" or a digit.
+# Not after "." "," "'" or a digit; a number glued to a letter (A2849, S23) is dropped in
+# _numbers_in unless the letters are a currency ("Rs1,05,000", "N250,000"); "x10" is kept.
 _NUMBER = re.compile(r"(?<![\d.,'])(?<![^\W\d_x])\d[\d.,'\u00a0\u202f]*(?:(?: \d{3})+,\d\d(?!\d))?")
+_GLUED_NUMBER = re.compile(r"\d[\d.,'\u00a0\u202f]*")
+# Letters that start a word and touch a digit: "Rs1,05,000", "N250,000", "USD750" (one letter, as in
+# "S23" or "A2849", is never a currency, save the naira's N).
+_LETTERS_BEFORE_DIGIT = re.compile(r"(?<![^\W_])(N|[^\W\d_]{2,4})\.?(?=\d)")
+# "N" glued before a naira amount: grouped ("N250,000", "N440, 000"), with a multiplier ("N450k",
+# "N1.2m") or of five digits or more. "N20" (a Nord), "N100" (a CPU) are models.
+_NAIRA = re.compile(r"\d{1,3}(?:,\s?\d{3})+(?!\d)|\d+(?:[.,]\d+)?[kKmM](?![^\W\d_])|\d{5,}")
 _NUMBER_TAIL = ".,'\u00a0\u202f"
 _PHONE_GAP = re.compile(r"[\s\-().\u00a0\u2011]{1,3}")
 # Every phone number (numbers joined by _PHONE_GAP) starts a run like this; a line without one has none.
@@ -153,13 +173,16 @@ _QUANTITY_UNITS = (
     r"|stuks|stuk|un"
 )
 # What follows a number: a quantity unit, a unit that makes it a spec (256GB, 6.1", 90%, 12/128, 21:00),
-# a "no cents" suffix (750/-, 1.299,-) or letters glued to it (750usd, 15Pro).
+# a multiplier (450k, 1.2m, 17,9jt, 250rb, 52к, 1.65 lakh), a "no cents" suffix (750/-, 1.299,-) or
+# letters glued to it (750usd, 15Pro).
 _AFTER = re.compile(
-    rf"(?P<quantity>\+?\s?(?:{_QUANTITY_UNITS})\b\.?"
+    r"(?P<mult>(?:k|к|m|mn|jt|juta|rb|ribu|тыс|млн|lakhs?|lacs?|crores?)\.?(?![^\W\d_])"
+    r"|\s(?:lakhs?|lacs?|crores?|juta|ribu|jt|rb|тыс|млн)\.?(?![^\W\d_]))"
+    rf"|(?P<quantity>\+?\s?(?:{_QUANTITY_UNITS})\b\.?"
     r"|\+?\s(?:available|avail|in stock|left|on hand|disponibles?|verfügbar|auf lager|em estoque|en stock|dispo)\b"
     r"|[x×](?!\w)|\+(?![\w+]))"
     r"|(?P<spec>[/:]\d|\s?(?:[\"”%″]|''|(?-i:Go|To)\b|(?:gb|tb|mb|g|t|mah|wh|w|hz|mhz|ghz|mm|cm|m|inch|inches|in|kg"
-    r"|lbs?|ml|l|mp|k|p|nm|th|st|nd|rd|gen|core|cores|h|hrs?|mins?|days?|weeks?|months?|years?|yrs?|yr|ram|rom"
+    r"|lbs?|ml|l|mp|k|p|nm|th|st|nd|rd|gen|core|cores|h|hrs?|mins?|days?|weeks?|months?|years?|yrs?|yr|ram|rom|(?-i:ft)"
     r"|series|pro|max|ultra|plus)\b))"
     r"|(?P<no_cents>/-|,-|\.-)(?!\d)"
     r"|(?P<glued>[^\W\d_]+)",
@@ -177,18 +200,37 @@ _MARK_WORDS = {
         " x ×".split(), "quantity"),
 }
 _MARK_SECOND_WORDS = frozenset({"to", "of", "price"})  # "down to", "instead of", "list price"
-_CURRENCY_SIGNS = "$€£¥₹₩₺₽₪₫₱฿₦₴"
+_CURRENCY_SIGNS = "$¢£¤¥֏؋߾߿৲৳৻૱௹฿៛₠-⃀꠸﷼﹩＄￠￡￥￦"  # Unicode category Sc (currency symbols)
 _CURRENCY_SIGN = re.compile(f"[{_CURRENCY_SIGNS}]")
-_CURRENCY_AFTER = re.compile(rf"\s?\(?([{_CURRENCY_SIGNS}]|[A-Za-z]{{2,7}}(?![^\W\d_]))\)?")
+# A currency written after a number: a sign, or a word in any script ("TL", "zł", "руб.", "دلار", "元").
+_CURRENCY_AFTER = re.compile(rf"\s?\(?([{_CURRENCY_SIGNS}]|[^\W\d_]{{1,8}}\.?(?![^\W\d_]))\)?")
+# Multipliers that only ever mean money: a number with one is a price ("1.65 lakh", "17,9jt").
+_MONEY_MULTIPLIERS = frozenset("jt juta rb ribu lakh lakhs lac lacs crore crores тыс млн".split())
+# "15.5L" is 15.5 lakh only where the text prices in rupees; elsewhere L is litres.
+_GLUED_L = re.compile(r"\d[lL](?![^\W\d_])")
+_RUPEE_CONTEXT = re.compile(r"₹|\brs\.?(?![^\W\d_])|\binr\b|\blakhs?\b|\blacs?\b", re.IGNORECASE)
+# Sizes a bare number at the end of a line is more likely to be than a price (storage, RAM).
+_STORAGE_SIZES = frozenset({8, 16, 32, 64, 128, 256, 512, 1024, 2048})
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _RANGE_GAP = re.compile(r"\s?[-–~]\s?|\s(?:to|a|bis|à)\s", re.IGNORECASE)
-_SEPARATOR_BEFORE = re.compile(r"[-–—:=|>→]\s*$")
+_SEPARATOR_BEFORE = re.compile("[-–—:=|>→]\\s*$|[\U0001f1e6-\U0001f1ff]\\s*$")
 _LETTER = re.compile(r"[^\W\d_]")
-_TRAILER = re.compile(
-    r"[\s|!.,;()\[\]/+\-–—]*(?:(?:each|ea|per unit|pp|firm|fixed|only|neg|negotiable|obo|ono|net|nett|cash"
-    r"|final|cada|c/u|uno|pro stück|chacun|cad)\b[\s|!.,;()\[\]/+\-–—]*)*",
-    re.IGNORECASE,
+_TRAILER_WORDS = (
+    r"each|ea|per unit|pp|firm|fixed|only|neg|negotiable|obo|ono|net|nett|cash"
+    r"|final|cada|c/u|uno|pro stück|chacun|cad"
 )
+_TRAILER = re.compile(rf"[\s|!.,;()\[\]/+\-–—]*(?:(?:{_TRAILER_WORDS})\b[\s|!.,;()\[\]/+\-–—]*)*", re.IGNORECASE)
+# Variant tags and flags that may follow a price and stay in the description: "98700🇨🇳2Sim",
+# "134500 HK eSIM", "750 LL/A", "52900 🇮🇳".
+_TAG = (
+    r"[\U0001f1e6-\U0001f1ff]{2}|(?:\d\s?)?(?:e-?sims?|sims?|сим)|dual(?:\s?sim)?|nano(?:\s?sim)?|physical"
+    r"|global|intl|international|version|ver|spec|(?-i:[A-Z]{2}(?:/A)?)"
+)
+_TAIL = re.compile(
+    rf"[\s|!.,;()\[\]/+\-–—]*(?:(?:{_TRAILER_WORDS}|{_TAG})(?![^\W_])[\s|!.,;()\[\]/+\-–—]*)*", re.IGNORECASE
+)
+_TAIL_TAG = re.compile(rf"(?<![^\W_])(?:{_TAG})(?![^\W_])", re.IGNORECASE)
+_TAIL_WORD = re.compile(rf"(?<![^\W_])(?:{_TRAILER_WORDS})\b", re.IGNORECASE)
 _SEGMENT_GAP = re.compile(r"[^\w$€£]*?(\s[/|;]\s|;\s|,\s|\s[-–—]\s)(?=.*\w)")
 
 # --------------------------------------------------------------------------- words
@@ -293,6 +335,7 @@ class _Number:
     marked: bool  # currency, "@", "now", "/-" ...
     current: bool  # after "now", "only", "@" ...
     mark_start: int  # where the word before it ("now", "@", "down to") begins
+    scaled: bool = False  # written with a multiplier ("450k", "1.65 lakh"): part of [start, end)
 
 
 @dataclass(slots=True)
@@ -316,13 +359,22 @@ class _Offer:
     sku: str
     description: str
     price_range: str
+    tail: bool = False  # a bare number ending a line without a separator: a price only in a price list
+    named: str = ""  # the currency text the price names ("Rs", "₹", "TL"), "" when none
+    scaled: bool = False  # the price is written with a multiplier ("1.65 lakh", "520k")
+    amount: float | None = None  # of a tail price
 
 
 @lru_cache(maxsize=4096)
 def _is_currency(text: str) -> bool:
-    return parse_currency(text) is not None
+    """A currency symbol, code or name (``normalize.is_currency``), ambiguous ones (``kr``) included.
+
+    ``AMD`` is the chip maker in a price list, never the Armenian dram.
+    """
+    return text != "AMD" and is_currency(text)
 
 
+@lru_cache(maxsize=4096)
 def _amount(text: str) -> float | None:
     try:
         return float(parse_price(text).amount)
@@ -331,14 +383,31 @@ def _amount(text: str) -> float | None:
 
 
 def _numbers_in(text: str) -> list[tuple[int, int]]:
-    """Spans of the numbers in ``text`` that are not glued to a letter (A2849, S23); ``x10`` is kept."""
+    """Spans of the numbers in ``text`` not glued to a letter (A2849, S23).
+
+    Kept: ``x10`` (a quantity), and numbers glued to a currency that starts a word
+    (``Rs1,05,000``, ``USD750``, ``N250,000``: see ``_NAIRA``).
+    """
     spans = []
     for match in _NUMBER.finditer(text):
         start, end = match.span()
         while text[end - 1] in _NUMBER_TAIL:  # "750," or "1.299.": the separator after it is no part of it
             end -= 1
         spans.append((start, end))
-    return spans
+    glued = _LETTERS_BEFORE_DIGIT.search(text)
+    if glued is None:
+        return spans
+    added = False
+    while glued is not None:
+        letters, start = glued.group(1), glued.end()
+        if (_NAIRA.match(text, start) is not None) if letters == "N" else _is_currency(letters):
+            end = _GLUED_NUMBER.match(text, start).end()
+            while text[end - 1] in _NUMBER_TAIL:
+                end -= 1
+            spans.append((start, end))
+            added = True
+        glued = _LETTERS_BEFORE_DIGIT.search(text, glued.end())
+    return sorted(spans) if added else spans
 
 
 def _blocked_spans(text: str, numbers: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -402,8 +471,11 @@ def _currency_before(text: str, start: int, word: str, position: int) -> int | N
     return None
 
 
-def _scan(text: str, lower: str, words: list[str]) -> _Line:
-    """Sort the numbers of a line into prices (candidates), quantities, specs and old prices."""
+def _scan(text: str, lower: str, words: list[str], rupees: bool = False) -> _Line:
+    """Sort the numbers of a line into prices (candidates), quantities, specs and old prices.
+
+    ``rupees``: the text prices in rupees, so a glued ``L`` is lakh (``15.5L``), not litres.
+    """
     line = _Line(text)
     numbers = _numbers_in(text)
     blocked = _blocked_spans(text, numbers)
@@ -418,11 +490,26 @@ def _scan(text: str, lower: str, words: list[str]) -> _Line:
         if end < size and (text[end] != " " or (end + 1 < size and (text[end + 1].isalpha() or text[end + 1] in "\"”%″'"))):
             after = _AFTER.match(text, end)
             kind = after.lastgroup if after else None
+        if kind == "spec" and rupees and after.group() in ("L", "l"):
+            kind = "mult"
         if kind == "spec" or (kind == "glued" and not _is_currency(after.group())):
             continue  # 256GB, 12/128, 5G, 15Pro
-        token_start, token_end = start, (after.end() if kind == "no_cents" else end)
         word_start, word = _word_before(lower, start)
         cur_before = _currency_before(text, word_start, word, start) if start else None
+        if cur_before is None and start and text[start - 1] == "N" and (start == 1 or not text[start - 2].isalnum()):
+            cur_before = start - 1  # "N250,000": kept by _numbers_in only when shaped like naira
+        scaled = money_word = False
+        if kind == "mult":
+            unit = after.group().strip().rstrip(".").lower()
+            money_word = unit in _MONEY_MULTIPLIERS
+            if not money_word and cur_before is None:
+                digits = text[start:end]
+                if unit in ("k", "к") and digits.isdigit() and int(digits) <= 16 and after.group() != "к":
+                    continue  # 4K, 5K, 8K: a resolution
+                if unit == "m" and digits.isdigit():
+                    continue  # 1m, 2m: a length, unless a currency says otherwise ("₦2m")
+            end, scaled = after.end(), True
+        token_start, token_end = start, (after.end() if kind in ("no_cents", "mult") else end)
         cur_after = None if kind == "quantity" or token_end >= size else _CURRENCY_AFTER.match(text, token_end)
         if cur_after and (not _is_currency(cur_after.group(1)) or text[cur_after.end():cur_after.end() + 1].isdigit()):
             cur_after = None  # "2 £389": the £ belongs to the next number
@@ -449,8 +536,10 @@ def _scan(text: str, lower: str, words: list[str]) -> _Line:
         elif cur_after:
             currency, adjacent, token_end = cur_after.group(1), "(" not in cur_after.group(), cur_after.end()
         current = mark_kind == "current"
-        marked = current or bool(currency) or kind == "no_cents"
-        line.numbers.append(_Number(start, end, token_start, token_end, currency, adjacent, marked, current, mark_start))
+        marked = current or bool(currency) or kind == "no_cents" or money_word
+        line.numbers.append(
+            _Number(start, end, token_start, token_end, currency, adjacent, marked, current, mark_start, scaled)
+        )
     conditions = () if _CONDITION_WORDS.isdisjoint(words) else _CONDITION_LOWER.finditer(lower)
     for match in conditions:
         line.condition = line.condition or text[match.start():match.end()]
@@ -466,8 +555,12 @@ def _without(text: str, spans: list[tuple[int, int]], start: int = 0) -> str:
     return text[start:]
 
 
-def _choose_price(line: _Line) -> tuple[_Number, _Number | None] | None:
-    """The price among the numbers, and the upper end when it is a range."""
+def _choose_price(line: _Line) -> tuple[_Number, _Number | None, bool] | None:
+    """The price among the numbers, the upper end when it is a range, and whether it is a tail price.
+
+    A tail price is the last number of a product line with nothing but tags after it and no
+    separator before it (``AirPods 4 ANC 12700``): an offer only where the text is a price list.
+    """
     text, numbers = line.text, line.numbers
     for low, high in zip(numbers, numbers[1:]):
         if not _RANGE_GAP.fullmatch(text, low.token_end, high.token_start):
@@ -479,20 +572,50 @@ def _choose_price(line: _Line) -> tuple[_Number, _Number | None] | None:
             if not low.currency and high.currency:
                 low.currency, low.adjacent = high.currency, False
             low.marked = low.marked or high.marked
-            return low, high
+            return low, high, False
     marked = [number for number in numbers if number.marked]
     if marked:
         current = [number for number in marked if number.current]
-        return (current or marked)[0], None
-    if numbers and _ends_line(line, numbers[-1]) and _SEPARATOR_BEFORE.search(_without(text[:numbers[-1].token_start], line.cut)):
-        return numbers[-1], None
+        return (current or marked)[0], None, False
+    if numbers and _ends_line(line, numbers[-1]):
+        last = numbers[-1]
+        separated = _SEPARATOR_BEFORE.search(_without(text[:last.token_start], line.cut))
+        return last, None, not separated
     return None
 
 
+def _tail_amount(line: _Line, number: _Number) -> float | None:
+    """The amount of a tail price that could be a price, else ``None``.
+
+    Not: below 50 (model numbers: ``Redmi Note 13``), a storage size (``13 128``), a year
+    (``MacBook Air 2020``), a number not above every other number of the line, or a number after
+    fewer than two words (``Honor 200``, ``Nokia 3310``). A multiplier (``450k``) passes the first three.
+    """
+    text = line.text
+    amount = _amount(text[number.start:number.end])
+    if amount is None:
+        return None
+    if not number.scaled and (amount < 50 or amount in _STORAGE_SIZES or 1990 <= amount <= 2035):
+        return None
+    for other in line.numbers:
+        if other is not number:
+            other_amount = _amount(text[other.start:other.end])
+            if other_amount is not None and other_amount >= amount:
+                return None
+    before = _without(text[:number.token_start], line.cut)
+    if sum(1 for word in before.split() if _WORD.search(word)) < 2:
+        return None
+    return amount
+
+
 def _ends_line(line: _Line, last: _Number, first: _Number | None = None) -> bool:
-    """True when product text stands before ``first`` (default ``last``) and only "each", "firm"... after ``last``."""
+    """True when product text stands before ``first`` (default ``last``) and after ``last`` only words
+    like "each", "firm", variant tags ("2Sim", "eSIM", "HK") and flags."""
     before = line.text[:(first or last).token_start]
-    return bool(_LETTER.search(before)) and bool(_TRAILER.fullmatch(_without(line.text, line.cut, last.token_end)))
+    if not _LETTER.search(before):
+        return False
+    rest = _without(line.text, line.cut, last.token_end)
+    return _TRAILER.fullmatch(rest) is not None or _TAIL.fullmatch(rest) is not None
 
 
 def _split_point(line: _Line) -> int | None:
@@ -509,24 +632,39 @@ def _split_point(line: _Line) -> int | None:
     return None
 
 
-def _read_line(text: str, lower: str, words: list[str]) -> list[_Offer]:
-    """The offers of one cleaned line: none, one, or one per priced product in it."""
-    line = _scan(text, lower, words)
+def _read_line(text: str, lower: str, words: list[str], rupees: bool = False) -> list[_Offer]:
+    """The offers of one cleaned line: none, one, or one per priced product in it.
+
+    An offer with ``tail=True`` is a tail price (see ``_choose_price``), for the caller to keep
+    only where the whole text is a price list.
+    """
+    line = _scan(text, lower, words, rupees)
     if not line.numbers:
         return []
     if len(line.numbers) > 1:
         split = _split_point(line)
         if split is not None:
             head, tail = lower[:split], lower[split:]  # same length as text: see _lower
-            return _read_line(text[:split], head, _words(head)) + _read_line(text[split:], tail, _words(tail))
+            return (
+                _read_line(text[:split], head, _words(head), rupees)
+                + _read_line(text[split:], tail, _words(tail), rupees)
+            )
     choice = _choose_price(line)
     if choice is None:
         return []
-    number, upper = choice
+    number, upper, tail_price = choice
+    amount = None
+    if tail_price:
+        amount = _tail_amount(line, number)
+        if amount is None:
+            return []
     cut = line.cut
     end = (upper or number).token_end
-    if _TRAILER.fullmatch(_without(text, cut, end)):
+    rest = _without(text, cut, end)
+    if _TRAILER.fullmatch(rest):
         end = len(text)  # "each", "firm", "c/u" after the price: not description
+    elif rest:  # variant tags and flags stay in the description, "each", "firm" do not
+        cut.extend((end + match.start(), end + match.end()) for match in _TAIL_WORD.finditer(rest))
     cut.append((number.token_start, end))
     if number.current:
         cut.append((number.mark_start, number.token_start))
@@ -541,6 +679,10 @@ def _read_line(text: str, lower: str, words: list[str]) -> list[_Offer]:
         sku=sku.group() if sku else "",
         description=_tidy(_cut(text, cut)),
         price_range=text[number.token_start:upper.token_end] if upper else "",
+        tail=tail_price,
+        amount=amount,
+        named=number.currency,
+        scaled=number.scaled,
     )]
 
 
@@ -601,37 +743,76 @@ def _needs_heading(description: str) -> bool:
 
 
 def extract_offers(
-    text: str, *, first_line: int = 1, ref_prefix: str = "line", condition: str = ""
+    text: str,
+    *,
+    first_line: int = 1,
+    ref_prefix: str = "line",
+    condition: str = "",
+    rejected: list[tuple[str, str, str]] | None = None,
 ) -> Iterator[OfferCandidate]:
     """Yield one candidate per product line of ``text`` (see the module docstring).
 
     ``first_line`` is the number of the first line of ``text`` in its source;
     each candidate's ``ref`` is ``f"{ref_prefix} {line number}"``. Candidates
     come out when the whole text has been read (a closing "All brand new"
-    line still applies to them).
+    line still applies to them, and whether bare numbers ending lines are
+    prices is decided for the whole text).
+
+    ``rejected``: when a list is given, each line that has a digit but gives no
+    offer is appended to it as ``(ref, line as cleaned, reason)``, the reason in
+    plain words for an operator (``"a question"``, ``"no price: its numbers are
+    specs, model numbers or quantities"`` ...). ``None`` (the default) costs nothing.
     """
     if not _DIGIT.search(text):
         return  # every price has a digit: chit-chat ends here
-    section = condition
-    currency_hint = blanket = ""
-    heading = title = ""  # last / first line without a price since the previous offer
-    offers: list[OfferCandidate] = []
+    rupees = _GLUED_L.search(text) is not None and _RUPEE_CONTEXT.search(text) is not None
+    # Pass 1: each line on its own. A row is (offset, line, lower, words, has_digit, offers or None).
+    rows: list[tuple] = []
+    tails: list[float] = []
     for offset, raw in enumerate(text.split("\n")):
         line = _clean(raw)
         if not line:
-            heading = title = ""
+            rows.append((offset, "", "", [], False, None))
             continue
         lower = _lower(line)
         words = _words(lower)
         has_digit = _DIGIT.search(line) is not None
+        if line.endswith("?") or line.startswith("¿") or (has_digit and _is_skipped(lower, words)):
+            if has_digit and rejected is not None:
+                question = line.endswith("?") or line.startswith("¿")
+                rejected.append((f"{ref_prefix} {first_line + offset}", line,
+                                 "a question" if question else "a wanted, buying or sold-out post"))
+            rows.append((offset, line, lower, words, has_digit, False))
+            continue
+        found = _read_line(line, lower, words, rupees) if has_digit else []
+        for item in found:
+            if item.tail:
+                tails.append(item.amount)
+        rows.append((offset, line, lower, words, has_digit, found))
+    keep_tails = bool(tails) and _is_price_list(rows, tails)
+
+    # Pass 2: headings, sections and the text's currency, line after line.
+    section = condition
+    currency_hint = blanket = ""
+    heading = title = ""  # last / first line without a price since the previous offer
+    offers: list[OfferCandidate] = []
+    codes: list[str | None] = []  # the currency each offer names, None when it names none
+    for offset, line, lower, words, has_digit, found in rows:
+        if not line:
+            heading = title = ""
+            continue
+        if found is False:  # a question or a wanted post
+            continue
         if not has_digit:
             header = _section_condition(line, lower, words)
             if header:
                 section, heading, title = header, "", ""
                 continue
-        if line.endswith("?") or line.startswith("¿") or (has_digit and _is_skipped(lower, words)):
-            continue
-        found = _read_line(line, lower, words) if has_digit else []
+        if found and not keep_tails and any(item.tail for item in found):
+            if rejected is not None:
+                rejected.append((f"{ref_prefix} {first_line + offset}", line,
+                                 "a bare number ends the line: a price only in a list of such lines"))
+            found = [item for item in found if not item.tail]
         if not found:
             hint = _CURRENCY_HINT.search(line)
             if hint and _is_currency(hint.group(1)):
@@ -641,32 +822,83 @@ def extract_offers(
             elif not _not_a_product(lower, words) and not (has_digit and _only_quantity(line, lower, words)):
                 heading = line
                 title = title or line
+            elif has_digit and rejected is not None and not (rejected and rejected[-1][1] == line):
+                rejected.append((f"{ref_prefix} {first_line + offset}", line,
+                                 "no product: only chit-chat words, a quantity or a delivery remark"))
+            if has_digit and rejected is not None and heading is line:
+                rejected.append((f"{ref_prefix} {first_line + offset}", line,
+                                 "no price: its numbers are specs, model numbers or quantities"))
             continue
         for item in found:
             description = item.description
             if not description:
                 description = title
             elif _not_a_product(lowered := description.lower(), _words(lowered)):
+                if rejected is not None:
+                    rejected.append((f"{ref_prefix} {first_line + offset}", line,
+                                     "chit-chat or a counter-offer, not a product"))
                 continue
             elif heading and _needs_heading(description):
                 description = f"{heading} {description}"
             if not description:
+                if rejected is not None:
+                    rejected.append((f"{ref_prefix} {first_line + offset}", line, "a price without any product text"))
                 continue
             title = ""
+            currency = item.currency or ("" if item.priced_in else currency_hint)
             offers.append(OfferCandidate(
                 ref=f"{ref_prefix} {first_line + offset}",
                 sku=item.sku,
                 description=description,
                 price=item.price,
-                currency=item.currency or ("" if item.priced_in else currency_hint),
+                currency=currency,
                 quantity=item.quantity,
                 condition=item.condition or section,
                 extra={"price_range": item.price_range} if item.price_range else {},
             ))
+            if item.named:
+                codes.append(_currency_code(item.named))
+            elif currency:
+                codes.append(_currency_code(currency))
+            else:
+                codes.append("?" if item.scaled else None)
+    # A price in a vendor's shorthand ("1.65 lakh", "520k") is in the one currency the text names.
+    if "?" in codes:
+        named = {code for code in codes if code and code != "?"}
+        if len(named) == 1:
+            code = next(iter(named))
+            for offer, offer_code in zip(offers, codes):
+                if offer_code == "?":
+                    offer.currency = code
     for offer in offers:
         if blanket and not offer.condition:
             offer.condition = blanket
         yield offer
+
+
+@lru_cache(maxsize=1024)
+def _currency_code(text: str) -> str | None:
+    return parse_currency(text)
+
+
+def _is_price_list(rows: list[tuple], tails: list[float]) -> bool:
+    """Whether the tail prices of a text (amounts) belong to a price list, so are offers.
+
+    A price list: at least two priced lines, of which either one has a clear price
+    (marked or after a separator) or at least three are tail prices; and every tail
+    price within a factor of 10 of the median of all prices of the text, so that a
+    model number or a size among list prices is not taken for one.
+    """
+    clear = [
+        item.amount if item.amount is not None else _amount(item.price)
+        for row in rows if row[5] for item in row[5] if not item.tail
+    ]
+    clear = [amount for amount in clear if amount]
+    if len(clear) + len(tails) < 2 or (not clear and len(tails) < 3):
+        return False
+    amounts = sorted(clear + tails)
+    median = amounts[len(amounts) // 2]
+    return all(median / 10 <= amount <= median * 10 for amount in tails)
 
 
 def _is_skipped(lower: str, words: list[str]) -> bool:
