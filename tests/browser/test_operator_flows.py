@@ -73,6 +73,8 @@ def test_log_in_upload_a_sheet_and_see_its_errors_and_offers(page, live_server, 
         page.locator(".form-row.errors").first.inner_text()
     )
     assert not SourceDocument.objects.exists()
+    assert page.locator("#choose-file-again").is_visible()
+    page.screenshot(path=str(screenshot_dir / "upload-refused.png"), full_page=True)
 
     page.set_input_files("#id_file", str(weekly_list))
     page.fill("#id_new_vendor", "Acme Mobile")
