@@ -72,6 +72,19 @@ class OffersProtectMixin:
         return [], {}, set(), protected
 
 
+class BrandListFilter(admin.SimpleListFilter):
+    """Brands of the products that have one, read from the brand index."""
+
+    title = "brand"
+    parameter_name = "brand__exact"
+
+    def lookups(self, request, model_admin):
+        return [(brand, brand) for brand in selectors.product_brands()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(brand=self.value()) if self.value() else queryset
+
+
 class VendorListFilter(admin.SimpleListFilter):
     """Vendors to filter by, confirmed ones first, at most ``LIMIT`` (plus the one selected)."""
 
@@ -104,6 +117,9 @@ class VendorAliasInline(admin.TabularInline):
     extra = 0
     fields = ["kind", "alias", "created_at"]
     readonly_fields = ["created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("vendor")  # each row's title names the vendor
 
 
 @admin.register(Vendor)
@@ -204,7 +220,8 @@ class ProductAliasInline(admin.TabularInline):
 class ProductAdmin(OffersProtectMixin, admin.ModelAdmin):
     offers_field = "product"
     list_display = ["name", "brand", "model", "storage", "color", "category", "tag_list", "offers_link", "created_at"]
-    list_filter = ["category", "tags", "brand"]
+    list_filter = ["category", "tags", BrandListFilter]
+    list_per_page = 50
     search_fields = ["name", "aliases__key"]
     search_help_text = "Name (every word), or a vendor SKU."
     list_select_related = ["category"]

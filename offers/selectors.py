@@ -240,3 +240,8 @@ def recent_values(model, field: str, selected: str | None, *, sample: int = 10_0
     if selected:
         values.add(selected)
     return sorted(values)
+
+
+def product_brands() -> list[str]:
+    """The distinct non-empty brands, read from the partial brand index (products without one stay out)."""
+    return list(Product.objects.exclude(brand="").order_by("brand").values_list("brand", flat=True).distinct())

@@ -23,8 +23,8 @@ ONE_DAY = "observed_at__gte=2026-11-01+00:00:00%2B00:00&observed_at__lt=2026-11-
 def catalogue(build):
     """Two vendors, three products, 12 offers (each with its history point) at distinct times and prices."""
     acme, beta = build.vendor("Acme Mobile"), build.vendor("Beta Phones")
-    phones = [build.product("Apple iPhone 15 128GB"), build.product("Apple iPhone 15 256GB"),
-              build.product("Samsung Galaxy S24")]
+    phones = [build.product(name, brand=name.split()[0])
+              for name in ("Apple iPhone 15 128GB", "Apple iPhone 15 256GB", "Samsung Galaxy S24")]
     offers = [
         build.offer(vendor=(acme, beta)[i % 2], product=phones[i % 3], price=f"{600 + i}.00",
                     currency=("USD", "EUR")[i % 2], condition=("new", "used")[i % 2],
@@ -52,7 +52,7 @@ def test_offer_and_history_titles_name_product_vendor_and_price(catalogue):
     f"{OFFERS}?{ONE_DAY}", f"{OFFERS}?q=iphone+128",
     f"{OFFERS}?q=nothing+like+it", f"{OFFERS}?o=-4", f"{OFFERS}?all=",
     HISTORY, f"{HISTORY}?condition__exact=new", f"{HISTORY}?currency__exact=USD", f"{HISTORY}?q=galaxy",
-    "/admin/offers/product/", "/admin/offers/product/?q=iphone",
+    "/admin/offers/product/", "/admin/offers/product/?q=iphone", "/admin/offers/product/?brand__exact=Apple",
     "/admin/offers/vendor/", "/admin/offers/vendor/?q=acme",
     "/admin/offers/vendoralias/", "/admin/offers/vendoralias/?q=acme", "/admin/offers/productalias/",
     f"{OFFERS}add/", "/admin/offers/product/add/", "/admin/offers/vendor/add/", "/admin/offers/vendoralias/add/",
@@ -172,3 +172,23 @@ def test_deleting_a_vendor_or_product_with_offers_shows_a_few_of_them(
     spare = build.vendor("Spare Vendor")
     assert "Are you sure" in staff_client.get(f"/admin/offers/vendor/{spare.pk}/delete/").text
     assert staff_client.post(f"/admin/offers/vendor/{spare.pk}/delete/", {"post": "yes"}).status_code == 302
+
+
+def test_product_brand_filter_lists_the_brands_in_use(staff_client, catalogue, build):
+    build.product("Unbranded cable")
+    cl = staff_client.get("/admin/offers/product/?brand__exact=Samsung").context["cl"]
+    assert [p.name for p in cl.result_list] == ["Samsung Galaxy S24"]
+    brand_filter = next(spec for spec in cl.filter_specs if spec.title == "brand")
+    assert [choice["display"] for choice in brand_filter.choices(cl)][1:] == ["Apple", "Samsung"]
+
+
+def test_vendor_change_page_titles_its_aliases_without_a_query_each(staff_client, catalogue):
+    acme = catalogue["vendors"][0]
+    url = f"/admin/offers/vendor/{acme.pk}/change/"
+    VendorAlias.objects.create(vendor=acme, alias="acme one")
+    with CaptureQueriesContext(connection) as one:
+        assert staff_client.get(url).status_code == 200
+    VendorAlias.objects.bulk_create(VendorAlias(vendor=acme, alias=f"acme {n}") for n in range(2, 12))
+    with CaptureQueriesContext(connection) as eleven:
+        assert "acme 11 → Acme Mobile" in staff_client.get(url).text
+    assert len(eleven) == len(one)
