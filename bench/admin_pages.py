@@ -127,7 +127,7 @@ def prepare(count: int):
     return client
 
 
-def pages() -> list[tuple[str, str]]:
+def pages(count: int) -> list[tuple[str, str]]:
     """(label, URL) of each page an operator opens, built from rows of the filled database."""
     from offers.admin import OfferAdmin
     from offers.models import Offer, PriceHistory, Product, Vendor, VendorAlias
@@ -137,11 +137,13 @@ def pages() -> list[tuple[str, str]]:
     vendor = Vendor.objects.order_by("pk")[3]
     product = Product.objects.order_by("pk")[12345]
     alias = VendorAlias.objects.order_by("pk").first()
+    last = -(-count // OfferAdmin.list_per_page)
     o, h, p, v, a = (f"/admin/offers/{m}/" for m in ("offer", "pricehistory", "product", "vendor", "vendoralias"))
     return [
         ("offers: list", o),
         ("offers: page 2", f"{o}?p=2"),
         ("offers: page 1,000", f"{o}?p=1000"),
+        ("offers: last page", f"{o}?p={last}"),
         ("offers: filter vendor", f"{o}?vendor__id__exact={vendor.pk}"),
         ("offers: filter vendor, page 50", f"{o}?vendor__id__exact={vendor.pk}&p=50"),
         ("offers: filter condition=used", f"{o}?condition__exact=used"),
@@ -158,6 +160,7 @@ def pages() -> list[tuple[str, str]]:
         ("history: list", h),
         ("history: page 2", f"{h}?p=2"),
         ("history: page 1,000", f"{h}?p=1000"),
+        ("history: last page", f"{h}?p={last}"),
         ("history: filter vendor", f"{h}?vendor__id__exact={vendor.pk}"),
         ("history: filter condition=used", f"{h}?condition__exact=used"),
         ("history: filter currency=CHF (0.1%)", f"{h}?currency__exact=CHF"),
@@ -186,7 +189,7 @@ def run(count: int, repeat: int) -> None:
 
     client = prepare(count)
     rows = []
-    for label, url in pages():
+    for label, url in pages(count):
         samples = []
         for _ in range(repeat):
             began = time.perf_counter()

@@ -50,7 +50,8 @@ def test_offer_and_history_titles_name_product_vendor_and_price(catalogue):
 @pytest.mark.parametrize("url", [
     OFFERS, f"{OFFERS}?p=2", f"{OFFERS}?condition__exact=used", f"{OFFERS}?currency__exact=EUR",
     f"{OFFERS}?{ONE_DAY}", f"{OFFERS}?q=iphone+128",
-    f"{OFFERS}?q=nothing+like+it", f"{OFFERS}?o=-4", f"{OFFERS}?all=",
+    f"{OFFERS}?q=nothing+like+it", f"{OFFERS}?o=-4", f"{OFFERS}?all=", f"{OFFERS}?source_document__id__exact=1",
+    f"{OFFERS}?product__id__exact=1", f"{OFFERS}?vendor__id__in=1,2",
     HISTORY, f"{HISTORY}?condition__exact=new", f"{HISTORY}?currency__exact=USD", f"{HISTORY}?q=galaxy",
     "/admin/offers/product/", "/admin/offers/product/?q=iphone", "/admin/offers/product/?brand__exact=Apple",
     "/admin/offers/vendor/", "/admin/offers/vendor/?q=acme",
