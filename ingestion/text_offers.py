@@ -157,6 +157,9 @@ _DIGIT = re.compile(r"\d")
 # Not after "." "," "'" or a digit; a number glued to a letter (A2849, S23) is dropped in
 # _numbers_in unless the letters are a currency ("Rs1,05,000", "N250,000"); "x10" is kept.
 _NUMBER = re.compile(r"(?<![\d.,'])(?<![^\W\d_x])\d[\d.,'\u00a0\u202f]*(?:(?: \d{3})+,\d\d(?!\d))?")
+_DIGIT_NEXT = re.compile(r"\s?\d")
+# Thousands grouped with plain or thin spaces, "3 499 zł", "75 000 ₽": a number, then groups of three digits.
+_SPACED_GROUP = re.compile(r"\d[ \u2009]\d{3}(?!\d)")
 _GLUED_NUMBER = re.compile(r"\d[\d.,'\u00a0\u202f]*")
 # Letters that start a word and touch a digit: "Rs1,05,000", "N250,000", "USD750" (one letter, as in
 # "S23" or "A2849", is never a currency, save the naira's N).
@@ -314,6 +317,13 @@ _LOGISTICS_WORDS = frozenset(
     expédition port
     """.split()
 )
+# Words of addresses and contacts: the number ending such a line is no tail price.
+_CONTACT_WORDS = frozenset(
+    """
+    address addr plot shop street str road rd st ave avenue floor suite unit zip postcode pincode pin tel call
+    whatsapp contact location near opposite office plaza mall block building sector lane
+    """.split()
+)
 # Words that describe a variant rather than name a product: "256GB Black" still needs its heading.
 _SPEC_WORDS = frozenset(
     """
@@ -335,7 +345,7 @@ class _Number:
     marked: bool  # currency, "@", "now", "/-" ...
     current: bool  # after "now", "only", "@" ...
     mark_start: int  # where the word before it ("now", "@", "down to") begins
-    scaled: bool = False  # written with a multiplier ("450k", "1.65 lakh"): part of [start, end)
+    scaled: str = ""  # the multiplier it is written with ("k" in "450k", "lakh"), part of [start, end)
 
 
 @dataclass(slots=True)
@@ -394,6 +404,8 @@ def _numbers_in(text: str) -> list[tuple[int, int]]:
         while text[end - 1] in _NUMBER_TAIL:  # "750," or "1.299.": the separator after it is no part of it
             end -= 1
         spans.append((start, end))
+    if len(spans) > 1 and _SPACED_GROUP.search(text):
+        spans = _join_spaced_groups(text, spans)
     glued = _LETTERS_BEFORE_DIGIT.search(text)
     if glued is None:
         return spans
@@ -410,11 +422,50 @@ def _numbers_in(text: str) -> list[tuple[int, int]]:
     return sorted(spans) if added else spans
 
 
+def _join_spaced_groups(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Numbers grouped by spaces and written with a currency as one: ``3 499 zł``, ``₽ 75 000``.
+
+    A number of 1-3 digits followed by groups of exactly three digits, each after one space,
+    is one amount when a currency stands right after the last group or right before the first.
+    Not when the first number is a storage size after another number (``iPhone 13 128 450 kr``).
+    """
+    joined: list[tuple[int, int]] = []
+    index, count = 0, len(spans)
+    while index < count:
+        start, end = spans[index]
+        last = index
+        while (
+            last + 1 < count and spans[last + 1][0] == spans[last][1] + 1 and text[spans[last][1]] in " \u2009"
+            and spans[last + 1][1] - spans[last + 1][0] == 3 and text[spans[last + 1][0]:spans[last + 1][1]].isdigit()
+        ):
+            last += 1
+        while last > index + 1 and int(text[spans[index + 1][0]:spans[index + 1][1]]) in _STORAGE_SIZES:
+            joined.append((start, end))  # "iPhone 13 128 450 kr": 13 and 128 name the model
+            index += 1
+            start, end = spans[index]
+        if last > index and end - start <= 3 and text[start:end].isdigit():
+            close = spans[last][1]
+            after = _CURRENCY_AFTER.match(text, close)
+            word_start, word = _word_before(text, start)
+            priced = (after is not None and _is_currency(after.group(1))) or (
+                start > 0 and _currency_before(text, word_start, word, start) is not None
+            )
+            storage = int(text[start:end]) in _STORAGE_SIZES and index > 0 and spans[index - 1][1] >= start - 2
+            if priced and not storage:
+                joined.append((start, close))
+                index = last + 1
+                continue
+        joined.append((start, end))
+        index += 1
+    return joined
+
+
 def _blocked_spans(text: str, numbers: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Spans of URLs and phone numbers, whose digits are never prices.
 
     A phone number is a run of numbers joined by spaces, dashes or brackets with
-    at least 10 digits, or 9 when it starts with ``+``, ``(`` or ``0``.
+    at least 10 digits, or 9 when it starts with ``+``, ``(`` or ``0``; a dash with a
+    space on each side is a price separator, never inside a phone number.
     """
     spans = [match.span() for match in _URL.finditer(text)] if "://" in text or "www." in text else []
     if not _PHONE_LIKE.search(text):
@@ -422,7 +473,10 @@ def _blocked_spans(text: str, numbers: list[tuple[int, int]]) -> list[tuple[int,
     index = 0
     while index < len(numbers):
         last = index
-        while last + 1 < len(numbers) and _PHONE_GAP.fullmatch(text, numbers[last][1], numbers[last + 1][0]):
+        while (
+            last + 1 < len(numbers) and _PHONE_GAP.fullmatch(text, numbers[last][1], numbers[last + 1][0])
+            and text[numbers[last][1]:numbers[last + 1][0]] not in (" - ", " – ")  # "iPhone 15 - 17.999.000"
+        ):
             last += 1
         start, end = numbers[index][0], numbers[last][1]
         if end - start >= 9 and (last > index or end - start >= 10):  # fewer characters, fewer digits
@@ -498,7 +552,7 @@ def _scan(text: str, lower: str, words: list[str], rupees: bool = False) -> _Lin
         cur_before = _currency_before(text, word_start, word, start) if start else None
         if cur_before is None and start and text[start - 1] == "N" and (start == 1 or not text[start - 2].isalnum()):
             cur_before = start - 1  # "N250,000": kept by _numbers_in only when shaped like naira
-        scaled = money_word = False
+        scaled, money_word = "", False
         if kind == "mult":
             unit = after.group().strip().rstrip(".").lower()
             money_word = unit in _MONEY_MULTIPLIERS
@@ -508,11 +562,11 @@ def _scan(text: str, lower: str, words: list[str], rupees: bool = False) -> _Lin
                     continue  # 4K, 5K, 8K: a resolution
                 if unit == "m" and digits.isdigit():
                     continue  # 1m, 2m: a length, unless a currency says otherwise ("₦2m")
-            end, scaled = after.end(), True
+            end, scaled = after.end(), unit
         token_start, token_end = start, (after.end() if kind in ("no_cents", "mult") else end)
         cur_after = None if kind == "quantity" or token_end >= size else _CURRENCY_AFTER.match(text, token_end)
-        if cur_after and (not _is_currency(cur_after.group(1)) or text[cur_after.end():cur_after.end() + 1].isdigit()):
-            cur_after = None  # "2 £389": the £ belongs to the next number
+        if cur_after and (not _is_currency(cur_after.group(1)) or _DIGIT_NEXT.match(text, cur_after.end())):
+            cur_after = None  # "2 £389", "iPhone 15 Rp 17.999.000": the currency belongs to the next number
         if cur_before is not None:
             token_start = cur_before
             word_start, word = _word_before(lower, token_start)
@@ -580,7 +634,7 @@ def _choose_price(line: _Line) -> tuple[_Number, _Number | None, bool] | None:
     if numbers and _ends_line(line, numbers[-1]):
         last = numbers[-1]
         separated = _SEPARATOR_BEFORE.search(_without(text[:last.token_start], line.cut))
-        return last, None, not separated
+        return last, None, not separated and last.scaled not in ("k", "к")  # "450k" ending a line is a price
     return None
 
 
@@ -588,8 +642,9 @@ def _tail_amount(line: _Line, number: _Number) -> float | None:
     """The amount of a tail price that could be a price, else ``None``.
 
     Not: below 50 (model numbers: ``Redmi Note 13``), a storage size (``13 128``), a year
-    (``MacBook Air 2020``), a number not above every other number of the line, or a number after
-    fewer than two words (``Honor 200``, ``Nokia 3310``). A multiplier (``450k``) passes the first three.
+    (``MacBook Air 2020``), a number not above every other number of the line, a number after
+    fewer than two words (``Honor 200``, ``Nokia 3310``), or one on a line with an address or
+    contact word (a postcode, a shop number). A multiplier (``450k``) passes the first three.
     """
     text = line.text
     amount = _amount(text[number.start:number.end])
@@ -605,6 +660,8 @@ def _tail_amount(line: _Line, number: _Number) -> float | None:
     before = _without(text[:number.token_start], line.cut)
     if sum(1 for word in before.split() if _WORD.search(word)) < 2:
         return None
+    if not _CONTACT_WORDS.isdisjoint(_WORD.findall(text.lower())):
+        return None  # "Address Plot 155 Ikeja 100271": a postcode
     return amount
 
 
@@ -682,7 +739,7 @@ def _read_line(text: str, lower: str, words: list[str], rupees: bool = False) ->
         tail=tail_price,
         amount=amount,
         named=number.currency,
-        scaled=number.scaled,
+        scaled=bool(number.scaled),
     )]
 
 
@@ -778,15 +835,11 @@ def extract_offers(
         words = _words(lower)
         has_digit = _DIGIT.search(line) is not None
         if line.endswith("?") or line.startswith("¿") or (has_digit and _is_skipped(lower, words)):
-            if has_digit and rejected is not None:
-                question = line.endswith("?") or line.startswith("¿")
-                rejected.append((f"{ref_prefix} {first_line + offset}", line,
-                                 "a question" if question else "a wanted, buying or sold-out post"))
             rows.append((offset, line, lower, words, has_digit, False))
             continue
         found = _read_line(line, lower, words, rupees) if has_digit else []
         for item in found:
-            if item.tail:
+            if item.tail and not _not_a_product(lowered := item.description.lower(), _words(lowered)):
                 tails.append(item.amount)
         rows.append((offset, line, lower, words, has_digit, found))
     keep_tails = bool(tails) and _is_price_list(rows, tails)
@@ -802,32 +855,39 @@ def extract_offers(
             heading = title = ""
             continue
         if found is False:  # a question or a wanted post
+            if has_digit and rejected is not None:
+                question = line.endswith("?") or line.startswith("¿")
+                rejected.append((f"{ref_prefix} {first_line + offset}", line,
+                                 "a question" if question else "a wanted, buying or sold-out post"))
             continue
         if not has_digit:
             header = _section_condition(line, lower, words)
             if header:
                 section, heading, title = header, "", ""
                 continue
+        dropped = False
         if found and not keep_tails and any(item.tail for item in found):
-            if rejected is not None:
-                rejected.append((f"{ref_prefix} {first_line + offset}", line,
-                                 "a bare number ends the line: a price only in a list of such lines"))
-            found = [item for item in found if not item.tail]
+            found, dropped = [item for item in found if not item.tail], True
         if not found:
             hint = _CURRENCY_HINT.search(line)
             if hint and _is_currency(hint.group(1)):
                 currency_hint = hint.group(1)
             elif _BLANKET.search(lower) and _CONDITION_LOWER.search(lower):
                 blanket = blanket or _CONDITION_LOWER.search(lower).group()
-            elif not _not_a_product(lower, words) and not (has_digit and _only_quantity(line, lower, words)):
+            elif _not_a_product(lower, words):
+                if has_digit and rejected is not None:
+                    rejected.append((f"{ref_prefix} {first_line + offset}", line,
+                                     "chit-chat or a counter-offer, not a product"))
+            elif has_digit and _only_quantity(line, lower, words):
+                if rejected is not None:
+                    rejected.append((f"{ref_prefix} {first_line + offset}", line, "only a quantity"))
+            else:
                 heading = line
                 title = title or line
-            elif has_digit and rejected is not None and not (rejected and rejected[-1][1] == line):
-                rejected.append((f"{ref_prefix} {first_line + offset}", line,
-                                 "no product: only chit-chat words, a quantity or a delivery remark"))
-            if has_digit and rejected is not None and heading is line:
-                rejected.append((f"{ref_prefix} {first_line + offset}", line,
-                                 "no price: its numbers are specs, model numbers or quantities"))
+                if has_digit and rejected is not None:
+                    rejected.append((f"{ref_prefix} {first_line + offset}", line, (
+                        "a bare number ends the line: a price only in a list of such lines" if dropped
+                        else "no price: its numbers are specs, model numbers or quantities")))
             continue
         for item in found:
             description = item.description
@@ -884,17 +944,16 @@ def _currency_code(text: str) -> str | None:
 def _is_price_list(rows: list[tuple], tails: list[float]) -> bool:
     """Whether the tail prices of a text (amounts) belong to a price list, so are offers.
 
-    A price list: at least two priced lines, of which either one has a clear price
-    (marked or after a separator) or at least three are tail prices; and every tail
-    price within a factor of 10 of the median of all prices of the text, so that a
-    model number or a size among list prices is not taken for one.
+    A price list: at least two priced lines (tail prices, or clear ones: marked or after
+    a separator), and every tail price within a factor of 10 of the median of all prices
+    of the text, so that a model number or a size among list prices is not taken for one.
     """
     clear = [
         item.amount if item.amount is not None else _amount(item.price)
         for row in rows if row[5] for item in row[5] if not item.tail
     ]
     clear = [amount for amount in clear if amount]
-    if len(clear) + len(tails) < 2 or (not clear and len(tails) < 3):
+    if len(clear) + len(tails) < 2:
         return False
     amounts = sorted(clear + tails)
     median = amounts[len(amounts) // 2]
