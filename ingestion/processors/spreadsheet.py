@@ -70,6 +70,7 @@ Rules
 from __future__ import annotations
 
 import csv
+import html
 import io
 import logging
 import posixpath
@@ -368,7 +369,7 @@ class SpreadsheetProcessor:
         if magic not in (_ZIP_MAGIC, _OLE2_MAGIC[:4]):  # by content, so a misnamed file still reads
             yield from self._process_csv(path, filename, context)
             return
-        parts: XlsxParts | XlsParts | None = None
+        parts: XlsxParts | XlsParts | OdsParts | None = None
         try:
             if magic == _OLE2_MAGIC[:4] and xlrd is not None:
                 try:
@@ -379,9 +380,10 @@ class SpreadsheetProcessor:
             elif zipfile.is_zipfile(path):
                 try:
                     parts = XlsxParts(path)
-                    if "xl/workbook.xml" not in parts.names:  # .ods: no SpreadsheetML parts
+                    if "xl/workbook.xml" not in parts.names:  # not SpreadsheetML: OpenDocument?
+                        content = "content.xml" in parts.names
                         parts.close()
-                        parts = None
+                        parts = OdsParts(path) if content else None
                 except (zipfile.BadZipFile, OSError):
                     parts = None
             with open(path, "rb") as handle:
@@ -440,7 +442,9 @@ processor = SpreadsheetProcessor()
 
 # --------------------------------------------------------------------------- workbooks
 
-def _workbook_tables(workbook: CalamineWorkbook, context: IngestContext, parts: XlsxParts | None) -> Iterator[Table]:
+def _workbook_tables(
+    workbook: CalamineWorkbook, context: IngestContext, parts: XlsxParts | XlsParts | OdsParts | None
+) -> Iterator[Table]:
     for meta in workbook.sheets_metadata:
         if meta.typ != SheetTypeEnum.WorkSheet:
             continue
@@ -473,7 +477,7 @@ def _workbook_tables(workbook: CalamineWorkbook, context: IngestContext, parts: 
         )
 
 
-def _xlsx_layout(parts: XlsxParts | XlsParts, name: str, first_column: int, context: IngestContext,
+def _xlsx_layout(parts: XlsxParts | XlsParts | OdsParts, name: str, first_column: int, context: IngestContext,
                  price_column: int) -> SheetLayout:
     """The sheet's hidden rows and price formats; an unreadable layout part is counted, not fatal
     (the values calamine read still import)."""
@@ -793,21 +797,8 @@ class XlsxParts:
         currency = bytearray()
         filter_range: tuple[int, int] | None = None
         last_row = 0
-        carry = b""
         with self.archive.open(part) as stream:
-            while True:
-                data = stream.read(_SCAN_CHUNK)
-                if not data and not carry:
-                    break
-                chunk = carry + data
-                cut = chunk.rfind(b"<") if data else -1
-                if cut > 0:  # a tag cut in two waits for the next chunk
-                    chunk, carry = chunk[:cut], chunk[cut:]
-                elif cut == 0 and len(chunk) <= _MAX_CARRY:  # one long tag (or text): read on
-                    carry = chunk
-                    continue
-                else:
-                    carry = b""
+            for chunk in _whole_tag_chunks(stream):
                 if b"hidden" in chunk:
                     for tag in _ROW_TAG_RE.finditer(chunk):
                         number = _ROW_NUMBER_RE.search(tag.group())
@@ -896,6 +887,145 @@ class XlsParts:
             layout.price_currency = currency or None
         self.book.unload_sheet(sheet_name)
         return layout
+
+
+def _whole_tag_chunks(stream) -> Iterator[bytes]:
+    """The stream's bytes in chunks of about ``_SCAN_CHUNK`` that never cut a tag in two
+    (``<`` cannot occur inside an XML tag, so a chunk ends before its last ``<``)."""
+    carry = b""
+    while True:
+        data = stream.read(_SCAN_CHUNK)
+        if not data and not carry:
+            return
+        chunk = carry + data
+        cut = chunk.rfind(b"<") if data else -1
+        if cut > 0:  # a tag cut in two waits for the next chunk
+            chunk, carry = chunk[:cut], chunk[cut:]
+        elif cut == 0 and len(chunk) <= _MAX_CARRY:  # one long tag (or text): read on
+            carry = chunk
+            continue
+        else:
+            carry = b""
+        yield chunk
+
+
+_ODS_TAG_RE = re.compile(
+    rb"<(/?)table:(table-row|table-cell|covered-table-cell|table(?=[\s>/]))([^>]*?)(/?)>"
+)
+_ODS_ATTR_RE = re.compile(rb'([\w:-]+)="([^"]*)"')
+_ODS_CURRENCY_MARK = b'office:value-type="currency"'
+_ODS_HIDDEN_MARK = b"table:visibility="
+
+
+class OdsParts:
+    """Row visibility and currency cells of an OpenDocument spreadsheet (.ods).
+
+    OpenDocument 1.2 (OASIS), Part 1: a ``<table:table-row>`` with ``table:visibility``
+    ``collapsed`` (hidden) or ``filter`` (hidden by a filter) is not shown (19.746); a
+    cell formatted as currency has ``office:value-type="currency"`` and its ISO 4217 code in
+    ``office:currency`` (19.381, 19.385). Rows and cells repeat with
+    ``table:number-rows-repeated`` / ``table:number-columns-repeated``. ``content.xml`` is
+    streamed and scanned only when it holds one of those marks at all.
+    """
+
+    truncated_styles = False
+
+    def __init__(self, path: Path):
+        self.archive = zipfile.ZipFile(path)
+        self._marks: tuple[bool, bool] | None = None
+
+    def close(self) -> None:
+        self.archive.close()
+
+    def _has_marks(self) -> tuple[bool, bool]:
+        if self._marks is None:
+            hidden = currency = False
+            with self.archive.open("content.xml") as stream:
+                for chunk in _whole_tag_chunks(stream):
+                    hidden = hidden or _ODS_HIDDEN_MARK in chunk
+                    currency = currency or _ODS_CURRENCY_MARK in chunk
+                    if hidden and currency:
+                        break
+            self._marks = (hidden, currency)
+        return self._marks
+
+    def layout(self, sheet_name: str, price_column: int | None) -> SheetLayout:
+        """Hidden rows and each price cell's currency, as ``XlsxParts.layout``."""
+        layout = SheetLayout()
+        has_hidden, has_currency = self._has_marks()
+        if not has_hidden and not (has_currency and price_column is not None):
+            return layout
+        hidden, currency, codes = bytearray(), bytearray(), [""]
+        in_sheet = done = False
+        row = column = 0
+        row_repeat = 1
+        with self.archive.open("content.xml") as stream:
+            for chunk in _whole_tag_chunks(stream):
+                for tag in _ODS_TAG_RE.finditer(chunk):
+                    closing, kind, attributes, empty = tag.groups()
+                    if kind == b"table":
+                        if closing:
+                            if in_sheet:
+                                done = True
+                                break
+                        else:
+                            found = _ods_attributes(attributes).get(b"table:name", b"")
+                            in_sheet = html.unescape(found.decode("utf-8", "replace")) == sheet_name
+                            row = 0
+                        continue
+                    if not in_sheet:
+                        continue
+                    if kind == b"table-row":
+                        if closing:
+                            row += row_repeat
+                            continue
+                        values = _ods_attributes(attributes)
+                        row_repeat = _ods_count(values.get(b"table:number-rows-repeated"))
+                        column = 0
+                        visibility = values.get(b"table:visibility")
+                        if visibility in (b"collapsed", b"filter") and row < MAX_SHEET_ROWS:
+                            flag = 2 if visibility == b"filter" else 1
+                            for index in range(row, min(row + row_repeat, MAX_SHEET_ROWS)):
+                                _set_flag(hidden, index, flag)
+                        if empty:
+                            row += row_repeat
+                        continue
+                    if closing:
+                        continue
+                    if price_column is None or column > price_column:
+                        continue
+                    if b"number-columns-repeated" in attributes or b"office:currency" in attributes:
+                        values = _ods_attributes(attributes)
+                        span = _ods_count(values.get(b"table:number-columns-repeated"))
+                    else:
+                        values, span = None, 1
+                    if column <= price_column < column + span and values and row < MAX_SHEET_ROWS:
+                        code = values.get(b"office:currency", b"").decode("ascii", "replace").upper()
+                        if values.get(b"office:value-type") == b"currency" and parse_currency(code):
+                            if code not in codes and len(codes) < 256:
+                                codes.append(code)
+                            if code in codes:
+                                for index in range(row, min(row + row_repeat, MAX_SHEET_ROWS)):
+                                    _set_flag(currency, index, codes.index(code))
+                    column += span
+                if done:
+                    break
+        layout.hidden = hidden or None
+        layout.price_currency = currency or None
+        layout.currencies = codes
+        return layout
+
+
+def _ods_attributes(text: bytes) -> dict[bytes, bytes]:
+    return dict(_ODS_ATTR_RE.findall(text))
+
+
+def _ods_count(value: bytes | None) -> int:
+    """A repeat count; hostile values are bounded by Excel's row limit."""
+    try:
+        return max(1, min(int(value), MAX_SHEET_ROWS)) if value else 1
+    except ValueError:
+        return 1
 
 
 class _Discard:

@@ -449,3 +449,82 @@ def test_xls_hidden_rows_and_currency_formats(tmp_path):
         ("Lista!7", "A4", "499", ""),
     ]
     assert [(s.ref, s.skipped) for s in skipped] == [("Lista!5", "hidden")]
+
+
+def write_ods_rows(path: Path, sheet: str, rows: list[str]) -> Path:
+    """An .ods whose rows are given as raw ``<table:table-row>`` XML (attributes under test's control)."""
+    ns = (
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+    )
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns} office:version="1.2">'
+        f'<office:body><office:spreadsheet><table:table table:name="Other"><table:table-row>'
+        '<table:table-cell office:value-type="string"><text:p>x</text:p></table:table-cell></table:table-row>'
+        f'</table:table><table:table table:name="{sheet}">{"".join(rows)}</table:table>'
+        "</office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+        '<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("META-INF/manifest.xml", manifest)
+        archive.writestr("content.xml", content)
+    return path
+
+
+def ods_text(value: str) -> str:
+    return f'<table:table-cell office:value-type="string"><text:p>{value}</text:p></table:table-cell>'
+
+
+def ods_price(value: float, currency: str | None) -> str:
+    if currency:
+        return (f'<table:table-cell office:value-type="currency" office:currency="{currency}" '
+                f'office:value="{value}"><text:p>{value} {currency}</text:p></table:table-cell>')
+    return f'<table:table-cell office:value-type="float" office:value="{value}"><text:p>{value}</text:p></table:table-cell>'
+
+
+def ods_row(*cells: str, attributes: str = "") -> str:
+    return f"<table:table-row{attributes}>{''.join(cells)}</table:table-row>"
+
+
+@pytest.mark.parametrize("chunk", [9, 100, 1 << 20])
+def test_ods_hidden_filtered_rows_and_currency_cells(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(spreadsheet, "_SCAN_CHUNK", chunk)
+    empty = '<table:table-cell table:number-columns-repeated="2"/>'  # two blank columns before the table
+    rows = [
+        '<table:table-row table:number-rows-repeated="2"><table:table-cell/></table:table-row>',  # blank rows
+        ods_row(empty, ods_text("SKU"), ods_text("Bezeichnung"), ods_text("Preis"), ods_text("Menge")),
+        ods_row(empty, ods_text("A1"), ods_text("Galaxy S24"), ods_price(649, "EUR"), ods_price(20, None)),
+        ods_row(empty, ods_text("A2"), ods_text("iPhone 15"), ods_price(689, "EUR"), ods_price(0, None),
+                attributes=' table:visibility="collapsed"'),
+        ods_row(empty, ods_text("A3"), ods_text("iPhone 15 UK"), ods_price(599, "GBP"), ods_price(10, None)),
+        ods_row(empty, ods_text("A4"), ods_text("Pixel 8"), ods_price(499, "CHF"), ods_price(3, None),
+                attributes=' table:visibility="filter"'),
+        ods_row(empty, ods_text("A5"), ods_text("Pixel 8 Pro"), ods_price(799, None), ods_price(1, None)),
+    ]
+    path = write_ods_rows(tmp_path / "liste.ods", "Preise &amp; Mengen", rows)
+    candidates, errors, skipped, _ = run(path)
+    assert errors == []
+    assert [(c.ref, c.sku, c.price, c.currency) for c in candidates] == [
+        ("Preise & Mengen!4", "A1", "649", "EUR"),
+        ("Preise & Mengen!6", "A3", "599", "GBP"),
+        ("Preise & Mengen!8", "A5", "799", ""),
+    ]
+    assert [(s.ref, s.skipped) for s in skipped] == [("Preise & Mengen!5", "hidden"), ("Preise & Mengen!7", "filtered")]
+
+
+def test_ods_without_hidden_rows_or_currency_cells_is_not_scanned(tmp_path):
+    rows = [ods_row(ods_text("SKU"), ods_text("Price")), ods_row(ods_text("A1"), ods_price(10, None))]
+    path = write_ods_rows(tmp_path / "plain.ods", "Prices", rows)
+    parts = spreadsheet.OdsParts(path)
+    layout = parts.layout("Prices", 1)
+    parts.close()
+    assert layout.hidden is None and layout.price_currency is None
+    candidates, _, _, _ = run(path)
+    assert [(c.sku, c.currency) for c in candidates] == [("A1", "")]
