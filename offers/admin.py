@@ -4,7 +4,7 @@ without counting the table, filtered through indexes, and searched product first
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import PAGE_VAR
+from django.contrib.admin.views.main import PAGE_VAR, ChangeList
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -32,6 +32,9 @@ class LargeTableAdmin(admin.ModelAdmin):
             '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="Select {}">',
             admin.helpers.ACTION_CHECKBOX_NAME, obj.pk, obj,
         )
+
+    def get_changelist(self, request, **kwargs):
+        return LookaheadChangeList
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         try:
@@ -83,6 +86,15 @@ class BrandListFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(brand=self.value()) if self.value() else queryset
+
+
+class LookaheadChangeList(ChangeList):
+    """A one-page list shows the rows its paginator already read, instead of reading them again."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        if not self.multi_page and isinstance(self.paginator, selectors.LookaheadPaginator):
+            self.result_list = self.paginator.page(1).object_list
 
 
 class VendorListFilter(admin.SimpleListFilter):

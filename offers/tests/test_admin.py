@@ -193,3 +193,12 @@ def test_vendor_change_page_titles_its_aliases_without_a_query_each(staff_client
     with CaptureQueriesContext(connection) as eleven:
         assert "acme 11 → Acme Mobile" in staff_client.get(url).text
     assert len(eleven) == len(one)
+
+
+def test_a_one_page_list_reads_its_rows_once(staff_client, catalogue):
+    url = f"{OFFERS}?product__id__exact={catalogue['products'][0].pk}"
+    staff_client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        assert len(staff_client.get(url).context["cl"].result_list) == 4
+    reads = [q for q in queries if q["sql"].startswith(f'SELECT "{Offer._meta.db_table}"."id", ')]
+    assert len(reads) == 1
