@@ -715,23 +715,21 @@ class XlsxParts:
         targets: dict[str, str] = {}
         if "xl/_rels/workbook.xml.rels" in self.names:
             with self.archive.open("xl/_rels/workbook.xml.rels") as stream:
-                for _, element in ElementTree.iterparse(stream):
+                for _, element in _finished_elements(stream):
                     if _local(element.tag) == "Relationship":
                         target = element.get("Target", "")
                         target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
                             posixpath.join("xl", target)
                         )
                         targets[element.get("Id", "")] = target
-                    element.clear()
         parts: dict[str, str] = {}
         if "xl/workbook.xml" in self.names:
             with self.archive.open("xl/workbook.xml") as stream:
-                for _, element in ElementTree.iterparse(stream):
+                for _, element in _finished_elements(stream):
                     if _local(element.tag) == "sheet":
                         rel = element.get(f"{{{_REL_NS}}}id") or element.get(f"{{{_STRICT_REL_NS}}}id") or ""
                         if rel in targets and targets[rel] in self.names:
                             parts[element.get("name", "")] = targets[rel]
-                    element.clear()
         return parts
 
     def _read_currency_styles(self) -> dict[int, str]:
@@ -741,7 +739,7 @@ class XlsxParts:
         styles: dict[int, str] = {}
         in_cell_xfs, xf_index, seen = False, 0, 0
         with self.archive.open("xl/styles.xml") as stream:
-            for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+            for event, element in _finished_elements(stream, starts=True):
                 seen += 1
                 if seen > MAX_STYLE_ELEMENTS:  # fonts, fills... by the million: a hostile file
                     self.truncated_styles = True
@@ -771,8 +769,6 @@ class XlsxParts:
                             pass
                 elif tag == "cellXfs":
                     break
-                if tag != "numFmts":  # keep nothing: every finished element is emptied
-                    element.clear()
         return styles
 
     def layout(self, sheet_name: str, price_column: int | None) -> SheetLayout:
@@ -887,6 +883,23 @@ class XlsParts:
             layout.price_currency = currency or None
         self.book.unload_sheet(sheet_name)
         return layout
+
+
+def _finished_elements(stream, *, starts: bool = False) -> Iterator[tuple[str, ElementTree.Element]]:
+    """``ElementTree.iterparse`` that forgets each element once its end event is handled:
+    memory stays bounded by the nesting depth, however many elements a part holds."""
+    stack: list[ElementTree.Element] = []
+    for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+        if event == "start":
+            stack.append(element)
+            if starts:
+                yield event, element
+            continue
+        yield event, element
+        stack.pop()
+        element.clear()
+        if stack:
+            stack[-1].remove(element)
 
 
 def _whole_tag_chunks(stream) -> Iterator[bytes]:
