@@ -46,6 +46,7 @@ __all__ = [
     "NormalizationError",
     "currency_from_header",
     "currency_options",
+    "groups_with_spaces",
     "is_currency",
     "parse_condition",
     "parse_currency",
@@ -107,12 +108,15 @@ _NOT_CURRENCIES = frozenset(
     """.split()
 )
 _KEY_DROP = re.compile("[\\s.\u200e\u200f\u061c\u00a0\u202f\u2009]+")
-_CLDR_SCHEMA = 1  # bump when _build_currency_table changes what it stores
+_CLDR_SCHEMA = 3  # bump when _build_currency_table changes what it stores
 
 
 def _currency_key(text: str) -> str:
     """How the tables are keyed: case-folded, without spaces, dots and bidi marks."""
     return _KEY_DROP.sub("", text.casefold())
+
+
+_SPACE_GROUPED_KEY = " space"  # no currency key has a space
 
 
 def _is_letter(key: str) -> bool:
@@ -134,6 +138,9 @@ def _build_currency_table() -> dict[str, str]:
     * unit nouns: the last word of each English name (``yen``, ``naira``, ``rupiah``, ``dollar``)
       and, in other scripts, a word shared by the names of several currencies of one unit family
       in one locale (``دلار``, ``دولار``, ``доллар``, ``원``).
+
+    Under the key ``" space"``: the codes of the currencies written ``1 299`` at home (see
+    ``_space_grouped_codes``), for ``groups_with_spaces``.
 
     A text several currencies share is read as the one whose English symbol it is (``$``: USD,
     ``£``: GBP, ``¥``: JPY), else as the one legal tender in at least twice as many territories
@@ -157,8 +164,16 @@ def _build_currency_table() -> dict[str, str]:
     english: dict[str, str] = {}  # key of an English symbol -> its code
     family: dict[str, str] = {}  # code -> the last word of its English name ("dollar")
     shared_words: list[dict[str, set[str]]] = []
+    territory_codes = {
+        territory: get_territory_currencies(territory, today, tender=True)
+        for territory in get_global("territory_currencies")
+    }
+    groups: dict[str, str] = {}  # locale -> its own thousands separator
     for locale in localedata.locale_identifiers():
         data = localedata.load(locale, merge_inherited=False)
+        group = data.get("number_symbols", {}).get("latn", {}).get("group")
+        if group:
+            groups[locale] = group
         for code, symbol in data.get("currency_symbols", {}).items():
             if code in current:
                 table[_currency_key(symbol)].add(code)
@@ -202,7 +217,43 @@ def _build_currency_table() -> dict[str, str]:
         resolved[key] = chosen if chosen and len(ranked) == 1 else "|".join([chosen, *ranked])
     for code in current:  # "usd", "mad": how codes are read is settled in parse_currency
         resolved.pop(code.lower(), None)
+    resolved[_SPACE_GROUPED_KEY] = "|".join(sorted(_space_grouped_codes(current, territory_codes, groups)))
     return resolved
+
+
+def _space_grouped_codes(current, territory_codes, groups) -> set[str]:
+    """The currencies written with spaces between thousands where they are at home (CLDR).
+
+    A currency's home is the country of its code's first two letters (ISO 4217: ``PL``N, ``CZ``K,
+    ``US``D); the country's most spoken language (CLDR territory languages) gives the locale whose
+    thousands separator counts. A currency of no one country (``EUR``) counts when a third of the
+    territories using it group with spaces.
+    """
+    from babel.core import get_global
+
+    spoken = get_global("territory_languages")
+
+    def spaced(territory: str) -> bool:
+        languages = spoken.get(territory) or {}
+        if not languages:
+            return False
+        language = max(languages, key=lambda name: languages[name].get("population_percent", 0))
+        group = groups.get(f"{language}_{territory}") or groups.get(language) or ","
+        return not group.strip()
+
+    users: dict[str, list[str]] = {}
+    for territory, codes in territory_codes.items():
+        for code in codes:
+            users.setdefault(code, []).append(territory)
+    found = set()
+    for code in current:
+        home = code[:2]
+        if home in territory_codes and code in territory_codes[home]:
+            if spaced(home):
+                found.add(code)
+        elif sum(map(spaced, users.get(code, ()))) * 3 >= len(users.get(code, ())) > 0:
+            found.add(code)
+    return found
 
 
 def _cache_path():
@@ -274,6 +325,8 @@ def _lookup_currency(stripped: str) -> tuple[str, ...]:
     if _is_letter(key):
         return ()
     entry = _currency_table().get(key)
+    if not entry and not key.isascii():
+        entry = _currency_table().get(unicodedata.normalize("NFKC", key))  # "＄", "￡": full-width forms
     if not entry:
         return ()
     if "|" not in entry:
@@ -318,6 +371,21 @@ def currency_options(text: str) -> tuple[str, ...]:
 def is_currency(text: str) -> bool:
     """True when ``text`` names a currency, even one that ``parse_currency`` cannot settle (``kr``)."""
     return bool(text) and bool(_lookup_currency(text.strip()))
+
+
+def groups_with_spaces(text: str) -> bool:
+    """True when the currency ``text`` names is one whose home locales group thousands with spaces.
+
+    ``"zł"``, ``"Kč"``, ``"₽"``, ``"Ft"``, ``"€"`` (French) -> True: ``3 499 zł`` is one amount.
+    ``"$"``, ``"دلار"``, ``"₹"`` -> False: ``iPhone 15 750 $`` is a model and a price. For an
+    ambiguous text (``kr``) any of its currencies counts. Source: CLDR number symbols (``group``)
+    of each locale and the territory it stands for (likely subtags), through Babel.
+    """
+    codes = currency_options(text)
+    if not codes:
+        return False
+    grouped = _currency_table().get(_SPACE_GROUPED_KEY, "").split("|")
+    return any(code in grouped for code in codes)
 
 
 # Tokens of a header: symbol groups such as "US$" / "R$" / "€", or words.

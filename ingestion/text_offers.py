@@ -99,7 +99,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ingestion.normalize import NormalizationError, is_currency, join_comma_space, parse_currency, parse_price
+from ingestion.normalize import (
+    NormalizationError,
+    groups_with_spaces,
+    is_currency,
+    join_comma_space,
+    parse_currency,
+    parse_price,
+)
 from ingestion.types import OfferCandidate
 from offers.text import ascii_digits
 
@@ -422,11 +429,18 @@ def _numbers_in(text: str) -> list[tuple[int, int]]:
     return sorted(spans) if added else spans
 
 
+@lru_cache(maxsize=256)
+def _groups_with_spaces(currency: str) -> bool:
+    return groups_with_spaces(currency)
+
+
 def _join_spaced_groups(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Numbers grouped by spaces and written with a currency as one: ``3 499 zł``, ``₽ 75 000``.
 
     A number of 1-3 digits followed by groups of exactly three digits, each after one space,
-    is one amount when a currency stands right after the last group or right before the first.
+    is one amount when a currency stands right after the last group or right before the first,
+    and that currency's home locales group thousands with spaces (``normalize.groups_with_spaces``:
+    zł, Kč, ₽, Ft, € ...; not $: ``iPhone 15 750 $`` is a model and a price).
     Not when the first number is a storage size after another number (``iPhone 13 128 450 kr``).
     """
     joined: list[tuple[int, int]] = []
@@ -446,10 +460,13 @@ def _join_spaced_groups(text: str, spans: list[tuple[int, int]]) -> list[tuple[i
         if last > index and end - start <= 3 and text[start:end].isdigit():
             close = spans[last][1]
             after = _CURRENCY_AFTER.match(text, close)
-            word_start, word = _word_before(text, start)
-            priced = (after is not None and _is_currency(after.group(1))) or (
-                start > 0 and _currency_before(text, word_start, word, start) is not None
-            )
+            if after is not None and _is_currency(after.group(1)):
+                currency = after.group(1)
+            else:
+                word_start, word = _word_before(text, start)
+                before = _currency_before(text, word_start, word, start) if start else None
+                currency = text[before:start].strip() if before is not None else ""
+            priced = bool(currency) and _groups_with_spaces(currency)
             storage = int(text[start:end]) in _STORAGE_SIZES and index > 0 and spans[index - 1][1] >= start - 2
             if priced and not storage:
                 joined.append((start, close))
