@@ -89,7 +89,13 @@ class BrandListFilter(admin.SimpleListFilter):
 
 
 class LookaheadChangeList(ChangeList):
-    """A one-page list shows the rows its paginator already read, instead of reading them again."""
+    """A one-page list shows the rows its paginator already read, instead of reading them again;
+    columns outside ``sortable_by`` cannot be sorted by a hand-made ``?o=`` either."""
+
+    def get_ordering_field(self, field_name):
+        if self.sortable_by is not None and field_name not in self.sortable_by:
+            return None
+        return super().get_ordering_field(field_name)
 
     def get_results(self, request):
         super().get_results(request)

@@ -202,3 +202,12 @@ def test_a_one_page_list_reads_its_rows_once(staff_client, catalogue):
         assert len(staff_client.get(url).context["cl"].result_list) == 4
     reads = [q for q in queries if q["sql"].startswith(f'SELECT "{Offer._meta.db_table}"."id", ')]
     assert len(reads) == 1
+
+
+def test_columns_outside_sortable_by_are_not_sorted_even_by_hand(staff_client, catalogue):
+    with CaptureQueriesContext(connection) as queries:
+        by_vendor = staff_client.get(f"{OFFERS}?o=3").context["cl"]  # the vendor column (after the checkbox)
+    assert [o.pk for o in by_vendor.result_list] == [o.pk for o in reversed(catalogue["offers"])]
+    assert not any('"offers_vendor"."name" ASC' in q["sql"] for q in queries)
+    by_price = staff_client.get(f"{OFFERS}?o=4").context["cl"]
+    assert [o.pk for o in by_price.result_list] == [o.pk for o in catalogue["offers"]]
