@@ -1,15 +1,42 @@
 """Turn the raw text of a vendor's price list into typed values.
 
 Pure functions, no database: ``parse_price`` -> ``Money``, ``parse_currency``,
-``currency_from_header``, ``parse_quantity`` -> ``int | None`` and
+``currency_options``, ``is_currency``, ``currency_from_header``,
+``groups_with_spaces``, ``parse_quantity`` -> ``int | None`` and
 ``parse_condition`` -> ``ConditionValue``. Every rejected value raises
 ``NormalizationError`` whose message names the value, so it can go straight
 into a document's ``extra.errors``.
 
+Currencies:
+
+* Symbols and names come from CLDR through Babel, for every currency that is
+  legal tender somewhere today: each locale's symbols (``zł``, ``Kč``, ``Rp``,
+  ``Ksh``, ``S/``, ``₽``, ``元``), display names (``US dollars``,
+  ``российский рубль``) and unit nouns (``naira``, ``yen``, ``دلار``, ``دولار``).
+  A short list of vendor spellings goes on top (``Rs``/``Rs.`` and ``₹`` = INR,
+  ``TL`` = TRY, ``руб``/``р`` = RUB, ``Dhs``/``درهم`` = AED, ``KShs``, ``Tk``,
+  ``원`` = KRW ...). The table is built once per Babel version (a second or two)
+  and kept as JSON in ``$PRICEHUB_CACHE_DIR`` or the temp dir (about 0.1 s to read).
+* A text several currencies share is read as the one whose English symbol it is
+  (``$`` = USD, ``£`` = GBP, ``¥`` = JPY), else as the one legal tender in at
+  least twice as many territories as any other (``dollar`` = USD), else it stays
+  ambiguous (``kr``, ``peso``, ``franc``, ``riyal``, full-width ``￥``):
+  ``parse_currency`` gives ``None``, ``currency_options`` the candidates, and
+  ``parse_price`` reads the amount with no currency (the vendor's applies).
+* Codes count in any letter case for the common ones (``usd``), else only in
+  capitals (``TRY``, ``ALL``, ``MAD`` are also words). One ASCII letter
+  (``R``, ``K``, ``L``, ``P``) and words such as ``won``, ``real``, ``rand``,
+  ``sum``, ``um`` are never currencies.
+* ``N`` glued before the digits is the naira as typed on phones (``N250,000``).
+
 Number rules (prices; quantities use the same separators):
 
+* Digits of any script (Persian ``۷۲۰``, Arabic-Indic ``٧٥٠``, full-width
+  ``５９９``) are read as ASCII digits (``offers.text.ascii_digits``).
 * Spaces (also no-break and thin spaces) and apostrophes (``1'234.50``) are
-  always thousands separators.
+  always thousands separators. A space typed after a thousands comma
+  (``N440, 000``) is dropped when the group is ``000`` or a currency comes
+  before the number.
 * When both ``.`` and ``,`` appear, the one that comes last is the decimal
   separator: ``1,234.50`` and ``1.234,50`` are both 1234.50.
 * A separator that appears more than once is a thousands separator:
@@ -22,9 +49,14 @@ Number rules (prices; quantities use the same separators):
   thousands groupings, so their separator is decimal.
 * Any other single ``.`` or ``,`` is the decimal separator: ``12,5`` = 12.5,
   ``1045.50`` = 1045.50. ``decimal_comma`` only ever settles the ambiguous case.
-* Thousands groups must be well formed (1-3 digits, then groups of exactly
-  three): ``1,23,45`` is an error rather than a guess.
-* A trailing ``,-`` / ``.-`` / ``/-`` means "no cents" (``1299,-``).
+* Thousands groups must be well formed: 1-3 digits, then groups of exactly
+  three; or, with commas, the Indian grouping: 1-2 digits, groups of two, then
+  one of three (``1,05,000.00``, ``12,34,567``). ``1,23,45`` is an error rather
+  than a guess.
+* A multiplier after the amount scales it (``MULTIPLIERS``): ``450k``,
+  ``₦1.2m``, ``1.65 lakh``, ``15.5L`` (lakh: a price is never in litres),
+  ``17,9jt`` (juta), ``250rb`` (ribu), ``52к``, ``52 тыс``, ``2 crore``.
+* A trailing ``,-`` / ``.-`` / ``/-`` means "no cents" (``1299,-``, ``₹1,32,500/-``).
 * Prices are rounded half-up to 2 decimal places (``Offer.price`` is
   ``Decimal(14, 2)``); zero, negative and amounts of 10^12 or more are errors.
 """
@@ -48,6 +80,8 @@ __all__ = [
     "currency_options",
     "groups_with_spaces",
     "is_currency",
+    "join_comma_space",
+    "MULTIPLIERS",
     "parse_condition",
     "parse_currency",
     "parse_price",
@@ -532,10 +566,12 @@ def _checked_money(amount: Decimal, currency: str | None, original: object) -> M
 
 
 def parse_price(value: str | int | float | Decimal, *, decimal_comma: bool | None = None) -> Money:
-    """Parse a price cell or token: ``"$1,045.00"``, ``"629,00 €"``, ``"USD 750"``, ``1045.5``.
+    """Parse a price cell or token: ``"$1,045.00"``, ``"629,00 €"``, ``"USD 750"``, ``1045.5``,
+    ``"Rs 1,05,000"``, ``"N450k"``, ``"1.65 lakh"``, ``"۷۲۰ دلار"``.
 
-    The currency symbol or code may come before or after the number, with or
-    without a space; ``Money.currency`` is ``None`` when the value names none.
+    The currency symbol, code or name may come before or after the number, with or
+    without a space; ``Money.currency`` is ``None`` when the value names none, or
+    names one that several currencies share (``"450 kr"``: see ``currency_options``).
     Floats are read through their shortest ``repr`` (1045.5 -> ``Decimal("1045.5")``).
     See the module docstring for the separator rules. Raises ``NormalizationError``
     for empty values, words (``call``, ``TBA``, ``POA``, ``-``), zero, negative or

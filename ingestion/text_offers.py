@@ -7,11 +7,16 @@ the job of ``ingestion.normalize``; this module only decides *which* token is
 what. The rules, line by line:
 
 Cleaning
-    A trailing ``<This message was edited>`` is dropped, struck text
-    (``~999~``, an old price) is cut out, ``*bold*``, ``_italic_`` and backtick
-    markers and bidi marks are removed, and emoji, arrows and bullets become a
-    ``|`` separator (so ``iPhone 15 👉 750`` reads like ``iPhone 15 | 750``).
-    Leading list numbers (``1.``, ``2)``, keycaps ``1️⃣``) are dropped.
+    A trailing chat-app marker (``<This message was edited>``, ``<Bu mesaj
+    düzenlendi>``: two or more words in angle brackets, no digits) is dropped,
+    struck text (``~999~``, an old price) is cut out, ``*bold*``, ``_italic_``
+    and backtick markers and bidi marks are removed, and emoji, arrows and
+    bullets become a ``|`` separator (so ``iPhone 15 👉 750`` reads like
+    ``iPhone 15 | 750``). A flag (``🇮🇳``, region of origin) stays as a word of
+    its own: it separates like an emoji but belongs in the description.
+    Digits of other scripts (Persian, Arabic-Indic, full-width) become ASCII
+    digits, and ``440, 000`` becomes ``440,000``. Leading list numbers (``1.``,
+    ``2)``, keycaps ``1️⃣``) are dropped.
 
 Lines that are never offers
     A text without any digit. Questions (ending in ``?`` or starting with
@@ -23,22 +28,35 @@ Lines that are never offers
     ``Collection from Leicester or £8 next-day``).
 
 Numbers that are never prices
-    Numbers glued to a letter (``A2849``, ``S23``, ``Poco X6``; a lowercase
-    ``x10`` is a quantity), followed by a unit (``256GB``, ``1TB``, ``128 Go``,
-    ``5G``, ``5000mAh``, ``6.1"``, ``90%``, ``500ml``, ``2nd``, ``15 Pro``), parts
-    of ``12/128`` and of dates and times (``31/12``, ``21:00``), numbers with a
+    Numbers glued to a letter (``A2849``, ``S23``, ``Poco X6``, ``N20``; a
+    lowercase ``x10`` is a quantity) unless the letters are a currency that
+    starts the word (``Rs1,05,000``, ``USD750``, and ``N`` before a naira
+    amount: grouped, with ``k``/``m`` or of 5+ digits), followed by a unit
+    (``256GB``, ``1TB``, ``128 Go``, ``5G``, ``5000mAh``, ``6.1"``, ``90%``,
+    ``500ml``, ``6ft``, ``2nd``, ``15 Pro``, ``4K``/``5K`` up to 16K, ``2m``
+    without a currency, ``1.5L`` unless the text prices in rupees), parts of
+    ``12/128`` and of dates and times (``31/12``, ``21:00``), numbers with a
     leading zero (``0142``), phone numbers (numbers joined by spaces, dashes or
-    brackets with 10+ digits, or 9+ after ``+``, ``(`` or ``0``), numbers in
-    URLs, quantities (below) and old prices: struck, or after ``was``, ``old``,
-    ``RRP``, ``antes``, ``statt``, ``avant`` ... Amounts like ``1.5k`` are not
-    read (``normalize.parse_price`` has no ``k``).
+    brackets with 10+ digits, or 9+ after ``+``, ``(`` or ``0``; never across
+    `` - ``), numbers in URLs, quantities (below) and old prices: struck, or
+    after ``was``, ``old``, ``RRP``, ``antes``, ``statt``, ``avant`` ...
+
+    Multipliers are part of the number (``normalize.MULTIPLIERS``): ``450k``,
+    ``N450k``, ``₦1.2m``, ``1.65 lakh``, ``17,9jt``, ``250rb``, ``52к``,
+    ``15.5L`` where the text names rupees. Numbers grouped by spaces are one
+    amount when written with a currency whose home locales group that way
+    (``3 499 zł``, ``75 000 ₽``; not ``iPhone 15 750 $``).
 
 Prices
     A number is a *marked* price when a currency stands next to it (``$750``,
     ``750$``, ``750usd``, ``USD 750``, ``€1.299,00``, ``629,00 €``, ``£389``,
-    ``7.499 reais``: any symbol, code or name ``normalize.parse_currency``
-    knows), when ``@``, ``now``, ``only``, ``price:``, ``precio``, ``Preis``,
-    ``prix``, ``por``, ``ahora``, ``jetzt``, ``down to`` ... comes before it, or
+    ``7.499 reais``, ``54.999 TL``, ``5999元``, ``۷۲۰ دلار``, ``Rp 17.999.000``:
+    any symbol, code or name of CLDR that ``normalize.is_currency`` knows, in any
+    script, ambiguous ones such as ``kr`` included; a currency between two
+    numbers goes with the one after it: ``iPhone 15 Rp 17.999.000``), when
+    ``@``, ``now``, ``only``, ``price:``, ``precio``, ``Preis``, ``prix``,
+    ``por``, ``ahora``, ``jetzt``, ``down to`` ... comes before it, when a money
+    multiplier follows it (``lakh``, ``jt``, ``rb``, ``crore``, ``тыс``), or
     ``/-``, ``,-``, ``.-`` after it. With ``$`` before and a code after
     (``$4,999 MXN``) the code wins: ``$`` is also the peso sign. Of several
     marked prices the one after ``now``/``only``/``@`` wins, else the first
@@ -46,19 +64,34 @@ Prices
     text between them are one offer each (``S23 $629 / S23+ $719``).
 
     A bare number is a price only when no price on the line is marked, it is
-    the last number, a separator (``-``, ``–``, ``:``, ``=``, ``|``, ``>``, or an
-    emoji) stands between it and the text before it, and only words like
-    ``each``, ``firm``, ``neg``, ``c/u`` follow it: ``iPhone 15 128GB - 750`` is a
-    price line, ``iPhone 15 128GB 750`` is not.
+    the last number, product text stands before it, and only words like
+    ``each``, ``firm``, ``neg``, ``c/u``, variant tags (``2Sim``, ``eSIM``,
+    ``dual sim``, ``HK``, ``LL/A``) and flags follow it; the tags and flags stay
+    in the description. With a separator (``-``, ``–``, ``:``, ``=``, ``|``,
+    ``>``, an emoji or a flag) before it, or a ``k`` after it (``450k``), it is a
+    price on its own: ``iPhone 15 128GB - 750``. Without one it is a *tail*
+    price (``AirPods 4 ANC 12700``, ``15 128 Black 53500🇮🇳``), and the decision
+    is taken for the whole text: tail prices are offers only when the text is
+    a price list, that is at least two priced lines (clear or tail), with every
+    tail price within a factor of 10 of the median price of the text. A tail
+    price is at least 50 (``Redmi Note 13``), not a storage size
+    (``iPhone 13 128``) nor a year (``MacBook Air 2020``), above every other
+    number of its line, after two words or more (``Honor 200``), and not on a
+    line with an address or contact word (a postcode). ``iPhone 15 128GB 750``
+    alone is not an offer; a line of chit-chat (``Best I can do is 720``) never
+    counts towards a price list.
 
     A range (``700-750``, ``$700 - $750``, ``700 to 750``; the second number above
     the first and at most twice it) gives its *lower* bound, the price a buyer
     can get; the range as written goes into ``extra["price_range"]``. Unmarked
     ranges count only where a bare price would (at the end of a product line).
 
-    ``price`` is the number with its adjacent currency, as written; a currency
-    found apart (``750 (USD)``, ``$4,999 MXN``, or a ``Prices in EUR`` line
-    earlier in the text) goes into ``currency``.
+    ``price`` is the number with its adjacent currency and multiplier, as
+    written (digits in ASCII); a currency found apart (``750 (USD)``,
+    ``$4,999 MXN``, or a ``Prices in EUR`` line earlier in the text) goes into
+    ``currency``. A price written with a multiplier and no currency
+    (``1.65 lakh``, ``520k``) takes the currency the text names elsewhere, when
+    it names exactly one (``Rs``/``₹`` on the other lines: INR).
 
 Quantities
     ``x10``, ``x 12``, ``10x``, ``10pcs``, ``10 units``, ``(30 units)``,
@@ -89,7 +122,14 @@ Descriptions
     ``A2849``, ``MTP03LL/A``).
 
 Candidates come out once the whole text is read, because of the closing
-"All brand new" line.
+"All brand new" line and of tail prices.
+
+Lines without offers
+    ``extract_offers(..., rejected=[])`` appends each line that has a digit but
+    gave no offer as ``(ref, line, reason)``: a question; a wanted, buying or
+    sold-out post; chit-chat or a counter-offer; only a quantity; a bare number
+    ending the line outside a price list; no price (specs, model numbers,
+    quantities); a price without any product text.
 """
 
 from __future__ import annotations
