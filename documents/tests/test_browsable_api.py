@@ -1,23 +1,15 @@
 """Every API page renders in a browser: a staff session asking for ``text/html``.
 
-The browsable API is among the renderers when ``DEBUG`` is on (``make run``);
-the suite runs with ``DEBUG`` off, so the ``browsable_api`` fixture puts the
-same renderers on the views for the length of a test.
+The browsable API is among the renderers whatever ``DEBUG`` says (the suite
+runs with it off, as production does).
 """
 
 import pytest
-from rest_framework import renderers
-from rest_framework.views import APIView
 
 pytestmark = pytest.mark.django_db
 
 HTML = "text/html"
 
-
-@pytest.fixture
-def browsable_api(monkeypatch):
-    """The renderers ``pricehub.settings`` sets when ``DEBUG`` is on: JSON, then the browsable API."""
-    monkeypatch.setattr(APIView, "renderer_classes", [renderers.JSONRenderer, renderers.BrowsableAPIRenderer])
 
 
 @pytest.fixture
@@ -52,7 +44,7 @@ def pages(rows):
     ]
 
 
-def test_every_list_and_detail_page_renders_as_html_for_staff(staff_client, browsable_api, rows):
+def test_every_list_and_detail_page_renders_as_html_for_staff(staff_client, rows):
     for path, shown in pages(rows):
         response = staff_client.get(path, HTTP_ACCEPT=HTML)
         assert response.status_code == 200, (path, response.status_code)
@@ -62,22 +54,22 @@ def test_every_list_and_detail_page_renders_as_html_for_staff(staff_client, brow
         assert shown in page, (path, shown)
 
 
-def test_filtered_lists_show_their_filter_form(staff_client, browsable_api, rows):
+def test_filtered_lists_show_their_filter_form(staff_client, rows):
     for path, field in [("/documents", 'name="status"'), ("/offers", 'name="price_min"'), ("/products", 'name="q"')]:
         page = staff_client.get(path, HTTP_ACCEPT=HTML).content.decode()
         assert "Filters" in page and field in page, path
 
 
-def test_a_browser_accept_header_gets_the_html_page(staff_client, browsable_api, rows):
+def test_a_browser_accept_header_gets_the_html_page(staff_client, rows):
     accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
     response = staff_client.get("/offers", HTTP_ACCEPT=accept)
     assert response.status_code == 200 and response.headers["Content-Type"].startswith(HTML)
 
 
-def test_scripts_still_get_json(token_client, browsable_api, rows):
+def test_scripts_still_get_json(token_client, rows):
     response = token_client.get("/offers")
     assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
 
 
-def test_html_pages_still_need_authentication(client, browsable_api, rows):
+def test_html_pages_still_need_authentication(client, rows):
     assert client.get("/offers", HTTP_ACCEPT=HTML).status_code == 401

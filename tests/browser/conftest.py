@@ -62,12 +62,3 @@ def screenshot_dir(tmp_path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     return directory
 
-
-@pytest.fixture
-def browsable_api(monkeypatch):
-    """The API's renderers as ``pricehub.settings`` sets them when ``DEBUG`` is on (the suite runs
-    with it off): JSON, then the browsable API that a browser's ``Accept`` picks."""
-    from rest_framework import renderers
-    from rest_framework.views import APIView
-
-    monkeypatch.setattr(APIView, "renderer_classes", [renderers.JSONRenderer, renderers.BrowsableAPIRenderer])

@@ -143,8 +143,7 @@ def test_a_pending_documents_page_reloads_until_the_ingest_ends(page, live_serve
     assert "iPhone 15 128GB Black" in page.locator(".field-offers_preview").inner_text()
 
 
-def test_the_api_pages_render_in_the_browser_for_a_staff_session(page, live_server, operator, weekly_list,
-                                                                browsable_api, screenshot_dir):
+def test_the_api_pages_render_in_the_browser_for_a_staff_session(page, live_server, operator, weekly_list, screenshot_dir):
     from ingestion.services import ingest_path
 
     document = ingest_path(weekly_list, vendor_name="Acme Mobile", currency="EUR")
