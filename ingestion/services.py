@@ -453,10 +453,10 @@ def _finish(document: SourceDocument, processor_name: str, context: IngestContex
     if outcome.currency_defaulted:
         count = outcome.currency_defaulted
         warnings.append(
-            f"{count:,} offer{'s' if count != 1 else ''} named no currency (no symbol or code in the price, "
-            f"no currency column, cell format or header, no --currency, no vendor default currency): "
-            f"priced in {settings.DEFAULT_CURRENCY}, the site default; check them, then set the vendor's "
-            "default currency or re-ingest with --currency"
+            f"{count:,} offer{'s' if count != 1 else ''} named no currency (none in the file: no symbol or "
+            f"code with the price, no currency column, cell format or header; no --currency; no vendor default "
+            f"currency): priced in {settings.DEFAULT_CURRENCY}, the site default. Check them, then set the "
+            "vendor's default currency or re-ingest with --currency"
         )
     extra = {
         **document.extra,
