@@ -52,7 +52,8 @@ Rules
   there is one, else the currency of the price cell's number format
   (``#,##0.00 [$€-407]``, ``"£"#,##0.00``; ``extra["currency_source"] =
   "number_format"``; ``currency_from_number_format``), else the ISO code
-  named in the price header (``Price (USD)``), else ``""``. A symbol in the
+  named in the price header (``Price (USD)``), else the one currency the rows
+  above the header name (``title_currency``), else ``""``. A symbol in the
   price cell itself stays in ``candidate.price`` (and wins in normalization).
 * **Condition + grade.** With both a condition and a grade column the
   candidate's condition is ``"<condition> grade <grade>"``; a grade column
@@ -309,7 +310,37 @@ def find_header(rows: list[list[Any]]) -> Header | None:
         if usable and (best is None or len(columns) > len(best.columns)):
             currency = currency_from_header(row[columns["price"]]) or ""
             best = Header(index, row, columns, currency)
+    if best is not None and not best.currency:
+        best.currency = title_currency(rows[:best.row_index])
     return best
+
+
+_TITLE_CODE_RE = re.compile(r"(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])")
+_TITLE_SYMBOL_RE = re.compile(r"(?:[A-Z]{1,3})?[$€£¥₹₽₺₦₩₪₫₱฿₴₸]")
+_TITLE_NOT_CODES = frozenset({"ALL", "TOP", "PEN", "CUP", "BOB", "MOP", "TRY"})  # English words in capitals
+
+
+def title_currency(rows: list[list[Any]]) -> str:
+    """The one currency the rows above a header name (``"All prices in EUR"``, ``"Currency: | USD"``,
+    ``"Preise in €"``), or ``""`` when they name none or more than one.
+
+    Only ISO 4217 codes written in capitals and currency symbols count (words such as
+    ``"rand"`` or ``"real"`` do not), mapped with ``parse_currency``.
+    """
+    found: set[str] = set()
+    for row in rows:
+        for value in row:
+            if type(value) is not str or not value.strip():
+                continue
+            for token in _TITLE_CODE_RE.findall(value):
+                code = parse_currency(token) if token not in _TITLE_NOT_CODES else None
+                if code:
+                    found.add(code)
+            for token in _TITLE_SYMBOL_RE.findall(value):
+                code = parse_currency(token)
+                if code:
+                    found.add(code)
+    return found.pop() if len(found) == 1 else ""
 
 
 def looks_like_table(rows: list[list[Any]]) -> bool:

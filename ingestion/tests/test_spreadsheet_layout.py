@@ -528,3 +528,23 @@ def test_ods_without_hidden_rows_or_currency_cells_is_not_scanned(tmp_path):
     assert layout.hidden is None and layout.price_currency is None
     candidates, _, _, _ = run(path)
     assert [(c.sku, c.currency) for c in candidates] == [("A1", "")]
+
+
+@pytest.mark.parametrize(
+    ("title", "currency"),
+    [
+        (["All prices in EUR excl. VAT"], "EUR"),
+        (["Currency:", "USD"], "USD"),
+        (["Preise in € netto"], "EUR"),
+        (["Tabela de preços (R$)"], "BRL"),
+        (["Prices in USD or EUR on request"], ""),  # two: none taken
+        (["ALL PRICES NET"], ""),  # "ALL" is a word here, not the lek
+        (["Weekly stock list", "Valid from 2026-01-05"], ""),
+    ],
+)
+def test_a_title_above_the_header_can_name_the_currency(tmp_path, title, currency):
+    book, _ = workbook([title, [], ["SKU", "Description", "Price", "Qty"], ["A1", "Phone", 10, 1]])
+    path = tmp_path / "title.xlsx"
+    book.save(path)
+    candidates, _, _, _ = run(path)
+    assert [(c.sku, c.currency) for c in candidates] == [("A1", currency)]
