@@ -330,8 +330,12 @@ def normalize_candidate(candidate: OfferCandidate, *, currency: str = "", observ
     # A processor that knows how the number was written (e.g. a numeric
     # spreadsheet cell passed on as text) settles the separator question.
     decimal_comma = extra.pop("decimal_comma", None)
-    if candidate.quantity and not candidate.quantity.isdigit() and is_sold_out(candidate.quantity):
-        return _sold_out(candidate, "quantity", candidate.quantity)
+    quantity_text = candidate.quantity
+    if quantity_text and not quantity_text.isdigit():
+        if is_sold_out(quantity_text):
+            return _sold_out(candidate, "quantity", quantity_text)
+        if is_in_stock(quantity_text):
+            quantity_text = ""  # available, amount not given
     try:
         money = parse_price(candidate.price, decimal_comma=decimal_comma)
     except NormalizationError as exc:
@@ -348,7 +352,7 @@ def normalize_candidate(candidate: OfferCandidate, *, currency: str = "", observ
         code, extra["currency_source"] = currency, "run"
 
     try:
-        quantity = parse_quantity(candidate.quantity)
+        quantity = parse_quantity(quantity_text)
     except NormalizationError as exc:
         return RowError(candidate.ref, str(exc), "quantity", candidate.quantity)
     if quantity == 0:
@@ -394,6 +398,13 @@ SOLD_OUT_WORDS = frozenset({
     "缺货", "售罄", "无货", "已售完", "断货",
 })
 _SOLD_OUT_PUNCTUATION = re.compile(r"[\W_]+")
+# "Available, amount not given" in the languages above, beyond what parse_quantity knows.
+IN_STOCK_WORDS = frozenset({
+    "in stock", "available", "yes", "ready", "var", "mevcut", "stokta var", "stokta", "em estoque", "disponivel",
+    "sim", "in voorraad", "op voorraad", "beschikbaar", "disponibile", "in magazzino", "dostepny", "jest",
+    "na stanie", "в наличии", "есть", "есть в наличии", "متوفر", "متاح", "tersedia", "ada", "ready stock",
+    "有货", "现货", "有",
+})
 
 
 @lru_cache(maxsize=1024)
@@ -401,6 +412,13 @@ def is_sold_out(text: str) -> bool:
     """Whether a cell's text says the item is sold out (``"Sold out"``, ``"AGOTADO"``, ``"Нет"``)."""
     folded = " ".join(_SOLD_OUT_PUNCTUATION.sub(" ", strip_accents(text.casefold())).split())
     return folded in SOLD_OUT_WORDS
+
+
+@lru_cache(maxsize=1024)
+def is_in_stock(text: str) -> bool:
+    """Whether a quantity cell says "available" without a number (``"Var"``, ``"Em estoque"``, ``"有货"``)."""
+    folded = " ".join(_SOLD_OUT_PUNCTUATION.sub(" ", strip_accents(text.casefold())).split())
+    return folded in IN_STOCK_WORDS
 
 
 def _sold_out(candidate: OfferCandidate, field_name: str, value: str) -> RowError:

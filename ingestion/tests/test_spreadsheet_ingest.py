@@ -220,3 +220,9 @@ def test_field_cases_13_and_14_take_the_currency_from_the_cell_format():
         assert {o.extra["currency_source"] for o in Offer.objects.filter(source_document=document)} == {
             "number_format"
         }
+
+
+@pytest.mark.parametrize("text", ["Var", "Em estoque", "Disponível", "in voorraad", "В наличии", "есть", "متوفر", "Tersedia", "有货"])
+def test_in_stock_words_are_a_quantity_not_given(text):
+    row = normalize_candidate(OfferCandidate(ref="r", sku="A1", price="10", quantity=text), observed_at=NOW)
+    assert not isinstance(row, RowError) and row.quantity is None
