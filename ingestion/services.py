@@ -322,14 +322,17 @@ def normalize_candidate(candidate: OfferCandidate, *, currency: str = "", observ
     (column, cell format or header), else ``currency`` (the run's ``--currency``), else
     left empty for the vendor's default; ``vendor_id`` is set later.
 
-    A sold-out row is not an offer: a quantity of 0, or a quantity, price or condition
-    cell saying so (``sold out``, ``agotado``, ``esgotado``, ``нет в наличии``, ``缺货``...,
+    A sold-out row is not an offer: a quantity of 0, or a quantity, price, condition or
+    stock-status (``extra["status"]``) cell saying so (``sold out``, ``agotado``, ``esgotado``, ``нет в наличии``, ``缺货``...,
     see ``SOLD_OUT_WORDS``) gives a ``RowError`` with ``skipped="sold_out"``.
     """
     extra = dict(candidate.extra)
     # A processor that knows how the number was written (e.g. a numeric
     # spreadsheet cell passed on as text) settles the separator question.
     decimal_comma = extra.pop("decimal_comma", None)
+    status = extra.get("status")
+    if status and is_sold_out(status):
+        return _sold_out(candidate, "status", status)
     quantity_text = candidate.quantity
     if quantity_text and not quantity_text.isdigit():
         if is_sold_out(quantity_text):

@@ -186,6 +186,11 @@ FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
         "currency", "curr", "cur", "ccy", "währung", "moneda", "divisa", "devise", "monnaie",
         "moeda", "valuta", "para birimi", "döviz", "waluta", "валюта", "العملة", "mata uang", "币种", "货币",
     ),
+    # Stock status ("In stock", "Sold out"): a sold-out row is not an offer (see normalize_candidate).
+    "status": (
+        "status", "stock status", "availability status", "estatus", "situação", "situação do estoque",
+        "stok durumu", "статус", "статус наличия", "الحالة في المخزون", "status stok", "库存状态",
+    ),
     # Attribute columns: part of the product's text, kept on the offer as extra["attributes"].
     "colour": (
         "colour", "color", "colours", "colors", "farbe", "couleur", "cor", "colore", "kleur", "renk",
@@ -1140,6 +1145,7 @@ def _table_rows(table: Table, context: IngestContext, total: int | None) -> Iter
     cond_col = columns.get("condition", columns.get("grade"))
     grade_col = columns.get("grade") if "condition" in columns else None
     currency_col = columns.get("currency")
+    status_col = columns.get("status")
     attribute_cols = [(name, columns[name]) for name in ATTRIBUTE_FIELDS if name in columns]
     if grade_col is not None:
         attribute_cols.append(("grade", grade_col))
@@ -1217,6 +1223,10 @@ def _table_rows(table: Table, context: IngestContext, total: int | None) -> Iter
             grade = text_at(row, grade_col)
             if grade:
                 candidate.condition = f"{candidate.condition} grade {grade}".strip()
+        if status_col is not None:
+            status = text_at(row, status_col)
+            if status:
+                candidate.extra["status"] = status
         if attribute_cols or (sku_col in merged and candidate.sku):
             _describe_variant(candidate, row, attribute_cols, shared_sku=sku_col in merged)
         if cond_col is None and candidate.description:

@@ -226,3 +226,17 @@ def test_field_cases_13_and_14_take_the_currency_from_the_cell_format():
 def test_in_stock_words_are_a_quantity_not_given(text):
     row = normalize_candidate(OfferCandidate(ref="r", sku="A1", price="10", quantity=text), observed_at=NOW)
     assert not isinstance(row, RowError) and row.quantity is None
+
+
+def test_a_stock_status_column_saying_sold_out(tmp_path):
+    path = save(tmp_path / "status.xlsx", [
+        ["SKU", "Price (USD)", "Condition", "Status"],
+        ["A1", 10, "New", "In stock"],
+        ["A2", 11, "New", "Sold out"],
+        ["A3", 12, "Used", ""],
+    ])
+    document = ingest_path(path, vendor_name="Acme")
+    assert [(o.sku, o.condition, o.extra.get("status")) for o in Offer.objects.filter(source_document=document).order_by("id")] == [
+        ("A1", "new", "In stock"), ("A3", "used", None),
+    ]
+    assert [(s["ref"], s["field"], s["reason"]) for s in document.extra["skipped"]] == [("Stock!3", "status", "sold_out")]
