@@ -33,9 +33,11 @@ Rules
 * **Merged cells.** A vertically merged cell applies to every row it covers
   (a model merged over its colours), except in the quantity column (a shared
   stock figure would be counted once per row).
-* **Hidden rows** (``.xlsx``/``.xlsm``, from the sheet XML, see "xlsx layout"
-  below) are not offers: a ``RowError`` with ``skipped="hidden"``, or
-  ``"filtered"`` inside the sheet's autofilter range.
+* **Hidden rows** are not offers: a ``RowError`` with ``skipped="hidden"``, or
+  ``"filtered"`` for a row an autofilter hides. Read where calamine does not
+  look: the .xlsx/.xlsm sheet XML (``XlsxParts``), .xls ROW records through xlrd
+  (``XlsParts``; one xlrd pass over the sheet, at most 65,536 rows), .ods
+  ``content.xml`` (``OdsParts``, only when it marks a hidden row or a currency cell).
 * **Attribute columns** (colour, storage, RAM, carrier, region; ``ATTRIBUTE_FIELDS``)
   are appended to the description in column order and kept in
   ``extra["attributes"]``; a model name in the SKU column that they qualify
