@@ -323,8 +323,10 @@ def normalize_candidate(candidate: OfferCandidate, *, currency: str = "", observ
     left empty for the vendor's default; ``vendor_id`` is set later.
 
     A sold-out row is not an offer: a quantity of 0, or a quantity, price, condition or
-    stock-status (``extra["status"]``) cell saying so (``sold out``, ``agotado``, ``esgotado``, ``нет в наличии``, ``缺货``...,
-    see ``SOLD_OUT_WORDS``) gives a ``RowError`` with ``skipped="sold_out"``.
+    stock-status (``extra["status"]``) cell saying so (``sold out``, ``agotado``,
+    ``esgotado``, ``нет в наличии``, ``缺货``..., see ``SOLD_OUT_WORDS``) gives a
+    ``RowError`` with ``skipped="sold_out"``; one saying "available" without a number
+    (``IN_STOCK_WORDS``) is a quantity not given.
     """
     extra = dict(candidate.extra)
     # A processor that knows how the number was written (e.g. a numeric

@@ -604,7 +604,9 @@ _MAX_CARRY = 8 << 20  # a single tag or text longer than this is scanned as it c
 _ROW_TAG_RE = re.compile(rb"<(?:\w+:)?row\b[^>]*>")
 _ROW_NUMBER_RE = re.compile(rb'\sr="(\d+)"')
 _ROW_HIDDEN_RE = re.compile(rb'\shidden="(?:1|true)"')
-_AUTOFILTER_RE = re.compile(rb'<(?:\w+:)?autoFilter\b[^>]*\sref="\$?([A-Za-z]{1,3})\$?(\d+)(?::\$?([A-Za-z]{1,3})\$?(\d+))?"')
+_AUTOFILTER_RE = re.compile(
+    rb'<(?:\w+:)?autoFilter\b[^>]*\sref="\$?([A-Za-z]{1,3})\$?(\d+)(?::\$?([A-Za-z]{1,3})\$?(\d+))?"'
+)
 _CELL_STYLE_RE = re.compile(rb'\ss="(\d+)"')
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _STRICT_REL_NS = "http://purl.oclc.org/ooxml/officeDocument/relationships"
@@ -1256,7 +1258,8 @@ def _condition_in_text(text: str) -> str:
     condition = parse_condition(" ".join(words))
     if condition.code == "unknown":
         return ""
-    return f"{condition.code.replace('_', ' ')} grade {condition.grade}" if condition.grade else condition.code.replace("_", " ")
+    words = condition.code.replace("_", " ")
+    return f"{words} grade {condition.grade}" if condition.grade else words
 
 
 def _describe_variant(candidate: OfferCandidate, row: list[Any], attribute_cols: list[tuple[str, int]],
