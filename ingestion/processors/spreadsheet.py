@@ -1169,6 +1169,8 @@ def _table_rows(table: Table, context: IngestContext, total: int | None) -> Iter
     price_currency = layout.price_currency
     currencies = layout.currencies
 
+    group_model: tuple[str, str] | None = None  # (sku, description) the variant rows below belong to
+
     def text_at(row: list[Any], column: int | None) -> str:
         return cell_text(row[column]) if column is not None and column < len(row) else ""
 
@@ -1194,6 +1196,10 @@ def _table_rows(table: Table, context: IngestContext, total: int | None) -> Iter
             continue
         if filled == 1 or _is_footer(row):
             stats["footer_rows"] += 1
+            if attribute_cols and filled == 1:  # a section title ("iPhone 16 Pro") over its variants
+                title = next((value for value in row if value != ""), "")
+                if type(title) is str and not _is_footer(row):
+                    group_model = ("", title.strip())
             continue
         if row == header_cells:
             stats["repeated_header_rows"] += 1
@@ -1231,8 +1237,17 @@ def _table_rows(table: Table, context: IngestContext, total: int | None) -> Iter
             status = text_at(row, status_col)
             if status:
                 candidate.extra["status"] = status
-        if attribute_cols or (sku_col in merged and candidate.sku):
-            _describe_variant(candidate, row, attribute_cols, shared_sku=sku_col in merged)
+        shared_sku = sku_col in merged
+        if attribute_cols:
+            # Variants listed under their model without repeating it (a model cell left blank,
+            # or a section title row): the model of the group applies, as a merge would.
+            if candidate.sku or candidate.description:
+                group_model = (candidate.sku, candidate.description)
+            elif group_model is not None:
+                candidate.sku, candidate.description = group_model
+                shared_sku = True
+        if attribute_cols or (shared_sku and candidate.sku):
+            _describe_variant(candidate, row, attribute_cols, shared_sku=shared_sku)
         if cond_col is None and candidate.description:
             condition = _condition_in_text(candidate.description)
             if condition:

@@ -548,3 +548,29 @@ def test_a_title_above_the_header_can_name_the_currency(tmp_path, title, currenc
     book.save(path)
     candidates, _, _, _ = run(path)
     assert [(c.sku, c.currency) for c in candidates] == [("A1", currency)]
+
+
+def test_variants_under_a_model_written_once_or_under_a_section_title(tmp_path):
+    book, _ = workbook([
+        ["Model", "Storage", "Colour", "Price"],
+        ["iPhone 16 Pro", "256GB", "Desert", 987],
+        [None, "512GB", "Desert", 1187],  # model left blank: the one above
+        ["Galaxy S25 Ultra"],  # a section title row
+        [None, "256GB", "Titanium Black", 1099],
+        [None, "512GB", "Titanium Black", 1219],
+        ["MTP03ZD/A", "128GB", "Black", 699],  # a row with its own model ends the group
+        [None, "256GB", "Black", 799],
+    ])
+    path = tmp_path / "groups.xlsx"
+    book.save(path)
+    candidates, errors, _, stats = run(path)
+    assert errors == []
+    assert [(c.sku, c.description) for c in candidates] == [
+        ("", "iPhone 16 Pro 256GB Desert"),
+        ("", "iPhone 16 Pro 512GB Desert"),
+        ("", "Galaxy S25 Ultra 256GB Titanium Black"),
+        ("", "Galaxy S25 Ultra 512GB Titanium Black"),
+        ("MTP03ZD/A", "128GB Black"),
+        ("", "MTP03ZD/A 256GB Black"),  # a code shared with other attributes is not that variant's SKU
+    ]
+    assert stats["footer_rows"] == 1
