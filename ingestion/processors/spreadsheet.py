@@ -603,7 +603,8 @@ _SCAN_CHUNK = 1 << 20
 _MAX_CARRY = 8 << 20  # a single tag or text longer than this is scanned as it comes
 _ROW_TAG_RE = re.compile(rb"<(?:\w+:)?row\b[^>]*>")
 _ROW_NUMBER_RE = re.compile(rb'\sr="(\d+)"')
-_ROW_HIDDEN_RE = re.compile(rb'\shidden="(?:1|true)"')
+# hidden="1", or a custom height of zero (a row squeezed out of sight, as some writers hide rows)
+_ROW_HIDDEN_RE = re.compile(rb'\shidden="(?:1|true)"|\sht="0(?:\.0*)?"')
 _AUTOFILTER_RE = re.compile(
     rb'<(?:\w+:)?autoFilter\b[^>]*\sref="\$?([A-Za-z]{1,3})\$?(\d+)(?::\$?([A-Za-z]{1,3})\$?(\d+))?"'
 )
@@ -836,7 +837,7 @@ class XlsxParts:
         last_row = 0
         with self.archive.open(part) as stream:
             for chunk in _whole_tag_chunks(stream):
-                if b"hidden" in chunk:
+                if b"hidden" in chunk or b'ht="0' in chunk:
                     for tag in _ROW_TAG_RE.finditer(chunk):
                         number = _ROW_NUMBER_RE.search(tag.group())
                         last_row = int(number.group(1)) if number else last_row + 1

@@ -574,3 +574,20 @@ def test_variants_under_a_model_written_once_or_under_a_section_title(tmp_path):
         ("", "MTP03ZD/A 256GB Black"),  # a code shared with other attributes is not that variant's SKU
     ]
     assert stats["footer_rows"] == 1
+
+
+def test_a_row_of_zero_height_is_hidden(tmp_path):
+    book, sheet = workbook([HEADER, ["A1", "Phone", 10, 1], ["A2", "Phone 2", 11, 0], ["A3", "Phone 3", 12, 1]])
+    sheet.row_dimensions[4].height = 0.5  # small, but shown
+    plain = tmp_path / "plain.xlsx"
+    book.save(plain)
+    path = tmp_path / "squeezed.xlsx"  # openpyxl does not write a zero height: set it in the XML
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b'<row r="3">', b'<row r="3" ht="0" customHeight="1">')
+            target.writestr(item, data)
+    candidates, _, skipped, _ = run(path)
+    assert [c.sku for c in candidates] == ["A1", "A3"]
+    assert [(s.ref, s.skipped) for s in skipped] == [("Prices!3", "hidden")]
