@@ -161,7 +161,7 @@ _MARKS = re.compile("[\u200b\u200c\u200e\u200f\u202a-\u202e\u2060\ufeff`]")
 _STRUCK = re.compile(r"~(?=\S)[^~\n]*?(?<=\S)~")
 _ITALIC = re.compile(r"(?<!\w)_(?=\S)|(?<=\S)_(?!\w)")
 _KEYCAP = re.compile(r"\d\ufe0f?\u20e3")
-_OTHER_DIGIT = re.compile(r"(?![0-9])\d")  # a digit of another script: Persian, Arabic-Indic, full-width ...
+_OTHER_DIGIT = re.compile(r"[^\D0-9]")  # a digit of another script: Persian, Arabic-Indic, full-width ...
 # A flag (two regional indicators: region of origin, "🇮🇳") stays in the text as a word of its own.
 _FLAG = re.compile("[\U0001f1e6-\U0001f1ff]{2}")
 _EMOJI = re.compile(
@@ -201,16 +201,16 @@ def _clean(line: str) -> str:
 
 _DIGIT = re.compile(r"\d")
 # Digits with their separators; "1 299,00" may group with plain spaces only when cents follow.
-# Not after "." "," "'" or a digit; a number glued to a letter (A2849, S23) is dropped in
-# _numbers_in unless the letters are a currency ("Rs1,05,000", "N250,000"); "x10" is kept.
-_NUMBER = re.compile(r"(?<![\d.,'])(?<![^\W\d_x])\d[\d.,'\u00a0\u202f]*(?:(?: \d{3})+,\d\d(?!\d))?")
+# Not after "," "'", a digit or a decimal point; a number glued to a letter (A2849, S23) or after "."
+# is dropped in _numbers_in unless the letters are a currency ("Rs1,05,000", "Rs.79,900", "N250,000");
+# "x10" is kept.
+_NUMBER = re.compile(r"(?<![\d,'])(?<![\d\s]\.)\d[\d.,'\u00a0\u202f]*(?:(?: \d{3})+,\d\d(?!\d))?")
 _DIGIT_NEXT = re.compile(r"\s?\d")
 # Thousands grouped with plain or thin spaces, "3 499 zł", "75 000 ₽": a number, then groups of three digits.
-_SPACED_GROUP = re.compile(r"\d[ \u2009]\d{3}(?!\d)")
-_GLUED_NUMBER = re.compile(r"\d[\d.,'\u00a0\u202f]*")
-# Letters that start a word and touch a digit: "Rs1,05,000", "N250,000", "USD750" (one letter, as in
-# "S23" or "A2849", is never a currency, save the naira's N).
-_LETTERS_BEFORE_DIGIT = re.compile(r"(?<![^\W_])(N|[^\W\d_]{2,4})\.?(?=\d)")
+# Not before a unit ("15 128GB", "8 256 G", "12/256"): those are specs, never amounts.
+_SPACED_GROUP = re.compile(
+    r"(?<![\d.,'])\d{1,3}(?:[ \u2009]\d{3})+(?![\d.,]\d|\s?(?:[gGtTmM][bBoO]?|mah|mAh|Go|To|[/:\"”%]))"
+)
 # "N" glued before a naira amount: grouped ("N250,000", "N440, 000"), with a multiplier ("N450k",
 # "N1.2m") or of five digits or more. "N20" (a Nord), "N100" (a CPU) are models.
 _NAIRA = re.compile(r"\d{1,3}(?:,\s?\d{3})+(?!\d)|\d+(?:[.,]\d+)?[kKmM](?![^\W\d_])|\d{5,}")
@@ -257,7 +257,6 @@ _CURRENCY_AFTER = re.compile(rf"\s?\(?([{_CURRENCY_SIGNS}]|[^\W\d_]{{1,8}}\.?(?!
 # Multipliers that only ever mean money: a number with one is a price ("1.65 lakh", "17,9jt").
 _MONEY_MULTIPLIERS = frozenset("jt juta rb ribu lakh lakhs lac lacs crore crores тыс млн".split())
 # "15.5L" is 15.5 lakh only where the text prices in rupees; elsewhere L is litres.
-_GLUED_L = re.compile(r"\d[lL](?![^\W\d_])")
 _RUPEE_CONTEXT = re.compile(r"₹|\brs\.?(?![^\W\d_])|\binr\b|\blakhs?\b|\blacs?\b", re.IGNORECASE)
 # Sizes a bare number at the end of a line is more likely to be than a price (storage, RAM).
 _STORAGE_SIZES = frozenset({8, 16, 32, 64, 128, 256, 512, 1024, 2048})
@@ -443,30 +442,38 @@ def _numbers_in(text: str) -> list[tuple[int, int]]:
     """Spans of the numbers in ``text`` not glued to a letter (A2849, S23).
 
     Kept: ``x10`` (a quantity), and numbers glued to a currency that starts a word
-    (``Rs1,05,000``, ``USD750``, ``N250,000``: see ``_NAIRA``).
+    (``Rs1,05,000``, ``Rs.79,900``, ``USD750``, ``N250,000``: see ``_NAIRA``).
+    Amounts grouped by spaces with their currency are one span (``_join_spaced_groups``).
     """
     spans = []
+    spaced = False
     for match in _NUMBER.finditer(text):
         start, end = match.span()
         while text[end - 1] in _NUMBER_TAIL:  # "750," or "1.299.": the separator after it is no part of it
             end -= 1
+        if start:
+            before = text[start - 1]
+            if (before == "." or (before.isalpha() and before != "x")) and not _glued_currency(text, start):
+                continue
+            if spans and start - spans[-1][1] == 1 and end - start == 3 and before in " \u2009":
+                spaced = True
         spans.append((start, end))
-    if len(spans) > 1 and _SPACED_GROUP.search(text):
+    if spaced:
         spans = _join_spaced_groups(text, spans)
-    glued = _LETTERS_BEFORE_DIGIT.search(text)
-    if glued is None:
-        return spans
-    added = False
-    while glued is not None:
-        letters, start = glued.group(1), glued.end()
-        if (_NAIRA.match(text, start) is not None) if letters == "N" else _is_currency(letters):
-            end = _GLUED_NUMBER.match(text, start).end()
-            while text[end - 1] in _NUMBER_TAIL:
-                end -= 1
-            spans.append((start, end))
-            added = True
-        glued = _LETTERS_BEFORE_DIGIT.search(text, glued.end())
-    return sorted(spans) if added else spans
+    return spans
+
+
+def _glued_currency(text: str, start: int) -> bool:
+    """Whether the letters glued before the number at ``start`` are a currency starting a word."""
+    word_start = start - 1 - (text[start - 1] == ".")  # "Rs.79,900"
+    while word_start > 0 and text[word_start - 1].isalpha():
+        word_start -= 1
+    if word_start and text[word_start - 1].isalnum():
+        return False
+    letters = text[word_start:start].rstrip(".")
+    if letters == "N":
+        return _NAIRA.match(text, start) is not None
+    return len(letters) > 1 and _is_currency(letters)
 
 
 @lru_cache(maxsize=256)
@@ -480,41 +487,32 @@ def _join_spaced_groups(text: str, spans: list[tuple[int, int]]) -> list[tuple[i
     A number of 1-3 digits followed by groups of exactly three digits, each after one space,
     is one amount when a currency stands right after the last group or right before the first,
     and that currency's home locales group thousands with spaces (``normalize.groups_with_spaces``:
-    zł, Kč, ₽, Ft, € ...; not $: ``iPhone 15 750 $`` is a model and a price).
-    Not when the first number is a storage size after another number (``iPhone 13 128 450 kr``).
+    zł, Kč, ₽, Ft ...; not $: ``iPhone 15 750 $`` is a model and a price). A storage size
+    after another number starts no amount (``iPhone 13 128 450 kr``: 450).
     """
-    joined: list[tuple[int, int]] = []
-    index, count = 0, len(spans)
-    while index < count:
-        start, end = spans[index]
-        last = index
-        while (
-            last + 1 < count and spans[last + 1][0] == spans[last][1] + 1 and text[spans[last][1]] in " \u2009"
-            and spans[last + 1][1] - spans[last + 1][0] == 3 and text[spans[last + 1][0]:spans[last + 1][1]].isdigit()
-        ):
-            last += 1
-        while last > index + 1 and int(text[spans[index + 1][0]:spans[index + 1][1]]) in _STORAGE_SIZES:
-            joined.append((start, end))  # "iPhone 13 128 450 kr": 13 and 128 name the model
-            index += 1
-            start, end = spans[index]
-        if last > index and end - start <= 3 and text[start:end].isdigit():
-            close = spans[last][1]
-            after = _CURRENCY_AFTER.match(text, close)
-            if after is not None and _is_currency(after.group(1)):
-                currency = after.group(1)
-            else:
-                word_start, word = _word_before(text, start)
-                before = _currency_before(text, word_start, word, start) if start else None
-                currency = text[before:start].strip() if before is not None else ""
-            priced = bool(currency) and _groups_with_spaces(currency)
-            storage = int(text[start:end]) in _STORAGE_SIZES and index > 0 and spans[index - 1][1] >= start - 2
-            if priced and not storage:
-                joined.append((start, close))
-                index = last + 1
+    joined = None
+    for chain in _SPACED_GROUP.finditer(text):
+        start, close = chain.span()
+        after = _CURRENCY_AFTER.match(text, close)
+        if after is not None and _is_currency(after.group(1)):
+            currency = after.group(1)
+        else:
+            word_start, word = _word_before(text, start)
+            before = _currency_before(text, word_start, word, start) if start else None
+            if before is None:
                 continue
-        joined.append((start, end))
-        index += 1
-    return joined
+            currency = text[before:start].strip()
+        if not _groups_with_spaces(currency):
+            continue
+        groups = chain.group().split()
+        while len(groups) > 2 and int(groups[1]) in _STORAGE_SIZES:
+            start += len(groups[0]) + 1  # "13 128 450 kr": 13 and 128 name the model
+            groups.pop(0)
+        if int(groups[0]) in _STORAGE_SIZES and start and _word_before(text, start)[1].isdigit():
+            continue
+        joined = joined or list(spans)
+        joined = [span for span in joined if not start <= span[0] < close] + [(start, close)]
+    return sorted(joined) if joined else spans
 
 
 def _blocked_spans(text: str, numbers: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -522,7 +520,8 @@ def _blocked_spans(text: str, numbers: list[tuple[int, int]]) -> list[tuple[int,
 
     A phone number is a run of numbers joined by spaces, dashes or brackets with
     at least 10 digits, or 9 when it starts with ``+``, ``(`` or ``0``; a dash with a
-    space on each side is a price separator, never inside a phone number.
+    space on each side is a price separator, never inside a phone number, and an amount
+    grouped by spaces with its currency (``1 299 000 ₽``) is never part of one.
     """
     spans = [match.span() for match in _URL.finditer(text)] if "://" in text or "www." in text else []
     if not _PHONE_LIKE.search(text):
@@ -530,9 +529,13 @@ def _blocked_spans(text: str, numbers: list[tuple[int, int]]) -> list[tuple[int,
     index = 0
     while index < len(numbers):
         last = index
+        if numbers[index][1] - numbers[index][0] > 4 and text[numbers[index][1] - 4] in " \u2009":
+            index += 1  # "1 299 000 ₽": an amount with its currency (_join_spaced_groups), no phone number
+            continue
         while (
             last + 1 < len(numbers) and _PHONE_GAP.fullmatch(text, numbers[last][1], numbers[last + 1][0])
             and text[numbers[last][1]:numbers[last + 1][0]] not in (" - ", " – ")  # "iPhone 15 - 17.999.000"
+            and not (numbers[last + 1][1] - numbers[last + 1][0] > 4 and text[numbers[last + 1][1] - 4] in " \u2009")
         ):
             last += 1
         start, end = numbers[index][0], numbers[last][1]
@@ -582,10 +585,11 @@ def _currency_before(text: str, start: int, word: str, position: int) -> int | N
     return None
 
 
-def _scan(text: str, lower: str, words: list[str], rupees: bool = False) -> _Line:
+def _scan(text: str, lower: str, words: list[str], message: str = "") -> _Line:
     """Sort the numbers of a line into prices (candidates), quantities, specs and old prices.
 
-    ``rupees``: the text prices in rupees, so a glued ``L`` is lakh (``15.5L``), not litres.
+    ``message``: the whole text the line is from; where it prices in rupees (``₹``, ``Rs``,
+    ``INR``, ``lakh``), a glued ``L`` is lakh (``15.5L``), not litres.
     """
     line = _Line(text)
     numbers = _numbers_in(text)
@@ -601,7 +605,7 @@ def _scan(text: str, lower: str, words: list[str], rupees: bool = False) -> _Lin
         if end < size and (text[end] != " " or (end + 1 < size and (text[end + 1].isalpha() or text[end + 1] in "\"”%″'"))):
             after = _AFTER.match(text, end)
             kind = after.lastgroup if after else None
-        if kind == "spec" and rupees and after.group() in ("L", "l"):
+        if kind == "spec" and after.group() in ("L", "l") and _RUPEE_CONTEXT.search(message or text):
             kind = "mult"
         if kind == "spec" or (kind == "glued" and not _is_currency(after.group())):
             continue  # 256GB, 12/128, 5G, 15Pro
@@ -746,13 +750,13 @@ def _split_point(line: _Line) -> int | None:
     return None
 
 
-def _read_line(text: str, lower: str, words: list[str], rupees: bool = False) -> list[_Offer]:
+def _read_line(text: str, lower: str, words: list[str], message: str = "") -> list[_Offer]:
     """The offers of one cleaned line: none, one, or one per priced product in it.
 
     An offer with ``tail=True`` is a tail price (see ``_choose_price``), for the caller to keep
     only where the whole text is a price list.
     """
-    line = _scan(text, lower, words, rupees)
+    line = _scan(text, lower, words, message)
     if not line.numbers:
         return []
     if len(line.numbers) > 1:
@@ -760,8 +764,8 @@ def _read_line(text: str, lower: str, words: list[str], rupees: bool = False) ->
         if split is not None:
             head, tail = lower[:split], lower[split:]  # same length as text: see _lower
             return (
-                _read_line(text[:split], head, _words(head), rupees)
-                + _read_line(text[split:], tail, _words(tail), rupees)
+                _read_line(text[:split], head, _words(head), message)
+                + _read_line(text[split:], tail, _words(tail), message)
             )
     choice = _choose_price(line)
     if choice is None:
@@ -879,7 +883,6 @@ def extract_offers(
     """
     if not _DIGIT.search(text):
         return  # every price has a digit: chit-chat ends here
-    rupees = _GLUED_L.search(text) is not None and _RUPEE_CONTEXT.search(text) is not None
     # Pass 1: each line on its own. A row is (offset, line, lower, words, has_digit, offers or None).
     rows: list[tuple] = []
     tails: list[float] = []
@@ -894,7 +897,7 @@ def extract_offers(
         if line.endswith("?") or line.startswith("¿") or (has_digit and _is_skipped(lower, words)):
             rows.append((offset, line, lower, words, has_digit, False))
             continue
-        found = _read_line(line, lower, words, rupees) if has_digit else []
+        found = _read_line(line, lower, words, text) if has_digit else []
         for item in found:
             if item.tail and not _not_a_product(lowered := item.description.lower(), _words(lowered)):
                 tails.append(item.amount)
