@@ -72,35 +72,70 @@ def insert_offers(rows: Sequence[OfferRow], *, source_document_id: int | None = 
             "currency", "quantity", "condition", "condition_grade", "condition_raw", "observed_at", "source_ref",
             "extra", "created_at",
         ], offers)
-        _copy_history(ids)
+        _copy_history(ids, source_document_id)
     return ids
 
 
-def _copy_history(offer_ids: list[int]) -> None:
+def _copy_history(offer_ids: list[int], source_document_id: int | None) -> None:
     """One price-history point per offer, copied inside the database from the offers just written.
 
     An offer whose point is already in the series (same product, vendor,
     condition, currency and price, observed at the same time: a re-ingest of
-    the same chat or file) adds none. The test is one probe of the series index
-    per offer. Offers of one batch are not compared with each other (the
-    database reads the batch before writing it, on SQLite as on PostgreSQL).
+    the same chat or file) adds none. That test costs an index probe per offer,
+    so it runs only when a repeat is possible at all (``_may_repeat``). Offers
+    of one batch are not compared with each other (the database reads the
+    batch before writing it, on SQLite as on PostgreSQL).
     """
     history = connection.ops.quote_name(PriceHistory._meta.db_table)
     offers = connection.ops.quote_name(Offer._meta.db_table)
     select = (
         f"INSERT INTO {history} (product_id, vendor_id, condition, price, currency, observed_at, offer_id) "
         f"SELECT o.product_id, o.vendor_id, o.condition, o.price, o.currency, o.observed_at, o.id FROM {offers} o "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {history} h WHERE h.product_id = o.product_id "
-        "AND h.vendor_id = o.vendor_id AND h.condition = o.condition AND h.observed_at = o.observed_at "
-        "AND h.currency = o.currency AND h.price = o.price) AND "
+        "WHERE "
     )
+    batch, params = _batch_condition(offer_ids)
+    if _may_repeat(batch, params, offer_ids[0], source_document_id):
+        select += (
+            f"NOT EXISTS (SELECT 1 FROM {history} h WHERE h.product_id = o.product_id "
+            "AND h.vendor_id = o.vendor_id AND h.condition = o.condition AND h.observed_at = o.observed_at "
+            "AND h.currency = o.currency AND h.price = o.price) AND "
+        )
     with connection.cursor() as cursor:
-        if offer_ids[-1] - offer_ids[0] == len(offer_ids) - 1:  # one range, unless another ingest took ids between
-            cursor.execute(select + "o.id BETWEEN %s AND %s", [offer_ids[0], offer_ids[-1]])
-        elif connection.vendor == "postgresql":
-            cursor.execute(select + "o.id = ANY(%s)", [offer_ids])
-        else:
-            cursor.execute(select + "o.id IN (SELECT value FROM json_each(%s))", [json.dumps(offer_ids)])
+        cursor.execute(select + batch, params)
+
+
+def _batch_condition(offer_ids: list[int]) -> tuple[str, list]:
+    """SQL selecting the offers ``o`` of this batch by id, with its parameters."""
+    if offer_ids[-1] - offer_ids[0] == len(offer_ids) - 1:  # one range, unless another ingest took ids between
+        return "o.id BETWEEN %s AND %s", [offer_ids[0], offer_ids[-1]]
+    if connection.vendor == "postgresql":
+        return "o.id = ANY(%s)", [offer_ids]
+    return "o.id IN (SELECT value FROM json_each(%s))", [json.dumps(offer_ids)]
+
+
+def _may_repeat(batch: str, params: list, first_id: int, source_document_id: int | None) -> bool:
+    """Whether a point of this batch can repeat one already written.
+
+    A point repeats one only at the same observed time, and every point has
+    an offer observed at that time. So when no offer written before this
+    document (before this batch, without a document) was observed at one of
+    the batch's times, none can: the usual case of a file, whose offers carry
+    the document's own time, or of new chat messages. Both probes read the
+    (observed_at, id) and (source_document, id) indexes.
+    """
+    offers = connection.ops.quote_name(Offer._meta.db_table)
+    with connection.cursor() as cursor:
+        if source_document_id is not None:
+            cursor.execute(
+                f"SELECT id FROM {offers} WHERE source_document_id = %s ORDER BY id LIMIT 1", [source_document_id]
+            )
+            first_id = min(first_id, cursor.fetchone()[0])
+        cursor.execute(
+            f"SELECT 1 FROM {offers} e WHERE e.id < %s AND e.observed_at IN "
+            f"(SELECT DISTINCT o.observed_at FROM {offers} o WHERE {batch}) LIMIT 1",
+            [first_id, *params],
+        )
+        return cursor.fetchone() is not None
 
 
 def reserve_ids(model: type[models.Model], count: int) -> list[int]:

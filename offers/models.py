@@ -205,7 +205,9 @@ class Offer(models.Model):
             models.Index(
                 fields=["source_message"], condition=models.Q(source_message__isnull=False), name="offer_message"
             ),
-            models.Index(fields=["observed_at"], name="offer_observed_at"),
+            # With the id: "observed at T, written before id N" is one probe
+            # (offers.bulk's re-ingest test), and newest-first by time needs no sort.
+            models.Index(fields=["observed_at", "id"], name="offer_observed_at_id"),
             models.Index(fields=["price"], name="offer_price"),
         ]
         constraints = [

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from offers import bulk
 from offers.bulk import OfferRow, insert_offers
@@ -96,3 +98,30 @@ def test_an_interleaved_reingest_adds_no_second_history_point_either(build, monk
     monkeypatch.setattr(bulk, "reserve_ids", lambda model, count: reserve(model, 2 * count)[::2])
     again = insert_offers(written)
     assert again[1] - again[0] == 2 and PriceHistory.objects.filter(offer_id__in=again).count() == 0
+
+
+def history_inserts(queries) -> list[str]:
+    return [q["sql"] for q in queries if q["sql"].startswith(f'INSERT INTO "{PriceHistory._meta.db_table}"')]
+
+
+@pytest.mark.django_db
+def test_a_new_documents_points_are_copied_without_the_repeat_test(build):
+    written, document = rows(build, 6), build.document()
+    with CaptureQueriesContext(connection) as queries:
+        first = insert_offers(written[:3], source_document_id=document.pk)
+        second = insert_offers(written[3:], source_document_id=document.pk)  # the next batch of the same file
+    assert PriceHistory.objects.filter(offer_id__in=first + second).count() == 6
+    assert [("NOT EXISTS" in sql) for sql in history_inserts(queries)] == [False, False]
+
+
+@pytest.mark.django_db
+def test_a_reingested_document_repeats_no_point_in_any_batch(build):
+    written, document, again = rows(build, 6), build.document(), build.document()
+    insert_offers(written[:3], source_document_id=document.pk)
+    insert_offers(written[3:], source_document_id=document.pk)
+    with CaptureQueriesContext(connection) as queries:
+        ids = insert_offers(written[:4], source_document_id=again.pk) + insert_offers(
+            [*written[4:], replace(written[0], price=Decimal("1.25"))], source_document_id=again.pk
+        )
+    assert list(PriceHistory.objects.filter(offer_id__in=ids).values_list("offer_id", flat=True)) == [ids[-1]]
+    assert [("NOT EXISTS" in sql) for sql in history_inserts(queries)] == [True, True]
