@@ -255,6 +255,7 @@ _CURRENCY_SIGN = re.compile(f"[{_CURRENCY_SIGNS}]")
 # A currency written after a number: a sign, or a word in any script ("TL", "zł", "руб.", "دلار", "元").
 _CURRENCY_AFTER = re.compile(rf"\s?\(?([{_CURRENCY_SIGNS}]|[^\W\d_]{{1,8}}\.?(?![^\W\d_]))\)?")
 # Multipliers that only ever mean money: a number with one is a price ("1.65 lakh", "17,9jt").
+_SHORTHAND = re.compile(r"\d\s?[^\W\d_]+\.?$")  # a price token ending in a multiplier: "520k", "1.65 lakh"
 _MONEY_MULTIPLIERS = frozenset("jt juta rb ribu lakh lakhs lac lacs crore crores тыс млн".split())
 # "15.5L" is 15.5 lakh only where the text prices in rupees; elsewhere L is litres.
 _RUPEE_CONTEXT = re.compile(r"₹|\brs\.?(?![^\W\d_])|\binr\b|\blakhs?\b|\blacs?\b", re.IGNORECASE)
@@ -455,7 +456,9 @@ def _numbers_in(text: str) -> list[tuple[int, int]]:
             before = text[start - 1]
             if (before == "." or (before.isalpha() and before != "x")) and not _glued_currency(text, start):
                 continue
-            if spans and start - spans[-1][1] == 1 and end - start == 3 and before in " \u2009":
+            if spans and start - spans[-1][1] == 1 and end - start == 3 and before in " \u2009" and (
+                end == len(text) or text[end] not in "GgTtMm/"  # "15 128GB": a spec
+            ):
                 spaced = True
         spans.append((start, end))
     if spaced:
@@ -605,7 +608,7 @@ def _scan(text: str, lower: str, words: list[str], message: str = "") -> _Line:
         if end < size and (text[end] != " " or (end + 1 < size and (text[end + 1].isalpha() or text[end + 1] in "\"”%″'"))):
             after = _AFTER.match(text, end)
             kind = after.lastgroup if after else None
-        if kind == "spec" and after.group() in ("L", "l") and _RUPEE_CONTEXT.search(message or text):
+        if kind == "spec" and text[end] in "Ll" and after.end() == end + 1 and _RUPEE_CONTEXT.search(message or text):
             kind = "mult"
         if kind == "spec" or (kind == "glued" and not _is_currency(after.group())):
             continue  # 256GB, 12/128, 5G, 15Pro
@@ -883,25 +886,29 @@ def extract_offers(
     """
     if not _DIGIT.search(text):
         return  # every price has a digit: chit-chat ends here
-    # Pass 1: each line on its own. A row is (offset, line, lower, words, has_digit, offers or None).
+    # Pass 1: each line on its own. A row is (offset, line, lower, words, has_digit, offers, has a tail price);
+    # offers is None for a blank line and False for a question or a wanted post.
     rows: list[tuple] = []
     tails: list[float] = []
     for offset, raw in enumerate(text.split("\n")):
         line = _clean(raw)
         if not line:
-            rows.append((offset, "", "", [], False, None))
+            rows.append((offset, "", "", [], False, None, False))
             continue
         lower = _lower(line)
         words = _words(lower)
         has_digit = _DIGIT.search(line) is not None
         if line.endswith("?") or line.startswith("¿") or (has_digit and _is_skipped(lower, words)):
-            rows.append((offset, line, lower, words, has_digit, False))
+            rows.append((offset, line, lower, words, has_digit, False, False))
             continue
         found = _read_line(line, lower, words, text) if has_digit else []
+        tail = False
         for item in found:
-            if item.tail and not _not_a_product(lowered := item.description.lower(), _words(lowered)):
-                tails.append(item.amount)
-        rows.append((offset, line, lower, words, has_digit, found))
+            if item.tail:
+                tail = True
+                if not _not_a_product(lowered := item.description.lower(), _words(lowered)):
+                    tails.append(item.amount)
+        rows.append((offset, line, lower, words, has_digit, found, tail))
     keep_tails = bool(tails) and _is_price_list(rows, tails)
 
     # Pass 2: headings, sections and the text's currency, line after line.
@@ -909,8 +916,9 @@ def extract_offers(
     currency_hint = blanket = ""
     heading = title = ""  # last / first line without a price since the previous offer
     offers: list[OfferCandidate] = []
-    codes: list[str | None] = []  # the currency each offer names, None when it names none
-    for offset, line, lower, words, has_digit, found in rows:
+    named: list[str] = []  # the currency text each offer names, "" when none
+    shorthand = False  # an offer priced with a multiplier and no currency
+    for offset, line, lower, words, has_digit, found, tail in rows:
         if not line:
             heading = title = ""
             continue
@@ -926,7 +934,7 @@ def extract_offers(
                 section, heading, title = header, "", ""
                 continue
         dropped = False
-        if found and not keep_tails and any(item.tail for item in found):
+        if tail and not keep_tails:
             found, dropped = [item for item in found if not item.tail], True
         if not found:
             hint = _CURRENCY_HINT.search(line)
@@ -976,19 +984,15 @@ def extract_offers(
                 condition=item.condition or section,
                 extra={"price_range": item.price_range} if item.price_range else {},
             ))
-            if item.named:
-                codes.append(_currency_code(item.named))
-            elif currency:
-                codes.append(_currency_code(currency))
-            else:
-                codes.append("?" if item.scaled else None)
+            named.append(item.named or currency)
+            shorthand = shorthand or (item.scaled and not named[-1])
     # A price in a vendor's shorthand ("1.65 lakh", "520k") is in the one currency the text names.
-    if "?" in codes:
-        named = {code for code in codes if code and code != "?"}
-        if len(named) == 1:
-            code = next(iter(named))
-            for offer, offer_code in zip(offers, codes):
-                if offer_code == "?":
+    if shorthand:
+        codes = {_currency_code(text) for text in named if text} - {None}
+        if len(codes) == 1:
+            code = codes.pop()
+            for offer, text in zip(offers, named):
+                if not text and _SHORTHAND.search(offer.price):
                     offer.currency = code
     for offer in offers:
         if blanket and not offer.condition:
