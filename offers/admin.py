@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import PAGE_VAR, ChangeList
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from offers import selectors
@@ -131,13 +131,16 @@ class CurrencyListFilter(admin.SimpleListFilter):
 
 
 class VendorAliasInline(admin.TabularInline):
+    """Adds aliases to a vendor. Its existing ones are listed as a table (``VendorAdmin.alias_table``):
+    a form per alias made the page of a vendor with many WhatsApp senders slow to render."""
+
     model = VendorAlias
-    extra = 0
-    fields = ["kind", "alias", "created_at"]
-    readonly_fields = ["created_at"]
+    extra = 1
+    fields = ["kind", "alias"]
+    verbose_name_plural = "add aliases"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("vendor")  # each row's title names the vendor
+        return super().get_queryset(request).none()
 
 
 @admin.register(Vendor)
@@ -149,7 +152,22 @@ class VendorAdmin(OffersProtectMixin, admin.ModelAdmin):
     search_fields = ["name", "aliases__alias"]
     search_help_text = "Name (every word), or part of an alias such as a WhatsApp number."
     inlines = [VendorAliasInline]
+    readonly_fields = ["alias_table"]
     actions = ["merge_into"]
+
+    @admin.display(description="Aliases")
+    def alias_table(self, vendor):
+        if not vendor.pk:
+            return "-"
+        rows = [
+            (reverse("admin:offers_vendoralias_change", args=[alias.pk]), alias.alias, alias.get_kind_display(),
+             f"{alias.created_at:%Y-%m-%d}")
+            for alias in vendor.aliases.order_by("kind", "alias")
+        ]
+        if not rows:
+            return "None yet"
+        body = format_html_join("", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td></tr>', rows)
+        return format_html("<table><tbody>{}</tbody></table>", body)
 
     def get_search_results(self, request, queryset, search_term):
         """Name or alias, without the join that repeats each vendor once per alias."""

@@ -193,6 +193,14 @@ class LookaheadPaginator(Paginator):
             return f"about {self.count:,}"
         return f"more than {self.count - 1:,}"
 
+    def get_elided_page_range(self, number=1, *, on_each_side=3, on_ends=2):
+        """Django's page links, without links to last pages that an estimated or partial count cannot place."""
+        pages = super().get_elided_page_range(number, on_each_side=on_each_side, on_ends=on_ends)
+        if self.count_is_exact:
+            return pages
+        window_end = int(number) + on_each_side
+        return [page for page in pages if page == self.ELLIPSIS or page <= window_end]
+
     def page(self, number):
         """The page; the requested one comes from the rows already read for ``count``."""
         number = self.validate_number(number)
