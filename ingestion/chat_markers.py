@@ -23,8 +23,9 @@ Edited
     of an edited message. ``EDITED_SUFFIX`` matches such a marker with the
     spaces and marks before it at the end of a line or text
     (``EDITED_SUFFIX.sub("", line)`` strips it); ``split_edited(text)`` returns
-    ``(text without it, True)`` or ``(text, False)`` and is the fast path for
-    whole message bodies. The marker is recognised by the localised word for
+    ``(text without it, True)`` or ``(text, False)``, and ``strip_edited(line)``
+    the text alone: the same result about 20 times faster than the regex (no
+    case-insensitive scan of every word), for whole bodies and lines alike. The marker is recognised by the localised word for
     "edited" inside angle brackets, so variants of the sentence around it
     (``<Pesan ini telah diedit>``, ``<Bu mesaj düzenlendi>``, ``<Сообщение
     изменено>``, ``<تم تعديل هذه الرسالة>``, ``<این پیام ویرایش شد>``,
@@ -64,7 +65,8 @@ import re
 
 __all__ = [
     "BIDI_MARKS", "DELETED", "EDITED_SUFFIX", "INVISIBLE", "INVISIBLE_CHARS", "INVISIBLE_OR_BACKTICK",
-    "MEDIA_OMITTED", "is_deleted", "is_media_placeholder", "marker_variants", "split_edited", "strip_invisible",
+    "MEDIA_LAST_WORDS", "MEDIA_OMITTED", "is_deleted", "is_media_placeholder", "marker_variants", "split_edited",
+    "strip_edited", "strip_invisible",
 ]
 
 # --------------------------------------------------------------------------- invisible marks
@@ -98,11 +100,10 @@ EDITED_SUFFIX = re.compile(
     rf"(?:[^\S\n]|[{INVISIBLE_CHARS}])*$",
     re.IGNORECASE,
 )
-# From the last "<" on: the marker alone (used by split_edited, which finds that "<" itself).
-_EDITED_MARKER = re.compile(
-    rf"<[{INVISIBLE_CHARS}]*[^<>\n]{{0,60}}?{_EDITED_BODY}[^<>\n]{{0,40}}>(?:[^\S\n]|[{INVISIBLE_CHARS}])*",
-    re.IGNORECASE,
-)
+# split_edited's test of the "<...>" it found (casefolded): one of the words anywhere inside. Without
+# IGNORECASE the engine skips ahead on the words' first characters: ~1 µs instead of ~20 µs a marker.
+_EDITED_WORD = re.compile("|".join(re.escape(word.casefold()) for word in sorted(_EDITED_WORDS, key=len, reverse=True)))
+_EDITED_EN = "<This message was edited>"
 _SPACE_OR_MARK = frozenset(" \t\u00a0\u202f\u2009" + INVISIBLE_CHARS)
 
 
@@ -118,11 +119,19 @@ def split_edited(text: str) -> tuple[str, bool]:
     if not end or text[end - 1] != ">":
         return text, False
     start = text.rfind("<", 0, end)
-    if start < 0 or _EDITED_MARKER.fullmatch(text, start) is None:
+    if start < 0 or end - start > 110:
+        return text, False
+    marker = text[start:end]
+    if marker != _EDITED_EN and ("\n" in marker or _EDITED_WORD.search(marker.casefold()) is None):
         return text, False
     while start and text[start - 1] in _SPACE_OR_MARK:
         start -= 1
     return text[:start], True
+
+
+def strip_edited(line: str) -> str:
+    """``line`` without a trailing edited marker (``split_edited(line)[0]``): what the offer extractor needs."""
+    return split_edited(line)[0]
 
 
 # --------------------------------------------------------------------------- deleted
@@ -233,8 +242,9 @@ _MEDIA = re.compile(
     r"|plik załączony|文件已附上)\)",
     re.IGNORECASE,
 )
-# The last words of the placeholders above: the regex runs only on lines that end with one (or ">" / ")").
-_MEDIA_LAST_WORDS = frozenset({
+# The last words of the placeholders above: the regex runs only on lines that end with one (or ">" / ")");
+# a caller may test that itself before calling is_media_placeholder, as whatsapp_text does for speed.
+MEDIA_LAST_WORDS = frozenset({
     "omitted", "weggelassen", "ausgelassen", "absente", "omis", "manquante", "omitida", "omitido",
     "omessa", "omesso", "revelada", "revelado", "ocultada", "ocultado", "vynechán", "disertakan", "edilmedi",
     "отсутствует", "画像は含まれていません", "動画は含まれていません", "图片已省略", "圖片已略去",
@@ -250,7 +260,7 @@ def is_media_placeholder(line: str) -> bool:
     """
     if line in MEDIA_OMITTED:
         return True
-    if not (line.endswith((">", ")")) or line.rpartition(" ")[2] in _MEDIA_LAST_WORDS):
+    if not (line.endswith((">", ")")) or line.rpartition(" ")[2] in MEDIA_LAST_WORDS):
         return False
     clean = strip_invisible(line)
     return clean.casefold() in _MEDIA_OMITTED_FOLDED or _MEDIA.fullmatch(clean) is not None

@@ -111,7 +111,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ingestion.chat_markers import (
-    BIDI_MARKS, is_deleted, is_media_placeholder, marker_variants, split_edited, strip_invisible,
+    BIDI_MARKS, DELETED as DELETED_MARKERS, INVISIBLE_CHARS, MEDIA_LAST_WORDS, MEDIA_OMITTED, is_deleted, is_media_placeholder,
+    marker_variants, split_edited, strip_invisible,
 )
 from ingestion.readahead import split_map
 from ingestion.text_offers import extract_offers
@@ -220,10 +221,15 @@ def _read_header(text: str, offset: int = 0) -> tuple[int, int, int, bool, int, 
     (Persian ``۲۰۲۵/۳/۱۴``, Arabic-Indic, full-width ...).
     """
     match = _HEADER_COMMON.match(text, offset)
-    year_first = False
     if match is not None:
         a, b, c, hour, minute, second, meridiem = match.groups()
-    elif (match := _HEADER.match(text, offset)) is not None:
+        date = _read_date(a, b, c)
+        time = _read_time(hour, minute, second, meridiem)
+        if date is None or time is None:
+            return None
+        return date + time + (match.end(),)
+    year_first = False
+    if (match := _HEADER.match(text, offset)) is not None:
         a, spaced, b, c, dot, east, hour, minute, second, meridiem = match.groups()
         meridiem = meridiem or east
         # "25. 3. 14." (Korean yy. M. d.): a spaced, dot-ended date with a short last number is year first.
@@ -294,6 +300,8 @@ _AUTHOR_CLEAN = str.maketrans(
     {**dict.fromkeys(map(ord, BIDI_MARKS)), **dict.fromkeys(map(ord, "\u00a0\u202f\u2009\u2007\u3000"), " "),
      ord("\u2011"): "-"}
 )
+_EDITED_ENDS = frozenset(">\t \u00a0\u202f\u2009" + INVISIBLE_CHARS)  # last characters of a body with an edited marker
+_INVISIBLE_SET = frozenset(INVISIBLE_CHARS)
 _QUOTE = re.compile('["\u201c\u201e\u00ab]')
 _MAX_AUTHOR = 60
 
@@ -508,7 +516,9 @@ def _message(header: tuple, body: str) -> ChatMessage:
     _, line_no, sent_at, _, author, _, _ = header
     if author is None:
         return ChatMessage(line_no, sent_at, "", body, SYSTEM, False, line_no)
-    body, edited = split_edited(body)
+    edited = False
+    if body[-1:] in _EDITED_ENDS and body not in MEDIA_OMITTED:  # cheap tests first: most bodies end otherwise
+        body, edited = split_edited(body)
     first, newline, caption = body.partition("\n")
     kind = _kind(first, newline)
     if kind == MEDIA:
@@ -524,9 +534,12 @@ def _clean_author(author: str) -> str:
 
 def _kind(first: str, newline: str) -> str:
     """The kind of an authored message from its first line (``newline`` is empty for one-line bodies)."""
-    if not newline and is_deleted(first):
+    if not newline and (first in DELETED_MARKERS or (
+            first and (first[0] in _INVISIBLE_SET or first[-1] in _INVISIBLE_SET) and is_deleted(first))):
         return DELETED
-    if is_media_placeholder(first):
+    if first in MEDIA_OMITTED or (
+        (first.endswith((">", ")")) or first.rpartition(" ")[2] in MEDIA_LAST_WORDS) and is_media_placeholder(first)
+    ):
         return MEDIA
     if first.startswith(_POLL_STARTS):
         return POLL
