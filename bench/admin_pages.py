@@ -33,6 +33,7 @@ BENCH_DIR = Path("/tmp/pricehub-admin-bench")
 
 
 def main() -> None:
+    """Parse the options, point the settings at the kept database, run, and drop it if asked."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--offers", type=int, default=1_000_000)
     parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgres"])
@@ -184,6 +185,7 @@ def pages(count: int) -> list[tuple[str, str]]:
 
 
 def run(count: int, repeat: int) -> None:
+    """Time every page ``repeat`` times, count its queries once, and print the table."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
