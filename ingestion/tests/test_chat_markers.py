@@ -6,7 +6,7 @@ import pytest
 
 from ingestion.chat_markers import (
     DELETED, EDITED_SUFFIX, INVISIBLE, INVISIBLE_CHARS, INVISIBLE_OR_BACKTICK, MEDIA_OMITTED, is_deleted,
-    is_media_placeholder, split_edited, strip_invisible,
+    is_media_placeholder, split_edited, strip_edited, strip_invisible,
 )
 from ingestion.processors.whatsapp_text import parse_transcript
 
@@ -26,7 +26,7 @@ EDITED_MARKERS = [
 def test_edited_marker_at_the_end_is_removed(marker):
     line = f"iPhone 15 128GB - 54.999 TL {marker}"
     assert split_edited(line) == ("iPhone 15 128GB - 54.999 TL", True)
-    assert EDITED_SUFFIX.sub("", line) == "iPhone 15 128GB - 54.999 TL"
+    assert EDITED_SUFFIX.sub("", line) == strip_edited(line) == "iPhone 15 128GB - 54.999 TL"
     assert split_edited(f"first line\nsecond - 750 {marker} \u200e") == ("first line\nsecond - 750", True)
 
 
@@ -36,7 +36,7 @@ def test_edited_marker_at_the_end_is_removed(marker):
 ])
 def test_not_an_edited_marker(line):
     assert split_edited(line) == (line, False)
-    assert EDITED_SUFFIX.sub("", line) == line
+    assert EDITED_SUFFIX.sub("", line) == strip_edited(line) == line
 
 
 @pytest.mark.parametrize("body", [
