@@ -43,7 +43,8 @@ Telegram JSON export (``result.json``, Telegram Desktop's "Export chat history" 
 
 Detection
     ``detect(path, head)`` gives 97 to a text whose first non-blank line is a
-    Desktop-copy header (70 when one appears further down), 95 to JSON whose
+    Desktop-copy header (40 when one appears further down, less than
+    ``whatsapp_text`` gives any file with a WhatsApp header), 95 to JSON whose
     head holds a ``"messages"`` array of Telegram-shaped messages
     (``"date_unixtime"``, or ``"from_id"`` with ``"type": "message"``/
     ``"service"``), and 0 to anything else (a WhatsApp export, a JSON file of
@@ -322,8 +323,9 @@ class TelegramProcessor:
     extensions = (".txt", ".json")
 
     def detect(self, path: Path, head: bytes) -> int:
-        """0-100: 95 for a Telegram JSON export, 97 (70) for a Desktop copy whose first (a later)
-        non-blank line is a header, 0 otherwise (WhatsApp exports, other JSON)."""
+        """0-100: 95 for a Telegram JSON export, 97 (40) for a Desktop copy whose first (a later)
+        non-blank line is a header, 0 otherwise (WhatsApp exports, other JSON). A WhatsApp export
+        that quotes a Desktop header in a body still goes to ``whatsapp_text`` (45 or more)."""
         stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
         if stripped.startswith(b"{"):
             if b'"messages"' in head and (b'"date_unixtime"' in head or (
@@ -334,7 +336,7 @@ class TelegramProcessor:
         if looks_like_desktop_copy(text):
             return 97
         lines = text.splitlines()[:-1][:200]  # the last one may be cut off
-        return 70 if any(_DESKTOP_HEADER.fullmatch(line.rstrip("\r")) for line in lines) else 0
+        return 40 if any(_DESKTOP_HEADER.fullmatch(line.rstrip("\r")) for line in lines) else 0
 
     def process(self, path: Path, context: IngestContext) -> Iterator[Item]:
         """Yield the offers of the chat at ``path``; ``ValueError`` for a bad option or a broken JSON file."""
