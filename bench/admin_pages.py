@@ -104,7 +104,7 @@ def prepare(count: int):
     from django.test import Client
 
     from api_offers_paging import fill_offers
-    from offers.models import Offer, Vendor, VendorAlias
+    from offers.models import Offer, PriceHistory, Vendor, VendorAlias
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
@@ -120,6 +120,14 @@ def prepare(count: int):
         if connection.vendor == "postgresql":  # what autovacuum does after a large import
             with connection.cursor() as cursor:
                 cursor.execute("VACUUM ANALYZE")
+    if not Vendor.objects.filter(name="Small Vendor").exists():
+        # A vendor with a dozen offers, all among the oldest: a page of its own is
+        # not met by reading the million newer ones.
+        small = Vendor.objects.create(name="Small Vendor")
+        Offer.objects.filter(pk__lte=12).update(vendor=small)
+        PriceHistory.objects.filter(offer_id__lte=12).update(vendor=small)
+        Offer.objects.filter(pk__gt=12, pk__lte=24).update(currency="JPY")  # and a currency as rare and old
+        PriceHistory.objects.filter(offer_id__gt=12, offer_id__lte=24).update(currency="JPY")
     user = User.objects.filter(username="bench-operator").first() or User.objects.create_superuser(
         "bench-operator", "bench@example.invalid", secrets.token_urlsafe(16)
     )
@@ -136,6 +144,7 @@ def pages(count: int) -> list[tuple[str, str]]:
     offer = Offer.objects.order_by("-pk").only("pk")[12345]
     point = PriceHistory.objects.order_by("-pk").only("pk")[12345]
     vendor = Vendor.objects.order_by("pk")[3]
+    small = Vendor.objects.get(name="Small Vendor")
     product = Product.objects.order_by("pk")[12345]
     alias = VendorAlias.objects.order_by("pk").first()
     last = -(-count // OfferAdmin.list_per_page)
@@ -147,6 +156,8 @@ def pages(count: int) -> list[tuple[str, str]]:
         ("offers: last page", f"{o}?p={last}"),
         ("offers: filter vendor", f"{o}?vendor__id__exact={vendor.pk}"),
         ("offers: filter vendor, page 50", f"{o}?vendor__id__exact={vendor.pk}&p=50"),
+        ("offers: filter a vendor of 12 old offers", f"{o}?vendor__id__exact={small.pk}"),
+        ("offers: filter a currency of 12 old offers", f"{o}?currency__exact=JPY"),
         ("offers: filter condition=used", f"{o}?condition__exact=used"),
         ("offers: filter currency=CHF (0.1%)", f"{o}?currency__exact=CHF"),
         ("offers: filter observed in a month",
@@ -163,6 +174,8 @@ def pages(count: int) -> list[tuple[str, str]]:
         ("history: page 1,000", f"{h}?p=1000"),
         ("history: last page", f"{h}?p={last}"),
         ("history: filter vendor", f"{h}?vendor__id__exact={vendor.pk}"),
+        ("history: filter a vendor of 12 old points", f"{h}?vendor__id__exact={small.pk}"),
+        ("history: filter a currency of 12 old points", f"{h}?currency__exact=JPY"),
         ("history: filter condition=used", f"{h}?condition__exact=used"),
         ("history: filter currency=CHF (0.1%)", f"{h}?currency__exact=CHF"),
         ("history: search product name", f"{h}?q=Product+12345"),

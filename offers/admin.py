@@ -114,7 +114,7 @@ class VendorListFilter(admin.SimpleListFilter):
         return [(str(pk), name) for pk, name in selectors.vendors_for_filter(self.value(), limit=self.LIMIT)]
 
     def queryset(self, request, queryset):
-        return queryset.filter(vendor_id=self.value()) if self.value() else queryset
+        return selectors.filter_by_vendor(queryset, int(self.value())) if self.value() else queryset
 
 
 class CurrencyListFilter(admin.SimpleListFilter):

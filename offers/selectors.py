@@ -15,7 +15,7 @@ from django.utils.timezone import is_naive, make_aware
 from rest_framework.exceptions import ValidationError
 
 from offers.matching import normalize_sku
-from offers.models import PriceHistory, Product, ProductAlias, Vendor, VendorAlias
+from offers.models import Offer, PriceHistory, Product, ProductAlias, Vendor, VendorAlias
 
 
 def parse_time_range(params) -> tuple[datetime | None, datetime | None]:
@@ -254,3 +254,24 @@ def recent_values(model, field: str, selected: str | None, *, sample: int = 10_0
 def product_brands() -> list[str]:
     """The distinct non-empty brands, read from the partial brand index (products without one stay out)."""
     return list(Product.objects.exclude(brand="").order_by("brand").values_list("brand", flat=True).distinct())
+
+
+VENDOR_OFFERS_BY_ID = 20_000
+"""Up to this many offers, a vendor's history points are read through its offers (see ``filter_by_vendor``)."""
+
+
+def filter_by_vendor(queryset, vendor_id: int):
+    """``queryset`` (offers or history points) narrowed to one vendor, through an index in either case.
+
+    Offers have a (vendor, id) index. History points have none of their own
+    (one index less to write per point): a vendor with few offers, the newest
+    provisional one say, is read through its offers' ids (one probe of the
+    points' offer index each); a larger one is dense enough among the points
+    that reading them newest first meets a page of its own soon.
+    """
+    if queryset.model is not PriceHistory:
+        return queryset.filter(vendor_id=vendor_id)
+    offers = Offer.objects.filter(vendor_id=vendor_id).order_by().values("pk")
+    if offers[VENDOR_OFFERS_BY_ID: VENDOR_OFFERS_BY_ID + 1].exists():
+        return queryset.filter(vendor_id=vendor_id)
+    return queryset.filter(vendor_id=vendor_id, offer_id__in=offers)

@@ -227,3 +227,14 @@ def test_page_links_stop_where_the_count_stops_being_known(catalogue):
     deep = selectors.LookaheadPaginator(Offer.objects.order_by("-id"), 1, page_number=1)
     deep.count_is_exact, deep.count = False, 1000  # an estimate of the table's size
     assert list(deep.get_elided_page_range(1, on_each_side=2, on_ends=1)) == [1, 2, 3, deep.ELLIPSIS]
+
+
+def test_history_by_vendor_reads_a_small_vendor_through_its_offers(catalogue, monkeypatch):
+    acme = catalogue["vendors"][0]
+    expected = [o.history_point.pk for o in reversed(catalogue["offers"]) if o.vendor == acme]
+    points = PriceHistory.objects.order_by("-id")
+    small = selectors.filter_by_vendor(points, acme.pk)
+    assert '"offer_id" IN (SELECT' in str(small.query) and [p.pk for p in small] == expected
+    monkeypatch.setattr(selectors, "VENDOR_OFFERS_BY_ID", 2)
+    large = selectors.filter_by_vendor(points, acme.pk)
+    assert '"offer_id" IN (SELECT' not in str(large.query) and [p.pk for p in large] == expected
