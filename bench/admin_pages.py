@@ -216,10 +216,10 @@ def run(count: int, repeat: int) -> None:
             client.get(url)
         rows.append((label, statistics.median(samples), len(queries)))
     print(f"\n{connection.vendor}, {count:,} offers, median of {repeat} requests")
-    print(f"| {'page':<40} | {'ms':>7} | queries |")
-    print(f"| {'-' * 40} | {'-' * 7} | ------- |")
+    print(f"| {'page':<44} | {'ms':>7} | queries |")
+    print(f"| {'-' * 44} | {'-' * 7} | ------- |")
     for label, ms, queries in rows:
-        print(f"| {label:<40} | {ms:7.1f} | {queries:>7} |")
+        print(f"| {label:<44} | {ms:7.1f} | {queries:>7} |")
     print(f"slowest: {max(rows, key=lambda r: r[1])[0]} ({max(r[1] for r in rows):.1f} ms)")
 
 
