@@ -215,7 +215,8 @@ def run(count: int, repeat: int) -> None:
         with CaptureQueriesContext(connection) as queries:
             client.get(url)
         rows.append((label, statistics.median(samples), len(queries)))
-    print(f"\n{connection.vendor}, {count:,} offers, median of {repeat} requests")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\n{connection.vendor}, {count:,} offers, median of {repeat} requests (load average {load})")
     print(f"| {'page':<44} | {'ms':>7} | queries |")
     print(f"| {'-' * 44} | {'-' * 7} | ------- |")
     for label, ms, queries in rows:
