@@ -41,6 +41,7 @@ from offers.matching import ProductRef, match_products
 from offers.models import Vendor
 from offers.text import strip_accents
 from offers.vendors import vendor_by_name, vendor_for_sender
+from offers.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +210,10 @@ def process_document(document: SourceDocument, *, progress: Progress | None = No
     document.save(update_fields=["status", "started_at", "updated_at"])
     try:
         path = storage.resolve(document.stored_path)
-        processor = processors.get(document.processor) if document.processor else processors.detect(path)
+        processor = (
+            processors.get(document.processor) if document.processor
+            else processors.detect(path, document.original_filename)
+        )
         context = IngestContext(
             filename=document.original_filename,
             options=dict(document.options.get("options", {})),
@@ -225,6 +229,9 @@ def process_document(document: SourceDocument, *, progress: Progress | None = No
                 _finish(document, processor.name, context, outcome, started)
         finally:
             gc.unfreeze()
+    except ValueError as exc:  # the content cannot be read (broken JSON, bad option value): no traceback
+        log.warning("ingest of document %s failed: %s", document.pk, user_message(exc, document))
+        _fail(document, exc, started)
     except Exception as exc:  # the document records why; the caller gets a failed document
         log.exception("ingest of document %s failed", document.pk)
         _fail(document, exc, started)
@@ -238,6 +245,7 @@ class _Outcome:
     offers_created: int = 0
     rows_seen: int = 0
     currency_defaulted: int = 0
+    currency_from_context: int = 0
     skipped: list[RowError] = field(default_factory=list)  # rows that are not offers, with the reason
     skipped_counts: dict[str, int] = field(default_factory=dict)  # reason ("hidden", "sold_out"...) -> rows
 
@@ -265,8 +273,11 @@ def _run(document: SourceDocument, processor, path: Path, context: IngestContext
                 continue
             reject(error)
             continue
-        if row.extra.get("currency_source") == "default":
+        source = row.extra.get("currency_source")
+        if source == "default":
             outcome.currency_defaulted += 1
+        elif source == "context":
+            outcome.currency_from_context += 1
         rows.append(row)
         refs.append(ref)
         if len(rows) >= BATCH_SIZE:
@@ -289,22 +300,30 @@ def _prepare(item: OfferCandidate | RowError, *, currency: str, observed_at: dat
 
 class _Attribution:
     """Gives each row its vendor (the run's, else the sender's) and, when the
-    source named no currency, the vendor's default or ``DEFAULT_CURRENCY``."""
+    source named no currency, one in this order, saying which in
+    ``extra["currency_source"]``: the vendor's default (``vendor``); the currency
+    this vendor's rows last named in the same document (``context``: a Turkish
+    list that writes ``54.999 TL`` on one line and ``82.500`` on the next); else
+    ``DEFAULT_CURRENCY`` (``default``)."""
 
     def __init__(self, document: SourceDocument):
         self.vendor = document.vendor
         self._senders: dict[str, Vendor] = {}
+        self._last_named: dict[int, str] = {}  # vendor id -> the currency its rows last named
 
     def complete(self, row: OfferRow, sender: str) -> RowError | None:
         vendor = self.vendor or self._sender_vendor(sender.strip())
         if vendor is None:
             return RowError(row.source_ref, "no vendor: pass --vendor (or map the sender to a vendor)", "vendor", "")
         row.vendor_id = vendor.id
-        if not row.currency:
-            if vendor.default_currency:
-                row.currency, row.extra["currency_source"] = vendor.default_currency, "vendor"
-            else:
-                row.currency, row.extra["currency_source"] = settings.DEFAULT_CURRENCY, "default"
+        if row.currency:
+            self._last_named[vendor.id] = row.currency
+        elif vendor.default_currency:
+            row.currency, row.extra["currency_source"] = vendor.default_currency, "vendor"
+        elif vendor.id in self._last_named:
+            row.currency, row.extra["currency_source"] = self._last_named[vendor.id], "context"
+        else:
+            row.currency, row.extra["currency_source"] = settings.DEFAULT_CURRENCY, "default"
         return None
 
     def _sender_vendor(self, sender: str) -> Vendor | None:
@@ -470,13 +489,20 @@ def _finish(document: SourceDocument, processor_name: str, context: IngestContex
         stats["rows_not_offers"] = skipped_total
     if outcome.currency_defaulted:
         stats["currency_defaulted"] = outcome.currency_defaulted
+    if outcome.currency_from_context:
+        stats["currency_from_context"] = outcome.currency_from_context
     if outcome.error_count > len(outcome.errors):
         stats["errors_not_recorded"] = outcome.error_count - len(outcome.errors)
-    warnings = []
+    warnings, notices = [], []
+    if outcome.currency_from_context:
+        notices.append(
+            f"{counted(outcome.currency_from_context, 'offer')} named no currency and took the one the same "
+            "vendor named on an earlier line of this file (extra.currency_source = context)"
+        )
     if outcome.currency_defaulted:
         count = outcome.currency_defaulted
         warnings.append(
-            f"{count:,} offer{'s' if count != 1 else ''} named no currency (none in the file: no symbol or "
+            f"{counted(count, 'offer')} named no currency (none in the file: no symbol or "
             f"code with the price, no currency column, cell format or header; no --currency; no vendor default "
             f"currency): priced in {settings.DEFAULT_CURRENCY}, the site default. Check them, then set the "
             "vendor's default currency or re-ingest with --currency"
@@ -485,18 +511,18 @@ def _finish(document: SourceDocument, processor_name: str, context: IngestContex
         **document.extra,
         "errors": [e.as_dict() for e in outcome.errors],
         "skipped": [{**e.as_dict(), "reason": e.skipped} for e in outcome.skipped],
-        "warnings": warnings,
+        "warnings": warnings + notices,
         "stats": stats,
     }
     if outcome.offers_created == 0:
         status = SourceDocument.Status.FAILED
         if outcome.error_count:
             first = outcome.errors[0]
-            extra["failure"] = f"no offers: all {outcome.error_count} rows were rejected (first: {first.ref}: {first.message})"
+            extra["failure"] = f"no offers: {_all_rows(outcome.error_count)} rejected (first: {first.ref}: {first.message})"
         elif skipped_total:
             first = outcome.skipped[0]
             extra["failure"] = (
-                f"no offers: all {skipped_total} rows were skipped as not offers (first: {first.ref}: {first.message})"
+                f"no offers: {_all_rows(skipped_total)} skipped as not offers (first: {first.ref}: {first.message})"
             )
         else:
             extra["failure"] = f"no offers found in {document.original_filename}"
@@ -511,8 +537,13 @@ def _finish(document: SourceDocument, processor_name: str, context: IngestContex
     document.save(update_fields=["processor", "status", "extra", "finished_at", "updated_at"])
 
 
+def _all_rows(count: int) -> str:
+    """``"the 1 row was"`` / ``"all 12 rows were"``, for the reasons a document made no offers."""
+    return "the 1 row was" if count == 1 else f"all {count:,} rows were"
+
+
 def _fail(document: SourceDocument, exc: Exception, started: float) -> None:
-    reason = str(exc) or exc.__class__.__name__
+    reason = user_message(exc, document)
     document.status = SourceDocument.Status.FAILED
     document.extra = {
         **document.extra,
