@@ -14,8 +14,10 @@ Cleaning
     bullets become a ``|`` separator (so ``iPhone 15 👉 750`` reads like
     ``iPhone 15 | 750``). A flag (``🇮🇳``, region of origin) stays as a word of
     its own: it separates like an emoji but belongs in the description.
-    Digits of other scripts (Persian, Arabic-Indic, full-width) become ASCII
-    digits, and ``440, 000`` becomes ``440,000``. Leading list numbers (``1.``,
+    Digits of other scripts (Persian, Arabic-Indic, full-width) are read as
+    ASCII digits (the line is scanned through ``offers.text.ascii_digits``, which
+    keeps positions), while prices, quantities and descriptions keep them as
+    written (``۷۲۰ دلار``); ``440, 000`` becomes ``440,000``. Leading list numbers (``1.``,
     ``2)``, keycaps ``1️⃣``) are dropped.
 
 Lines that are never offers
@@ -87,7 +89,7 @@ Prices
     ranges count only where a bare price would (at the end of a product line).
 
     ``price`` is the number with its adjacent currency and multiplier, as
-    written (digits in ASCII); a currency found apart (``750 (USD)``,
+    written; a currency found apart (``750 (USD)``,
     ``$4,999 MXN``, or a ``Prices in EUR`` line earlier in the text) goes into
     ``currency``. A price written with a multiplier and no currency
     (``1.65 lakh``, ``520k``) takes the currency the text names elsewhere, when
@@ -176,8 +178,6 @@ def _clean(line: str) -> str:
     if line.endswith(">"):
         line = _EDITED.sub("", line)
     plain = line.isascii()  # no marks, emoji or bullets: only "`", "~" and "_" to look for
-    if not plain and _OTHER_DIGIT.search(line):
-        line = ascii_digits(line)  # "۷۲۰", "１２８": same length, so positions stay valid
     if "`" in line if plain else _MARKS.search(line):
         line = _MARKS.sub("", line)
     if "*" in line:
@@ -403,6 +403,7 @@ class _Line:
     numbers: list[_Number] = field(default_factory=list)
     cut: list[tuple[int, int]] = field(default_factory=list)  # spans that are not description
     quantity: str = ""
+    quantity_span: tuple[int, int] = (0, 0)  # of the quantity's digits
     condition: str = ""
 
 
@@ -639,7 +640,8 @@ def _scan(text: str, lower: str, words: list[str], message: str = "") -> _Line:
             if kind == "quantity" and after.group() == "+" and _LETTER.match(text, max(0, start - 2)):
                 continue  # "iPhone 15+": a model, not "200+" in stock
             plus = "+" if kind == "quantity" and "+" in after.group() else ""
-            line.quantity = line.quantity or text[start:end] + plus
+            if not line.quantity:
+                line.quantity, line.quantity_span = text[start:end] + plus, (start, end)
             line.cut.append((mark_start if mark_kind == "quantity" else start, after.end() if kind else end))
             continue
         if mark_kind == "old":
@@ -753,8 +755,11 @@ def _split_point(line: _Line) -> int | None:
     return None
 
 
-def _read_line(text: str, lower: str, words: list[str], message: str = "") -> list[_Offer]:
+def _read_line(text: str, lower: str, words: list[str], message: str = "", shown: str = "") -> list[_Offer]:
     """The offers of one cleaned line: none, one, or one per priced product in it.
+
+    ``text`` has ASCII digits; ``shown`` (default ``text``) is the same line as written, with
+    the same length (``offers.text.ascii_digits``): prices and descriptions are cut from it.
 
     An offer with ``tail=True`` is a tail price (see ``_choose_price``), for the caller to keep
     only where the whole text is a price list.
@@ -767,8 +772,8 @@ def _read_line(text: str, lower: str, words: list[str], message: str = "") -> li
         if split is not None:
             head, tail = lower[:split], lower[split:]  # same length as text: see _lower
             return (
-                _read_line(text[:split], head, _words(head), message)
-                + _read_line(text[split:], tail, _words(tail), message)
+                _read_line(text[:split], head, _words(head), message, shown[:split])
+                + _read_line(text[split:], tail, _words(tail), message, shown[split:])
             )
     choice = _choose_price(line)
     if choice is None:
@@ -790,12 +795,18 @@ def _read_line(text: str, lower: str, words: list[str], message: str = "") -> li
     if number.current:
         cut.append((number.mark_start, number.token_start))
     cut.extend((other.token_start, other.token_end) for other in line.numbers if other.marked)  # another currency
+    quantity = line.quantity
+    if shown and shown is not text:
+        if quantity:
+            low, high = line.quantity_span
+            quantity = shown[low:high] + quantity[high - low:]
+        text = shown  # the tokens as written ("۷۲۰ دلار")
     sku = _SKU.search(text)
     return [_Offer(
         price=text[number.token_start:number.token_end] if number.adjacent else text[number.start:number.end],
         currency="" if number.adjacent else number.currency,
         priced_in=bool(number.currency),
-        quantity=line.quantity,
+        quantity=quantity,
         condition=line.condition,
         sku=sku.group() if sku else "",
         description=_tidy(_cut(text, cut)),
@@ -886,29 +897,32 @@ def extract_offers(
     """
     if not _DIGIT.search(text):
         return  # every price has a digit: chit-chat ends here
-    # Pass 1: each line on its own. A row is (offset, line, lower, words, has_digit, offers, has a tail price);
+    # Pass 1: each line on its own. A row is (offset, line with ASCII digits, line as written, lower, words,
+    # has_digit, offers, has a tail price);
     # offers is None for a blank line and False for a question or a wanted post.
     rows: list[tuple] = []
     tails: list[float] = []
     for offset, raw in enumerate(text.split("\n")):
-        line = _clean(raw)
+        line = shown = _clean(raw)
         if not line:
-            rows.append((offset, "", "", [], False, None, False))
+            rows.append((offset, "", "", "", [], False, None, False))
             continue
+        if not line.isascii() and _OTHER_DIGIT.search(line):
+            line = ascii_digits(line)  # "۷۲۰", "１２８": same length, so positions in one are positions in the other
         lower = _lower(line)
         words = _words(lower)
         has_digit = _DIGIT.search(line) is not None
         if line.endswith("?") or line.startswith("¿") or (has_digit and _is_skipped(lower, words)):
-            rows.append((offset, line, lower, words, has_digit, False, False))
+            rows.append((offset, line, shown, lower, words, has_digit, False, False))
             continue
-        found = _read_line(line, lower, words, text) if has_digit else []
+        found = _read_line(line, lower, words, text, shown) if has_digit else []
         tail = False
         for item in found:
             if item.tail:
                 tail = True
                 if not _not_a_product(lowered := item.description.lower(), _words(lowered)):
                     tails.append(item.amount)
-        rows.append((offset, line, lower, words, has_digit, found, tail))
+        rows.append((offset, line, shown, lower, words, has_digit, found, tail))
     keep_tails = bool(tails) and _is_price_list(rows, tails)
 
     # Pass 2: headings, sections and the text's currency, line after line.
@@ -918,14 +932,14 @@ def extract_offers(
     offers: list[OfferCandidate] = []
     named: list[str] = []  # the currency text each offer names, "" when none
     shorthand = False  # an offer priced with a multiplier and no currency
-    for offset, line, lower, words, has_digit, found, tail in rows:
+    for offset, line, shown, lower, words, has_digit, found, tail in rows:
         if not line:
             heading = title = ""
             continue
         if found is False:  # a question or a wanted post
             if has_digit and rejected is not None:
                 question = line.endswith("?") or line.startswith("¿")
-                rejected.append((f"{ref_prefix} {first_line + offset}", line,
+                rejected.append((f"{ref_prefix} {first_line + offset}", shown,
                                  "a question" if question else "a wanted, buying or sold-out post"))
             continue
         if not has_digit:
@@ -944,16 +958,16 @@ def extract_offers(
                 blanket = blanket or _CONDITION_LOWER.search(lower).group()
             elif _not_a_product(lower, words):
                 if has_digit and rejected is not None:
-                    rejected.append((f"{ref_prefix} {first_line + offset}", line,
+                    rejected.append((f"{ref_prefix} {first_line + offset}", shown,
                                      "chit-chat or a counter-offer, not a product"))
             elif has_digit and _only_quantity(line, lower, words):
                 if rejected is not None:
-                    rejected.append((f"{ref_prefix} {first_line + offset}", line, "only a quantity"))
+                    rejected.append((f"{ref_prefix} {first_line + offset}", shown, "only a quantity"))
             else:
-                heading = line
-                title = title or line
+                heading = shown
+                title = title or shown
                 if has_digit and rejected is not None:
-                    rejected.append((f"{ref_prefix} {first_line + offset}", line, (
+                    rejected.append((f"{ref_prefix} {first_line + offset}", shown, (
                         "a bare number ends the line: a price only in a list of such lines" if dropped
                         else "no price: its numbers are specs, model numbers or quantities")))
             continue
@@ -963,14 +977,14 @@ def extract_offers(
                 description = title
             elif _not_a_product(lowered := description.lower(), _words(lowered)):
                 if rejected is not None:
-                    rejected.append((f"{ref_prefix} {first_line + offset}", line,
+                    rejected.append((f"{ref_prefix} {first_line + offset}", shown,
                                      "chit-chat or a counter-offer, not a product"))
                 continue
             elif heading and _needs_heading(description):
                 description = f"{heading} {description}"
             if not description:
                 if rejected is not None:
-                    rejected.append((f"{ref_prefix} {first_line + offset}", line, "a price without any product text"))
+                    rejected.append((f"{ref_prefix} {first_line + offset}", shown, "a price without any product text"))
                 continue
             title = ""
             currency = item.currency or ("" if item.priced_in else currency_hint)
@@ -1014,7 +1028,7 @@ def _is_price_list(rows: list[tuple], tails: list[float]) -> bool:
     """
     clear = [
         item.amount if item.amount is not None else _amount(item.price)
-        for row in rows if row[5] for item in row[5] if not item.tail
+        for row in rows if row[6] for item in row[6] if not item.tail
     ]
     clear = [amount for amount in clear if amount]
     if len(clear) + len(tails) < 2:
