@@ -30,14 +30,14 @@ class SourceDocumentAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["original_filename", "download", "vendor", "processor", "status_badge", "failure",
                            "trigger", "previous"]}),
-        ("Result", {"fields": ["stats_table", "errors_table", "offers_preview"]}),
+        ("Result", {"fields": ["warnings_list", "stats_table", "errors_table", "skipped_table", "offers_preview"]}),
         ("File", {"fields": ["sha256", "size", "content_type", "stored_path", "options_json"],
                   "classes": ["collapse"]}),
         ("Timing", {"fields": ["created_at", "started_at", "finished_at"], "classes": ["collapse"]}),
     ]
     readonly_fields = [
         "original_filename", "download", "vendor", "processor", "status_badge", "failure", "trigger", "previous",
-        "stats_table", "errors_table", "offers_preview", "sha256", "size", "content_type", "stored_path",
+        "warnings_list", "stats_table", "errors_table", "skipped_table", "offers_preview", "sha256", "size", "content_type", "stored_path",
         "options_json", "created_at", "started_at", "finished_at",
     ]
 
@@ -112,6 +112,25 @@ class SourceDocumentAdmin(admin.ModelAdmin):
             ((e.get("ref", ""), e.get("field", ""), e.get("message", ""), e.get("value", "")) for e in errors[:500]),
         )
         more = f"… and {len(errors) - 500} more (GET /documents/{document.pk})" if len(errors) > 500 else ""
+        return format_html("{}{}", table, more)
+
+    @admin.display(description="Warnings")
+    def warnings_list(self, document):
+        if not document.warnings:
+            return "None"
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((w,) for w in document.warnings)))
+
+    @admin.display(description="Rows that are not offers")
+    def skipped_table(self, document):
+        skipped = document.skipped
+        if not skipped:
+            return "None"
+        table = _table(
+            ["Where", "Why", "Value"],
+            "<td>{}</td><td>{}</td><td><code>{}</code></td>",
+            ((e.get("ref", ""), e.get("message", ""), e.get("value", "")) for e in skipped[:500]),
+        )
+        more = f"… and {len(skipped) - 500} more (GET /documents/{document.pk})" if len(skipped) > 500 else ""
         return format_html("{}{}", table, more)
 
     @admin.display(description="Offers produced")

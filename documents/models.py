@@ -68,3 +68,13 @@ class SourceDocument(models.Model):
     @property
     def stats(self) -> dict:
         return self.extra.get("stats", {})
+
+    @property
+    def warnings(self) -> list[str]:
+        """What an operator should check although the rows were read (a guessed currency...)."""
+        return self.extra.get("warnings", [])
+
+    @property
+    def skipped(self) -> list[dict]:
+        """Rows that are not offers (hidden, filtered, sold out), each ``{ref, field, message, value, reason}``."""
+        return self.extra.get("skipped", [])

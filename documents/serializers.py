@@ -26,7 +26,12 @@ class DocumentSerializer(serializers.ModelSerializer):
 
 class DocumentDetailSerializer(DocumentSerializer):
     errors = serializers.ListField(child=serializers.DictField(), read_only=True)
+    skipped = serializers.ListField(child=serializers.DictField(), read_only=True)
+    warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
+    failure = serializers.CharField(source="extra.failure", default="", read_only=True)
     stats = serializers.DictField(read_only=True)
 
     class Meta(DocumentSerializer.Meta):
-        fields = DocumentSerializer.Meta.fields + ["options", "previous_id", "errors", "stats"]
+        fields = DocumentSerializer.Meta.fields + [
+            "options", "previous_id", "failure", "warnings", "errors", "skipped", "stats",
+        ]

@@ -7,6 +7,9 @@ def test_documents_list_and_detail_include_errors_and_stats(token_client, build)
         extra={
             "errors": [{"ref": "Pricing!7", "field": "price", "message": "price 'call' is not a number", "value": "call"}],
             "stats": {"rows_seen": 10, "offers_created": 9},
+            "warnings": ["2 offers named no currency"],
+            "skipped": [{"ref": "Pricing!9", "field": "quantity", "message": "sold out (quantity 0)", "value": "0",
+                         "reason": "sold_out"}],
         },
     )
     build.document(status="failed")
@@ -18,5 +21,7 @@ def test_documents_list_and_detail_include_errors_and_stats(token_client, build)
     detail = token_client.get(f"/documents/{doc.id}").json()
     assert detail["errors"][0]["ref"] == "Pricing!7"
     assert detail["stats"]["rows_seen"] == 10
+    assert detail["warnings"] == ["2 offers named no currency"] and detail["failure"] == ""
+    assert detail["skipped"][0]["reason"] == "sold_out"
     assert detail["vendor_name"] == "Acme"
     assert token_client.get("/documents/999999").status_code == 404

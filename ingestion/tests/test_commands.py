@@ -46,9 +46,21 @@ def test_ingest_json_one_object_per_file(price_list, tmp_path):
     assert code == 0
     lines = [json.loads(line) for line in out.splitlines()]
     assert [(r["status"], r["offers_created"], len(r["errors"])) for r in lines] == [("partial", 2, 1), ("succeeded", 1, 0)]
-    assert set(lines[0]) == {"file", "document_id", "status", "offers_created", "errors"}
+    assert set(lines[0]) == {"file", "document_id", "status", "offers_created", "rows_not_offers", "warnings", "errors"}
     assert [r["file"] for r in lines] == [str(price_list), str(clean)]  # the paths as given
     assert SourceDocument.objects.get(pk=lines[1]["document_id"]).status == "succeeded"
+
+
+def test_ingest_prints_the_documents_warnings_and_rows_that_are_not_offers(tmp_path, settings):
+    settings.DEFAULT_CURRENCY = "USD"
+    sheet = write_xlsx(tmp_path / "stock.xlsx", [HEADER, ["A", "Phone A", 10, 1, "New"], ["B", "Phone B", 12, 0, "New"]])
+    code, out, err = run("ingest", str(sheet), "--vendor", "Acme")
+    assert code == 0
+    assert "partial" in out and "1 offer, 0 rejected rows, 1 row not offers (hidden, filtered or sold out)" in out
+    assert "warning: 1 offer named no currency" in err
+    code, out, _ = run("ingest", str(sheet), "--vendor", "Acme", "--json")
+    line = json.loads(out)
+    assert line["rows_not_offers"] == 1 and line["warnings"][0].startswith("1 offer named no currency")
 
 
 def test_ingest_exits_non_zero_when_any_file_failed(price_list, tmp_path):

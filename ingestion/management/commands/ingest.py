@@ -131,19 +131,25 @@ class Command(BaseCommand):
                 "document_id": document.pk,
                 "status": document.status,
                 "offers_created": stats.get("offers_created", 0),
+                "rows_not_offers": stats.get("rows_not_offers", 0),
+                "warnings": document.warnings,
                 "errors": document.errors,
             }))
             return
+        not_offers = stats.get("rows_not_offers", 0)
         line = (
             f"{given}: {document.status} — document #{document.pk}, "
             f"{counted(stats.get('offers_created', 0), 'offer')}, {counted(stats.get('errors', 0), 'rejected row')}, "
-            f"{counted(stats.get('rows_seen', 0), 'row')} read in {stats.get('duration_seconds', 0)} s"
+            + (f"{counted(not_offers, 'row')} not offers (hidden, filtered or sold out), " if not_offers else "")
+            + f"{counted(stats.get('rows_seen', 0), 'row')} read in {stats.get('duration_seconds', 0)} s"
         )
         style = {"succeeded": self.style.SUCCESS, "partial": self.style.WARNING}.get(document.status, self.style.ERROR)
         self.stdout.write(style(line))
         reason = document.extra.get("failure", "")
         if reason:
             self.stderr.write(f"  reason: {reason}")
+        for warning in document.warnings:
+            self.stderr.write(f"  warning: {warning}")
         for error in [e for e in document.errors if e["message"] != reason][:5]:
             self.stderr.write(f"  {error['ref']}: {error['message']}")
         if len(document.errors) > 5:
