@@ -38,7 +38,10 @@ Dates
     wall time of the exporting phone; they are made aware in the given time
     zone. Day periods that depend on the hour: ``mittags``/``中午`` keep 11 and
     12 and move 1-6 to the afternoon; ``nachts``/``晚上``/``半夜`` move 6-11 to
-    the evening and read 12 as midnight.
+    the evening and read 12 as midnight. Years 1300-1420 are Solar Hijri
+    (Persian iOS, ``۱۴۰۳/۱۲/۲۴``) and years 1421-1899 Islamic (Arabic iOS,
+    ``٢٤/٩/١٤٤٦ هـ``): both are converted to Gregorian dates (the Islamic one by
+    the tabular calendar, which may differ from Umm al-Qura by a day).
 
 Headers inside a body
     A header-looking line is taken back as body text when (a) its time lies more
@@ -92,8 +95,8 @@ Speed
 
 The ``\r\n`` versus ``\n`` hint of iOS exports is not used: real files mix
 line endings too often. Not read: a year in the middle of the date
-(``06/2018/13``, seen only in one parser's tests), and Solar Hijri or Islamic
-calendar years (``۱۴۰۳/۱۲/۲۴``: read as a year-first Gregorian date). The
+(``06/2018/13``, seen only in one parser's tests) and era words other than
+``BE``, ``R``/``H`` and ``هـ``. The
 Korean/Japanese/Chinese, Greek, Malay and other CLDR day periods and the
 German words are read although no real export with them was found (the
 reference marks the CJK and German ones inferred; CLDR is what Android and iOS
@@ -105,7 +108,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from datetime import date, datetime, timezone, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -186,7 +189,7 @@ _HEADER = re.compile(
     rf"(?P<a>\d{{1,4}}){_BIDI}[/.\-](?P<sa>{_SP})?{_BIDI}"
     rf"(?P<b>\d{{1,2}}){_BIDI}[/.\-]{_SP}?{_BIDI}"
     rf"(?P<c>[RH]?\d{{1,4}})(?P<dot>\.)?{_BIDI}"
-    rf"(?:{_SP}?(?:BE|г\.|р\.|ж\.))?"  # Thai Buddhist era; Bulgarian/Russian "г." (year)
+    rf"(?:{_SP}?(?:BE|г\.|р\.|ж\.|\u0647\u0640?))?"  # Thai Buddhist era; Bulgarian/Russian "г." (year); Hijri "هـ"
     rf"(?:,|\u060c|{_SP}+klo)?{_BIDI}{_SP}+"
     rf"(?:(?P<east>{_AMPM}){_SP}?)?"
     + _TIME
@@ -408,6 +411,60 @@ def _decide_day_first(pairs: list[tuple[int, int, int]]) -> tuple[bool, str]:
     return True, "default"
 
 
+_GREGORIAN_FROM = 1900  # years below are another calendar's (or not a date)
+_HIJRI_FROM = 1421  # 1421 AH began in 2000; Solar Hijri 1421 will begin in 2042
+_ISLAMIC_EPOCH = date(622, 7, 19).toordinal()  # 1 Muharram 1 AH (Julian 16 July 622), proleptic Gregorian
+
+
+@lru_cache(maxsize=4096)
+def _to_gregorian(year: int, month: int, day: int) -> tuple[int, int, int]:
+    """A Solar Hijri (Persian, years 1300-1420) or Islamic (Hijri, 1421-1899) date as Gregorian.
+
+    iOS writes dates in the phone's calendar: Persian for Iran, Islamic for some Arabic
+    regions (with ``هـ`` after the year). Solar Hijri is converted exactly (the 33-year
+    arithmetic of the jalaali reference algorithm, exact for 1178-1633 AP); Islamic by the
+    tabular (arithmetic) calendar, which can differ by a day or two from the Umm al-Qura
+    calendar phones use. ``ValueError`` for a month or day out of range, or a year before 1300.
+    """
+    if not (1 <= month <= 12 and 1 <= day <= (31 if year < _HIJRI_FROM and month <= 6 else 30)):
+        raise ValueError("not a date")
+    if year < 1300:
+        raise ValueError("not a date")
+    if year >= _HIJRI_FROM:  # Islamic (tabular): months of 30 and 29 days, 11 leap years in 30
+        days = (year - 1) * 354 + (3 + 11 * year) // 30 + (295 * (month - 1) + 9) // 10 + day - 1
+        gregorian = date.fromordinal(_ISLAMIC_EPOCH + days)
+        return gregorian.year, gregorian.month, gregorian.day
+    # Solar Hijri: days since the Gregorian year 1 via the 33-year cycle (jalaali-js ``j2d``).
+    jy = year + 1595
+    days = -355668 + 365 * jy + (jy // 33) * 8 + ((jy % 33) + 3) // 4 + day
+    days += (month - 1) * 31 if month < 7 else (month - 7) * 30 + 186
+    return _from_day_number(days)
+
+
+def _from_day_number(days: int) -> tuple[int, int, int]:
+    """The Gregorian date of the jalaali algorithm's day number."""
+    gy = 400 * (days // 146097)
+    days %= 146097
+    if days > 36524:
+        days -= 1
+        gy += 100 * (days // 36524)
+        days %= 36524
+        if days >= 365:
+            days += 1
+    gy += 4 * (days // 1461)
+    days %= 1461
+    if days > 365:
+        gy += (days - 1) // 365
+        days = (days - 1) % 365
+    day = days + 1
+    leap = (gy % 4 == 0 and gy % 100 != 0) or gy % 400 == 0
+    for month, length in enumerate((31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31), 1):
+        if day <= length:
+            return gy, month, day
+        day -= length
+    raise ValueError("not a date")
+
+
 _OUT_OF_ORDER = 3600  # seconds
 
 
@@ -454,6 +511,8 @@ def parse_transcript(text: str, *, day_first: bool | None = None, tz: tzinfo | N
     for offset, line_no, (year, p, q, year_first, hour, minute, second, start) in candidates:
         day, month = (q, p) if year_first or not order_day_first else (p, q)
         try:
+            if year < _GREGORIAN_FROM:
+                year, month, day = _to_gregorian(year, month, day)
             sent_at = datetime(year, month, day, hour, minute, second, tzinfo=tz)
         except ValueError:
             continue  # not a real date under the file's order: body text

@@ -547,3 +547,24 @@ def test_forced_whatsapp_on_a_telegram_desktop_copy_reads_it_as_telegram():
         ("Gadget Hub Opt", "10:03")] * 2
     assert [o.price for o in offers] == ["51500", "62500", "89600", "72700"]
     assert context.stats["chat_format"] == "telegram_desktop" and context.stats["messages"] == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "when"),
+    [
+        ("[۱۴۰۳/۱۲/۲۴، ۱۰:۰۵:۰۰] Mobile Arash: hi", datetime(2025, 3, 14, 10, 5)),  # Persian iOS, Solar Hijri
+        ("۱۴۰۴/۱/۱، ۲۲:۰۵ - Mobile Arash: hi", datetime(2025, 3, 21, 22, 5)),  # Nowruz 1404
+        ("1399/12/30, 10:05 - Sina: hi", datetime(2021, 3, 20, 10, 5)),  # leap Esfand
+        ("[\u0662\u0664\u200f/\u0669\u200f/\u0661\u0664\u0664\u0666 \u0647\u0640\u060c \u0661\u0660:\u0660\u0665:\u0660\u0660 \u0645] علي: hi",
+         datetime(2025, 3, 24, 22, 5)),  # Arabic iOS, Islamic calendar with هـ
+        ("1/9/1446, 10:05 - Ali: hi", datetime(2025, 3, 1, 10, 5)),  # 1 Ramadan 1446
+    ],
+)
+def test_persian_and_islamic_calendar_years(line, when):
+    message = only(line)
+    assert naive(message) == when and message.body == "hi"
+
+
+def test_other_calendar_dates_that_do_not_exist_are_body_text():
+    transcript = parse_transcript("1403/12/24, 10:05 - A: list\n1403/13/01, 10:06 - B: hi")
+    assert len(transcript.messages) == 1 and transcript.messages[0].body == "list\n1403/13/01, 10:06 - B: hi"
