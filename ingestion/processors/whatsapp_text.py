@@ -82,8 +82,9 @@ The processor
     ``offers_found``, and says ``date_order`` and ``chat_format``
     (``whatsapp``). A file with no WhatsApp header that is a Telegram Desktop
     copy (``Name, [12.09.2025 10:02]`` lines) is read by the ``telegram``
-    processor instead (``chat_format`` ``telegram_desktop``), so forcing
-    ``--processor whatsapp_text`` on one still gives its offers.
+    processor instead (``chat_format`` ``telegram_desktop``), and so is a
+    Telegram JSON export (``telegram_json``): forcing ``--processor
+    whatsapp_text`` on one still gives its offers.
     ``message_offers(messages, context)`` is the extraction loop both chat
     processors share.
 
@@ -674,19 +675,22 @@ class WhatsAppTextProcessor:
         """Yield the offers of the export at ``path`` (see the module docstring).
 
         A copy of a Telegram Desktop chat (no WhatsApp header, ``Name, [date time]``
-        lines) is read by the ``telegram`` processor instead; ``stats["chat_format"]``
-        says which format was read. Raises ``ValueError`` for a bad option value.
+        lines) or a Telegram JSON export is read by the ``telegram`` processor
+        instead; ``stats["chat_format"]`` says which format was read. Raises ``ValueError`` for a bad option value.
         """
         day_first = context.option_bool("day_first")
         tz = _timezone(context)
         text, replaced = _decode(Path(path).read_bytes())
         transcript = parse_transcript(text, day_first=day_first, tz=tz)
         stats = context.stats
-        if not transcript.messages:
+        if not transcript.messages:  # a Telegram chat given to this processor: read it as one
             from ingestion.processors import telegram
 
             if telegram.looks_like_desktop_copy(text):
                 yield from telegram.process_desktop_text(text, replaced, context, day_first=day_first, tz=tz)
+                return
+            if text.lstrip()[:1] == "{" and telegram.processor.detect(Path(path), text[:65536].encode()) >= 95:
+                yield from telegram.processor.process(path, context)
                 return
         stats["chat_format"] = "whatsapp"
         stats["lines"] += transcript.lines

@@ -161,3 +161,19 @@ def test_other_json_is_not_claimed(tmp_path, content):
     path = tmp_path / "data.json"
     path.write_bytes(content)
     assert processor.detect(path, content) == 0
+
+
+def test_forced_whatsapp_on_a_telegram_json_export_reads_it_as_telegram():
+    context = IngestContext(filename="result.json", timezone=timezone.utc)
+    items = list(whatsapp_text.processor.process(RESULT_JSON, context))
+    assert [i.price for i in items if isinstance(i, OfferCandidate)] == ["51500", "62500", "72700", "89600"]
+    assert not [i for i in items if isinstance(i, RowError)]
+    assert context.stats["chat_format"] == "telegram_json"
+
+
+def test_json_that_is_not_telegram_given_to_whatsapp_stays_an_error(tmp_path):
+    path = tmp_path / "data.json"
+    path.write_text('{"messages": [{"role": "user", "content": "hi"}]}')
+    context = IngestContext(filename="data.json", timezone=timezone.utc)
+    items = list(whatsapp_text.processor.process(path, context))
+    assert [i.message for i in items] == ["text before the first message header"]
