@@ -261,7 +261,7 @@ def _run(document: SourceDocument, processor, path: Path, context: IngestContext
 
     rows: list[OfferRow] = []
     refs: list[ProductRef] = []
-    prepare = partial(_prepare, currency=context.currency, observed_at=document.created_at)
+    prepare = partial(_prepare, currency=context.currency, observed_at=first_observed(document))
     for row, ref, sender in read_ahead(processor.process(path, context), finish=prepare, state=context.stats):
         outcome.rows_seen += 1
         error = row if isinstance(row, RowError) else attribution.complete(row, sender)
@@ -286,6 +286,18 @@ def _run(document: SourceDocument, processor, path: Path, context: IngestContext
     if rows:
         outcome.offers_created += persist_offers(document, rows, refs)
     return outcome
+
+
+def first_observed(document: SourceDocument) -> datetime:
+    """When the prices of a file without times of its own (a spreadsheet) were observed: when its
+    content (same sha256) first came in for the same vendor, so that re-ingesting identical content
+    repeats that observation instead of making a new one (and adds no price-history point: see
+    ``offers.bulk``); else when this document came in."""
+    earliest = (
+        SourceDocument.objects.filter(sha256=document.sha256, vendor_id=document.vendor_id, id__lt=document.pk)
+        .order_by("id").values_list("created_at", flat=True).first()
+    )
+    return earliest or document.created_at
 
 
 def _prepare(item: OfferCandidate | RowError, *, currency: str, observed_at: datetime):

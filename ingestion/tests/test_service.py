@@ -176,3 +176,25 @@ def test_user_message_names_the_users_file_not_the_stored_copy(price_list):
     assert user_message(exc, document) == "[Errno 13] Permission denied: 'Acme prices.xlsx'"
     assert user_message(ValueError(f"cannot read {stored.name}"), document) == "cannot read Acme prices.xlsx"
     assert user_message(ValueError(), document) == "ValueError"
+
+
+def test_re_ingesting_identical_content_repeats_its_observation_and_adds_no_history_point(price_list, tmp_path):
+    first = ingest_path(price_list, vendor_name="Acme", currency="USD")
+    copy = tmp_path / "acme-again.xlsx"
+    copy.write_bytes(price_list.read_bytes())
+    again = ingest_path(copy, vendor_name="Acme", currency="USD")
+    assert again.status == first.status and again.pk != first.pk
+    first_times = set(Offer.objects.filter(source_document=first).values_list("observed_at", flat=True))
+    again_times = set(Offer.objects.filter(source_document=again).values_list("observed_at", flat=True))
+    assert again_times == first_times == {first.created_at}
+    assert PriceHistory.objects.count() == 2  # one point per offer of the first ingest, none for the repeat
+
+
+def test_changed_content_is_a_new_observation(price_list, tmp_path):
+    ingest_path(price_list, vendor_name="Acme", currency="USD")
+    changed = write_xlsx(tmp_path / "acme-next.xlsx", [HEADER, ["A3090", "iPhone 15 128GB Black", 750, 9, "New"]])
+    document = ingest_path(changed, vendor_name="Acme", currency="USD")
+    assert set(Offer.objects.filter(source_document=document).values_list("observed_at", flat=True)) == {
+        document.created_at
+    }
+    assert PriceHistory.objects.count() == 3  # same price, observed again at a new time
