@@ -16,7 +16,7 @@ Currencies:
   A short list of vendor spellings goes on top (``Rs``/``Rs.`` and ``₹`` = INR,
   ``TL`` = TRY, ``руб``/``р`` = RUB, ``Dhs``/``درهم`` = AED, ``KShs``, ``Tk``,
   ``원`` = KRW ...). The table is built once per Babel version (a second or two)
-  and kept as JSON in ``$PRICEHUB_CACHE_DIR`` or the temp dir (about 0.1 s to read).
+  and kept as JSON in ``$PRICEHUB_CACHE_DIR``, else ``.cache/`` in the project (about 0.1 s to read).
 * A text several currencies share is read as the one whose English symbol it is
   (``$`` = USD, ``£`` = GBP, ``¥`` = JPY), else as the one legal tender in at
   least twice as many territories as any other (``dollar`` = USD), else it stays
@@ -292,18 +292,18 @@ def _space_grouped_codes(current, territory_codes, groups) -> set[str]:
 
 def _cache_path():
     import os
-    import tempfile
     from pathlib import Path
 
     import babel
 
-    folder = Path(os.environ.get("PRICEHUB_CACHE_DIR") or Path(tempfile.gettempdir()) / "pricehub-cache")
+    # The project's own folder by default, never a shared temp dir that another local user could write to.
+    folder = Path(os.environ.get("PRICEHUB_CACHE_DIR") or Path(__file__).resolve().parent.parent / ".cache")
     return folder / f"cldr-currencies-babel{babel.__version__}-v{_CLDR_SCHEMA}.json"
 
 
 @lru_cache(maxsize=1)
 def _currency_table() -> dict[str, str]:
-    """``_build_currency_table()``, kept in a JSON file (``$PRICEHUB_CACHE_DIR`` or the temp dir).
+    """``_build_currency_table()``, kept in a JSON file (``$PRICEHUB_CACHE_DIR``, else ``.cache/`` in the project).
 
     The file is named after the Babel version, so a Babel upgrade rebuilds it; a missing,
     unreadable or unwritable file only costs the build (about 1-2 s once per process).
