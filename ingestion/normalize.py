@@ -96,7 +96,9 @@ class NormalizationError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Money:
     amount: Decimal
-    currency: str | None  # ISO 4217, or None when the text names no currency
+    currency: str | None  # ISO 4217, or None when the text names no currency (or an ambiguous one)
+    # The ISO codes an ambiguous currency text allows ("450 kr": DKK, ISK, NOK, SEK); () otherwise.
+    options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -553,7 +555,7 @@ def _number_text_to_decimal(number: str, original: object, decimal_comma: bool |
     return Decimal(text)
 
 
-def _checked_money(amount: Decimal, currency: str | None, original: object) -> Money:
+def _checked_money(amount: Decimal, currency: str | None, original: object, options: tuple[str, ...] = ()) -> Money:
     if not amount.is_finite():
         raise NormalizationError(f"price {original!r} is not a number")
     amount = amount.quantize(_CENT, rounding=ROUND_HALF_UP)
@@ -562,7 +564,7 @@ def _checked_money(amount: Decimal, currency: str | None, original: object) -> M
         raise NormalizationError(f"price {original!r} is {word}; a price must be greater than 0")
     if amount >= _MAX_AMOUNT:
         raise NormalizationError(f"price {original!r} is too large (10^12 or more)")
-    return Money(amount, currency)
+    return Money(amount, currency, options)
 
 
 def parse_price(value: str | int | float | Decimal, *, decimal_comma: bool | None = None) -> Money:
@@ -626,7 +628,7 @@ def _parse_price_text(original: str, text: str, decimal_comma: bool | None) -> M
     if before.startswith("+"):
         before = before[1:].strip()
 
-    currency = None
+    currency, options = None, ()
     for part in (before, after):
         if not part:
             continue
@@ -642,6 +644,7 @@ def _parse_price_text(original: str, text: str, decimal_comma: bool | None) -> M
                 raise NormalizationError(f"price {original!r} has unrecognised text {part!r}")
             code = found[0] or None  # "kr": a currency, but which one the vendor's context says
             if code is None:
+                options = found[1:]
                 continue
         if currency is not None and code != currency:
             raise NormalizationError(f"price {original!r} names two currencies")
@@ -655,7 +658,7 @@ def _parse_price_text(original: str, text: str, decimal_comma: bool | None) -> M
         raise NormalizationError(f"price {original!r} is negative; a price must be greater than 0")
     if power:
         amount = amount.scaleb(power)
-    return _checked_money(amount, currency, original)
+    return _checked_money(amount, currency, original, () if currency else options)
 
 
 # --------------------------------------------------------------------------- quantity

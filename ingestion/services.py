@@ -316,7 +316,9 @@ class _Attribution:
     ``extra["currency_source"]``: the vendor's default (``vendor``); the currency
     this vendor's rows last named in the same document (``context``: a Turkish
     list that writes ``54.999 TL`` on one line and ``82.500`` on the next); else
-    ``DEFAULT_CURRENCY`` (``default``)."""
+    ``DEFAULT_CURRENCY`` (``default``). A price that named an ambiguous currency
+    (``450 kr``: ``extra["currency_options"]``) takes only one of the currencies it can
+    mean, never the site default: without one the row is rejected, saying so."""
 
     def __init__(self, document: SourceDocument):
         self.vendor = document.vendor
@@ -330,13 +332,20 @@ class _Attribution:
         row.vendor_id = vendor.id
         if row.currency:
             self._last_named[vendor.id] = row.currency
-        elif vendor.default_currency:
-            row.currency, row.extra["currency_source"] = vendor.default_currency, "vendor"
-        elif vendor.id in self._last_named:
-            row.currency, row.extra["currency_source"] = self._last_named[vendor.id], "context"
-        else:
-            row.currency, row.extra["currency_source"] = settings.DEFAULT_CURRENCY, "default"
-        return None
+            return None
+        allowed = row.extra.get("currency_options")  # the price named an ambiguous currency ("450 kr")
+        for code, source in (
+            (vendor.default_currency, "vendor"),
+            (self._last_named.get(vendor.id, ""), "context"),
+            ("" if allowed else settings.DEFAULT_CURRENCY, "default"),
+        ):
+            if code and (not allowed or code in allowed):
+                row.currency, row.extra["currency_source"] = code, source
+                return None
+        return RowError(
+            row.source_ref, f"the price's currency can be {', '.join(allowed)}: pass --currency or set the vendor's "
+            "default currency", "currency", "",
+        )
 
     def _sender_vendor(self, sender: str) -> Vendor | None:
         if not sender:
@@ -386,6 +395,14 @@ def normalize_candidate(candidate: OfferCandidate, *, currency: str = "", observ
             return RowError(candidate.ref, f"currency {candidate.currency!r} is not known", "currency", candidate.currency)
     if code is None and currency:
         code, extra["currency_source"] = currency, "run"
+    if money.options:  # "450 kr": only a currency the text can mean may settle it
+        if code is None:
+            extra["currency_options"] = list(money.options)
+        elif code not in money.options:
+            return RowError(
+                candidate.ref, f"price {candidate.price!r} names a currency that can be {', '.join(money.options)}, "
+                f"not {code}", "currency", candidate.price,
+            )
 
     try:
         quantity = parse_quantity(quantity_text)

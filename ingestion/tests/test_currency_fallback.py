@@ -47,3 +47,28 @@ def test_a_row_before_any_named_currency_gets_the_site_default_and_the_document_
 def test_the_runs_currency_wins_over_both(tmp_path):
     _, offers = ingest(tmp_path, FIRST_UNNAMED, currency="TRY")
     assert offers["A2"] == (Decimal("82500.00"), "TRY", "run")
+
+
+AMBIGUOUS = "SKU,Description,Price\nA1,iPhone 15 128GB,8 999 kr\n"
+
+
+def test_an_ambiguous_currency_is_settled_by_the_vendors_default_when_it_is_one_of_its_meanings(tmp_path, build):
+    build.vendor("Mert GSM", default_currency="SEK")
+    _, offers = ingest(tmp_path, AMBIGUOUS)
+    assert offers == {"A1": (Decimal("8999.00"), "SEK", "vendor")}
+
+
+def test_an_ambiguous_currency_never_takes_a_default_it_cannot_mean(tmp_path, build, settings):
+    settings.DEFAULT_CURRENCY = "USD"
+    build.vendor("Mert GSM", default_currency="EUR")
+    document, offers = ingest(tmp_path, AMBIGUOUS)
+    assert offers == {}
+    assert document.status == SourceDocument.Status.FAILED
+    assert "can be DKK, NOK, ISK, SEK" in document.errors[0]["message"]
+
+
+def test_a_run_currency_that_an_ambiguous_price_cannot_mean_is_an_error_on_that_row(tmp_path):
+    document, offers = ingest(tmp_path, AMBIGUOUS + "A2,iPhone 15 Pro,9 999 SEK\n", currency="EUR")
+    assert offers == {"A2": (Decimal("9999.00"), "SEK", None)}
+    [error] = document.errors
+    assert error["field"] == "currency" and "can be DKK, NOK, ISK, SEK, not EUR" in error["message"]

@@ -54,7 +54,8 @@ def test_a_symbol_many_currencies_share_is_a_currency_but_no_code(text, options)
     assert parse_currency(text) is None
     assert is_currency(text)
     assert options <= set(currency_options(text))
-    assert parse_price(f"450 {text}") == Money(Decimal("450.00"), None)
+    money = parse_price(f"450 {text}")
+    assert (money.amount, money.currency, set(money.options)) == (Decimal("450.00"), None, set(currency_options(text)))
 
 
 @pytest.mark.parametrize(
