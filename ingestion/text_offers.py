@@ -7,8 +7,9 @@ the job of ``ingestion.normalize``; this module only decides *which* token is
 what. The rules, line by line:
 
 Cleaning
-    A trailing chat-app marker (``<This message was edited>``, ``<Bu mesaj
-    düzenlendi>``: two or more words in angle brackets, no digits) is dropped,
+    A trailing edited marker (``<This message was edited>``, ``<Bu mesaj
+    düzenlendi>``: ``chat_markers.strip_edited``, the definition the chat
+    parsers use too) is dropped, invisible marks (``chat_markers``) go,
     struck text (``~999~``, an old price) is cut out, ``*bold*``, ``_italic_``
     and backtick markers and bidi marks are removed, and emoji, arrows and
     bullets become a ``|`` separator (so ``iPhone 15 👉 750`` reads like
@@ -141,6 +142,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from ingestion.chat_markers import INVISIBLE_OR_BACKTICK, strip_edited
 from ingestion.normalize import (
     NormalizationError,
     groups_with_spaces,
@@ -156,10 +158,6 @@ __all__ = ["extract_offers"]
 
 # --------------------------------------------------------------------------- cleaning
 
-# A chat app's marker at the end of a line ("<This message was edited>", "<Bu mesaj düzenlendi>",
-# "<Pesan ini telah diedit>"): two or more words in angle brackets, no digits.
-_EDITED = re.compile(r"\s*\u200e?<[^<>\d\s]+(?:\s+[^<>\d\s]+)+>\s*$")
-_MARKS = re.compile("[\u200b\u200c\u200e\u200f\u202a-\u202e\u2060\ufeff`]")
 _STRUCK = re.compile(r"~(?=\S)[^~\n]*?(?<=\S)~")
 _ITALIC = re.compile(r"(?<!\w)_(?=\S)|(?<=\S)_(?!\w)")
 _KEYCAP = re.compile(r"\d\ufe0f?\u20e3")
@@ -176,10 +174,10 @@ _LEADING = re.compile(r"[\s|\-–—>=:.,;+#]*(?:\d{1,2}[.)](?=\s)|\(\d{1,2}\))?
 
 def _clean(line: str) -> str:
     if line.endswith(">"):
-        line = _EDITED.sub("", line)
+        line = strip_edited(line)
     plain = line.isascii()  # no marks, emoji or bullets: only "`", "~" and "_" to look for
-    if "`" in line if plain else _MARKS.search(line):
-        line = _MARKS.sub("", line)
+    if "`" in line if plain else INVISIBLE_OR_BACKTICK.search(line):
+        line = INVISIBLE_OR_BACKTICK.sub("", line)
     if "*" in line:
         line = line.replace("*", "")
     if ("~" in line or "_" in line) if plain else _HAS_SPECIAL.search(line):
