@@ -221,7 +221,11 @@ def _forbid_database() -> None:
     Closing an inherited connection would end the parent's session (PostgreSQL)
     or release its locks (SQLite), so each is kept referenced until ``os._exit``.
     """
+    from django.conf import settings
     from django.db import connections
+
+    if not settings.configured:  # a plain script (a benchmark) that never set Django up: no database at all
+        return
 
     def no_database(*args, **kwargs):
         raise RuntimeError("the ingest's reader process must not use the database")
