@@ -554,7 +554,7 @@ def _finish(document: SourceDocument, processor_name: str, context: IngestContex
                 f"no offers: {_all_rows(skipped_total)} skipped as not offers (first: {first.ref}: {first.message})"
             )
         else:
-            extra["failure"] = f"no offers found in {document.original_filename}"
+            extra["failure"] = _why_no_offers(document.original_filename, stats)
     elif outcome.error_count or warnings:
         status = SourceDocument.Status.PARTIAL
     else:
@@ -564,6 +564,22 @@ def _finish(document: SourceDocument, processor_name: str, context: IngestContex
     document.extra = extra
     document.finished_at = timezone.now()
     document.save(update_fields=["processor", "status", "extra", "finished_at", "updated_at"])
+
+
+def _why_no_offers(filename: str, stats: dict) -> str:
+    """The reason an operator reads when a file gave no offers and rejected nothing: for a chat, how
+    many messages were read, how many lines had numbers, and a few of those lines with why each was
+    not an offer (``stats["not_offers_sample"]``, from the chat processors)."""
+    if "messages" not in stats:
+        return f"no offers found in {filename}: no row with a price"
+    reason = f"no offers found in {filename}: read {counted(stats['messages'], 'message')}"
+    with_numbers = stats.get("lines_not_offers", 0)
+    if not with_numbers:
+        return f"{reason}, and no line had a number (a price list needs prices)"
+    examples = "; ".join(
+        f'{line["ref"]} "{line["line"]}" ({line["reason"]})' for line in stats.get("not_offers_sample", [])[:3]
+    )
+    return f"{reason}; {counted(with_numbers, 'line')} had numbers but none was an offer, e.g. {examples}"
 
 
 def _all_rows(count: int) -> str:

@@ -728,12 +728,14 @@ def message_offers(
     if total == -1:
         total = len(messages)
     stats["messages"] += len(messages)
-    for message, offers in zip(messages, split_map(_offers_of, messages)):
+    for message, (offers, rejected) in zip(messages, split_map(_offers_of, messages)):
         done += 1
         stats[_KIND_STATS[message.kind]] += 1
         if message.edited:
             stats["edited"] += 1
         stats["offers_found"] += len(offers)
+        if rejected:
+            note_lines_not_offers(stats, rejected)
         yield from offers
         if context.progress is not None and done % _PROGRESS_EVERY == 0:
             context.progress(done, total)
@@ -741,23 +743,41 @@ def message_offers(
         context.progress(total, total)
 
 
-def _offers_of(message: ChatMessage) -> list[OfferCandidate]:
-    """The offer candidates of one message (text bodies and media captions), with its time and author.
+NOT_OFFERS_SAMPLE = 5  # lines with numbers that gave no offer, kept in the stats with the reason
+
+
+def note_lines_not_offers(stats, rejected: list[tuple[str, str, str]]) -> None:
+    """Count lines that had numbers but gave no offer (``lines_not_offers``) and keep the first
+    ``NOT_OFFERS_SAMPLE`` of them as ``{"ref", "line", "reason"}`` in ``stats["not_offers_sample"]``,
+    so a chat that yields nothing can say why."""
+    stats["lines_not_offers"] += len(rejected)
+    sample = stats.get("not_offers_sample") or []
+    for ref, line, reason in rejected[:NOT_OFFERS_SAMPLE - len(sample)]:
+        sample.append({"ref": ref, "line": line[:200], "reason": reason})
+    stats["not_offers_sample"] = sample
+
+
+def _offers_of(message: ChatMessage) -> tuple[list[OfferCandidate], list[tuple[str, str, str]]]:
+    """The offer candidates of one message (text bodies and media captions), with its time and author,
+    and its lines that had numbers but gave no offer, as ``(ref, line, reason)``.
 
     A message with an id (Telegram) refers to its lines as ``message <id> line <n>``.
     """
     if not message.body or message.kind not in (TEXT, MEDIA):
-        return []
+        return [], []
+    rejected: list[tuple[str, str, str]] = []
     if message.message_id:
-        offers = list(extract_offers(message.body, first_line=1, ref_prefix=f"message {message.message_id} line"))
+        offers = list(extract_offers(
+            message.body, first_line=1, ref_prefix=f"message {message.message_id} line", rejected=rejected,
+        ))
         for candidate in offers:
             candidate.extra["message_id"] = message.message_id
     else:
-        offers = list(extract_offers(message.body, first_line=message.body_line))
+        offers = list(extract_offers(message.body, first_line=message.body_line, rejected=rejected))
     for candidate in offers:
         candidate.observed_at = message.sent_at
         candidate.sender = message.author
-    return offers
+    return offers, rejected
 
 
 processor = WhatsAppTextProcessor()

@@ -83,7 +83,8 @@ def test_json_export_offers_senders_ids_and_kinds():
     assert offers[2].observed_at == datetime(2025, 9, 12, 10, 3, tzinfo=timezone.utc)
     assert dict(stats) == {
         "chat_format": "telegram_json", "chat_name": "Opt Phones Channel", "messages": 6, "system_messages": 1,
-        "text_messages": 3, "media_omitted": 2, "edited": 1, "offers_found": 4,
+        "text_messages": 3, "media_omitted": 2, "edited": 1, "offers_found": 4, "lines_not_offers": 1,
+        "not_offers_sample": [{"ref": "message 5 line 1", "line": "16 pro 256 есть?", "reason": "a question"}],
     }
 
 

@@ -114,3 +114,31 @@ def test_a_long_chat_keeps_every_offer_in_order_with_its_line_sender_and_time(tm
     line_of = {int(line.split(": Model ")[1].split()[0]): n for n, line in enumerate(lines, 1) if ": Model " in line}
     assert [o.source_ref for o in offers] == [f"line {line_of[i]}" for i in range(1500)]
     assert offers[1499].observed_at.minute == 1499 % 60
+
+
+def test_a_chat_without_offers_says_what_was_read_and_why_its_lines_with_numbers_are_not_offers(tmp_path):
+    path = tmp_path / "chat.txt"
+    path.write_text(
+        "12/03/2024, 14:05 - Ana Buyer: how much for 15 pro 256?\n"
+        "12/03/2024, 14:06 - Mario Phones: Call me at 10:30 tomorrow\n"
+        "12/03/2024, 14:07 - Mario Phones: Need 20 pcs S24\n"
+        "12/03/2024, 14:08 - Mario Phones: hello\n",
+        encoding="utf-8",
+    )
+    document = ingest_path(path, processor="whatsapp_text")
+    assert document.status == SourceDocument.Status.FAILED
+    assert document.stats["lines_not_offers"] == 3
+    assert [line["ref"] for line in document.stats["not_offers_sample"]] == ["line 1", "line 2", "line 3"]
+    failure = document.extra["failure"]
+    assert failure.startswith("no offers found in chat.txt: read 4 messages; 3 lines had numbers but none was an offer")
+    assert 'line 1 "how much for 15 pro 256?" (a question)' in failure
+    assert 'line 3 "Need 20 pcs S24" (a wanted, buying or sold-out post)' in failure
+
+
+def test_a_chat_without_any_number_says_so(tmp_path):
+    path = tmp_path / "chat.txt"
+    path.write_text("12/03/2024, 14:05 - Ana Buyer: hello there\n12/03/2024, 14:06 - Mario Phones: hi\n", encoding="utf-8")
+    document = ingest_path(path, processor="whatsapp_text")
+    assert document.extra["failure"] == (
+        "no offers found in chat.txt: read 2 messages, and no line had a number (a price list needs prices)"
+    )

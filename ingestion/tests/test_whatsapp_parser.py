@@ -332,7 +332,8 @@ def test_process_yields_offers_with_time_sender_and_absolute_lines(tmp_path):
     assert dict(context.stats) == {
         "lines": 14, "headers_in_body": 0, "messages": 7, "system_messages": 1, "text_messages": 2,
         "media_omitted": 2, "deleted": 1, "polls": 1, "edited": 1, "offers_found": 3,
-        "date_order": "day_first (over_12)", "chat_format": "whatsapp",
+        "date_order": "day_first (over_12)", "chat_format": "whatsapp", "lines_not_offers": 1,
+        "not_offers_sample": [{"ref": "line 7", "line": "Price for 15 Pro 256?", "reason": "a question"}],
     }
 
 

@@ -132,6 +132,7 @@ class Command(BaseCommand):
                 "status": document.status,
                 "offers_created": stats.get("offers_created", 0),
                 "rows_not_offers": stats.get("rows_not_offers", 0),
+                "failure": document.extra.get("failure", ""),
                 "warnings": document.warnings,
                 "errors": document.errors,
             }))
