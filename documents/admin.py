@@ -44,6 +44,26 @@ class SourceDocumentAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def get_deleted_objects(self, objs, request):
+        """The delete page counts the offers and price-history points a document takes with it
+        (thousands, each titled by its product and vendor) instead of listing every one."""
+        from offers.models import Offer, PriceHistory  # documents sits below offers: no import at load
+
+        documents = list(objs)
+        offers = Offer.objects.filter(source_document__in=documents)
+        offer_count = offers.count()
+        history_count = PriceHistory.objects.filter(offer__in=offers).count() if offer_count else 0
+        listed = [format_html("Source document: {}", document) for document in documents]
+        if offer_count:
+            listed.append(f"{offer_count:,} offers from {'these documents' if len(documents) > 1 else 'it'}, "
+                          f"with {history_count:,} price-history points")
+        model_count = {"source documents": len(documents), "offers": offer_count, "price history": history_count}
+        perms_needed = set()
+        for model, name in ((Offer, "offer"), (PriceHistory, "price history")):
+            if offer_count and not request.user.has_perm(f"offers.delete_{model._meta.model_name}"):
+                perms_needed.add(name)
+        return listed, {k: v for k, v in model_count.items() if v}, perms_needed, []
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # A snapshot is read-only: no save buttons (actions such as re-ingest still apply).
         extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False}
