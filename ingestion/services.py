@@ -499,9 +499,10 @@ def _finish(document: SourceDocument, processor_name: str, context: IngestContex
 
     ``succeeded`` needs every row to be an offer or a row that is not one for a recorded
     reason (``extra.skipped``: hidden, filtered, sold out) and every offer's currency to
-    come from the source, the run or the vendor. Offers priced in the site's
-    ``DEFAULT_CURRENCY`` because nothing named one make the document ``partial``, with a
-    warning giving their count in ``extra.warnings``; rejected rows do too. No offers: ``failed``.
+    come from the source, the run or the vendor. Offers whose currency was guessed (the one
+    the vendor named earlier in the file, or the site's ``DEFAULT_CURRENCY``) make the
+    document ``partial``, with a warning giving their count in ``extra.warnings``; rejected
+    rows do too. No offers: ``failed``.
     """
     stats = dict(sorted(context.stats.items()))
     stats.update(
@@ -522,11 +523,12 @@ def _finish(document: SourceDocument, processor_name: str, context: IngestContex
         stats["currency_from_context"] = outcome.currency_from_context
     if outcome.error_count > len(outcome.errors):
         stats["errors_not_recorded"] = outcome.error_count - len(outcome.errors)
-    warnings, notices = [], []
+    warnings = []
     if outcome.currency_from_context:
-        notices.append(
+        warnings.append(
             f"{counted(outcome.currency_from_context, 'offer')} named no currency and took the one the same "
-            "vendor named on an earlier line of this file (extra.currency_source = context)"
+            "vendor named on an earlier line of this file (extra.currency_source = context): a guess; check them, "
+            "then set the vendor's default currency or re-ingest with --currency"
         )
     if outcome.currency_defaulted:
         count = outcome.currency_defaulted
@@ -540,7 +542,7 @@ def _finish(document: SourceDocument, processor_name: str, context: IngestContex
         **document.extra,
         "errors": [e.as_dict() for e in outcome.errors],
         "skipped": [{**e.as_dict(), "reason": e.skipped} for e in outcome.skipped],
-        "warnings": warnings + notices,
+        "warnings": warnings,
         "stats": stats,
     }
     if outcome.offers_created == 0:

@@ -25,7 +25,7 @@ def ingest(tmp_path, text, **kwargs):
 def test_a_row_takes_the_currency_its_vendor_named_earlier_flagged_as_context(tmp_path):
     document, offers = ingest(tmp_path, LIST)
     assert offers == {"A1": (Decimal("54999.00"), "TRY", None), "A2": (Decimal("82500.00"), "TRY", "context")}
-    assert document.status == SourceDocument.Status.SUCCEEDED
+    assert document.status == SourceDocument.Status.PARTIAL  # a guess: the operator checks it
     assert document.stats["currency_from_context"] == 1 and "currency_defaulted" not in document.stats
     assert any("1 offer named no currency and took the one" in w for w in document.extra["warnings"])
 
