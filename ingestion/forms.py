@@ -180,8 +180,10 @@ class UploadForm(IngestSettingsForm):
 
     def refusal(self, processor: str) -> str:
         upload = self.cleaned_data["file"]
-        # Named a processor, intake checks emptiness only: clean() detects one itself, naming the file.
-        return intake.refusal(read_upload_head(upload), upload.name, processor=processor or "detect")
+        head = read_upload_head(upload)
+        if not processor:  # clean() detects one itself, naming the file
+            return intake.emptiness(head)
+        return intake.refusal(head, upload.name, processor=processor)
 
     def detected_processor(self) -> str:
         upload = self.cleaned_data["file"]

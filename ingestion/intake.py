@@ -34,11 +34,25 @@ class SourceFile:
 def refusal(head: bytes, filename: str, processor: str = "") -> str:
     """Why a file whose first bytes (``processors.HEAD_BYTES`` of them) are ``head`` cannot be
     ingested, or ``""``: it is empty (or blank), or no processor reads it. With ``processor``
-    given, the user has chosen; only emptiness is checked."""
+    given, the user has chosen, unless that processor does not read the file and another does
+    (``--processor whatsapp_text`` on a spreadsheet): then the message names the right one."""
+    empty = emptiness(head)
+    if empty:
+        return empty
+    if not processor:
+        return "" if processors.detect_name(filename, head) else processors.not_supported_message()
+    if not processors.detect_name(filename, head, among=[processor]):
+        other = processors.detect_name(filename, head)
+        if other:
+            return (f"this is not a file the {processor} processor reads; it looks like one for {other} "
+                    f"(pass --processor {other}, or leave --processor out)")
+    return ""
+
+
+def emptiness(head: bytes) -> str:
+    """``"the file is empty"`` (or holds only blank space) for such a file's first bytes, else ``""``."""
     if not head.strip() and len(head) < processors.HEAD_BYTES:
         return "the file is empty" if not head else "the file holds nothing but blank space"
-    if not processor and not processors.detect_name(filename, head):
-        return processors.not_supported_message()
     return ""
 
 

@@ -662,12 +662,16 @@ class WhatsAppTextProcessor:
 
     def detect(self, path: Path, head: bytes) -> int:
         """0-100 from the message headers among the first lines: 95 for three or more, 60 for
-        one or two, 15 less when the first line is not a header; 0 without any."""
+        one or two, 15 less when the first line is not a header; without any, 10 for a Telegram
+        chat (which this processor hands to ``telegram``) and 0 for anything else."""
         lines = [line for line in head.decode("utf-8", errors="ignore").lstrip("\ufeff").splitlines() if line.strip()]
         lines = lines[:-1] if len(lines) > 1 else lines  # the last one may be cut off
         headers = sum(1 for line in lines[:200] if looks_like_header(line))
         if not headers:
-            return 0
+            # A Telegram chat: read through the telegram processor (see ``process``), which scores it higher.
+            from ingestion.processors import telegram
+
+            return 10 if telegram.processor.detect(path, head) > 0 else 0
         score = 95 if headers >= 3 else 60
         return score if looks_like_header(lines[0]) else score - 15
 

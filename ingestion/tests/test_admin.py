@@ -185,10 +185,15 @@ def test_a_blank_file_is_refused_and_nothing_is_kept(staff_client, tmp_path, set
 
 @pytest.fixture
 def failed_document(price_list):
-    """The price list read as a chat: nothing in it is a chat message, so the ingest fails."""
-    from ingestion.services import ingest_path
+    """The price list read as a chat (recorded so before such a request was refused): nothing in it
+    is a chat message, so the ingest fails."""
+    from ingestion.services import process_document, register_file
 
-    document = ingest_path(price_list, processor="whatsapp_text", currency="USD", options={"day_first": "true"})
+    with open(price_list, "rb") as stream:
+        document = register_file(stream, price_list.name, currency="USD")
+    document.processor, document.options["options"] = "whatsapp_text", {"day_first": "true"}
+    document.save()
+    document = process_document(document)
     assert document.status == SourceDocument.Status.FAILED
     return document
 

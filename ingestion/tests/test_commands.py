@@ -258,3 +258,14 @@ def test_recursive_ingest_does_not_follow_a_link_back_up_the_tree(inbox):
     assert code == 0, err
     assert f"{inbox}/old/loop: skipped — a link to a folder already read" in err
     assert len(out.splitlines()) == 3  # a.csv, b.xlsx, old/c.csv
+
+
+def test_a_processor_that_does_not_read_the_file_is_refused_naming_the_right_one(price_list, settings):
+    from pathlib import Path
+
+    stored_before = set(Path(settings.INGESTION_STORAGE_DIR).rglob("*"))
+    code, _, err = run("ingest", str(price_list), "--processor", "whatsapp_text", "--vendor", "Acme")
+    assert code == 1
+    assert "this is not a file the whatsapp_text processor reads; it looks like one for spreadsheet" in err
+    assert not SourceDocument.objects.exists()
+    assert set(Path(settings.INGESTION_STORAGE_DIR).rglob("*")) == stored_before  # nothing stored
