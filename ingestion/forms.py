@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 from documents import storage
 from documents.models import SourceDocument
 from ingestion import intake, processors, services
-from ingestion.normalize import parse_currency
+from ingestion.normalize import iso_currency_code
 from offers.models import Vendor
 from offers.vendors import vendor_by_name
 
@@ -121,9 +121,9 @@ class IngestSettingsForm(forms.Form):
 
     def clean_currency(self):
         code = self.cleaned_data["currency"].strip()
-        if code and not parse_currency(code):
-            raise forms.ValidationError(f"{code!r} is not a known currency")
-        return parse_currency(code) if code else ""
+        if code and not iso_currency_code(code):
+            raise forms.ValidationError(f"{code!r} is not an ISO 4217 currency code (EUR, USD, INR ...)")
+        return iso_currency_code(code) if code else ""
 
     def clean_options(self):
         return parse_option_lines(self.cleaned_data["options"])

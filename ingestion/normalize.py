@@ -391,6 +391,19 @@ def parse_currency(text: str) -> str | None:
     return found[0] if found and found[0] else None
 
 
+def iso_currency_code(text: str) -> str | None:
+    """``text`` as an ISO 4217 code in use today (``"eur"`` -> ``"EUR"``), else ``None``.
+
+    For what an operator types as a currency (``--currency``, the admin's currency field):
+    a code, never a name or sign that would be a guess (``"Dollar"``, ``"kr"``). Source:
+    CLDR's territory currencies (legal tender today), through Babel.
+    """
+    code = (text or "").strip().upper()
+    if len(code) == 3 and code.isascii() and code.isalpha() and code in _current_codes():
+        return code
+    return None
+
+
 def currency_options(text: str) -> tuple[str, ...]:
     """The ISO codes a currency text can mean: one for a known currency, several for an ambiguous one.
 

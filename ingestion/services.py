@@ -33,7 +33,14 @@ from django.utils import timezone
 from documents import storage
 from documents.models import SourceDocument
 from ingestion import intake, processors
-from ingestion.normalize import NormalizationError, parse_condition, parse_currency, parse_price, parse_quantity
+from ingestion.normalize import (
+    NormalizationError,
+    iso_currency_code,
+    parse_condition,
+    parse_currency,
+    parse_price,
+    parse_quantity,
+)
 from ingestion.readahead import read_ahead
 from ingestion.types import IngestContext, OfferCandidate, RowError
 from offers.bulk import OfferRow, insert_offers
@@ -145,9 +152,9 @@ def register_file(
             raise IngestError(str(exc)) from exc
     run_currency = ""
     if currency:
-        run_currency = parse_currency(currency) or ""
+        run_currency = iso_currency_code(currency) or ""
         if not run_currency:
-            raise IngestError(f"--currency {currency!r} is not a known currency code")
+            raise IngestError(f"--currency {currency!r} is not an ISO 4217 currency code (EUR, USD, INR ...)")
     options = _checked_options(stream, filename, processor, options or {})
     try:
         stored = storage.store_stream(stream, filename)

@@ -31,7 +31,7 @@ def test_upload_ingests_in_a_task_and_the_page_shows_the_result(staff_client, pr
 
 def test_upload_form_errors(staff_client, price_list):
     response = upload(staff_client, price_list, currency="DOLLARZ")
-    assert response.status_code == 200 and b"not a known currency" in response.content
+    assert response.status_code == 200 and b"not an ISO 4217 currency code" in response.content
     response = staff_client.post(reverse("admin:documents_sourcedocument_upload"), {})
     assert b"This field is required" in response.content
     assert SourceDocument.objects.count() == 0
@@ -233,7 +233,7 @@ def test_a_correction_is_checked_like_an_upload(staff_client, failed_document):
     response = staff_client.post(url, {"processor": "spreadsheet", "currency": "DOLLARZ"})
     assert response.status_code == 200
     html = response.content.decode()
-    assert "which needs a vendor" in html and "not a known currency" in html
+    assert "which needs a vendor" in html and "not an ISO 4217 currency code" in html
     response = staff_client.post(url, {"new_vendor": "Acme", "processor": "", "options": "no-equals-sign"})
     assert b"is not key=value" in response.content
     # the chat's option, left in place when the processor is corrected to spreadsheet

@@ -108,9 +108,11 @@ def test_bad_requests_raise_before_anything_is_created(tmp_path, price_list):
         ingest_path(tmp_path / "missing.xlsx")
     with pytest.raises(IngestError, match="unknown processor 'pdf'"):
         ingest_path(price_list, processor="pdf")
-    with pytest.raises(IngestError, match="not a known currency"):
-        ingest_path(price_list, currency="DOLLARZ")
+    for guess in ("DOLLARZ", "Dollar", "EURO", "kr", "US$", "XXX"):  # a code, never a name or sign to guess from
+        with pytest.raises(IngestError, match="not an ISO 4217 currency code"):
+            ingest_path(price_list, currency=guess)
     assert SourceDocument.objects.count() == 0
+    assert ingest_path(price_list, currency="eur", vendor_name="Acme").options["currency"] == "EUR"
 
 
 def test_size_limit(price_list, settings):

@@ -80,7 +80,7 @@ class Command(BaseCommand):
         parser.add_argument("--recursive", "-r", action="store_true", help="Take the files in folders in folders.")
         parser.add_argument("--vendor", default="", help="Vendor name (created if new).")
         parser.add_argument(
-            "--processor", default="", choices=[""] + processors.names(), help="Default: detected from the file."
+            "--processor", default="", choices=processors.names(), help="Default: detected from the file."
         )
         parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                             help=f"Processor option, repeatable. Known: {processors.describe_options()}.")
@@ -121,6 +121,7 @@ class Command(BaseCommand):
             return
         if len(attempted) == 1 and refusals[0] and not json:  # one user mistake: one line
             raise CommandError(f"{attempted[0].given}: {refusals[0]}", returncode=1)
+        self.stdout.flush()  # the summaries before the closing error, when both go to one pipe
         raise CommandError(f"{len(refusals)} of {counted(len(attempted), 'file')} failed", returncode=1)
 
     def _report(self, given: str, document, *, as_json: bool) -> None:
@@ -146,6 +147,7 @@ class Command(BaseCommand):
         )
         style = {"succeeded": self.style.SUCCESS, "partial": self.style.WARNING}.get(document.status, self.style.ERROR)
         self.stdout.write(style(line))
+        self.stdout.flush()  # before its details on stderr, when both go to one pipe
         reason = document.extra.get("failure", "")
         if reason:
             self.stderr.write(f"  reason: {reason}")

@@ -11,7 +11,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--limit", type=int, default=20)
-        parser.add_argument("--status", default="", choices=[""] + SourceDocument.Status.values)
+        parser.add_argument("--status", default="", choices=SourceDocument.Status.values)
         parser.add_argument("--vendor", default="")
 
     def handle(self, *args, limit, status, vendor, **options):
