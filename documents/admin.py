@@ -8,6 +8,8 @@ from django.utils.html import format_html, format_html_join
 
 from documents import storage
 from documents.models import SourceDocument
+from offers.models import Offer, PriceHistory
+from offers.wording import counted
 
 OFFERS_SHOWN = 50
 # A pending or processing document's page reloads itself this often until the ingest ends.
@@ -47,8 +49,6 @@ class SourceDocumentAdmin(admin.ModelAdmin):
     def get_deleted_objects(self, objs, request):
         """The delete page counts the offers and price-history points a document takes with it
         (thousands, each titled by its product and vendor) instead of listing every one."""
-        from offers.models import Offer, PriceHistory  # documents sits below offers: no import at load
-
         documents = list(objs)
         offers = Offer.objects.filter(source_document__in=documents)
         offer_count = offers.count()
@@ -118,7 +118,8 @@ class SourceDocumentAdmin(admin.ModelAdmin):
     def stats_table(self, document):
         if not document.stats:
             return "-"
-        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", sorted(document.stats.items()))
+        scalars = sorted((key, value) for key, value in document.stats.items() if not isinstance(value, (list, dict)))
+        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", scalars)
         return format_html("<table>{}</table>", rows)
 
     @admin.display(description="Errors")
@@ -143,6 +144,14 @@ class SourceDocumentAdmin(admin.ModelAdmin):
     @admin.display(description="Rows that are not offers")
     def skipped_table(self, document):
         skipped = document.skipped
+        lines = document.stats.get("not_offers_sample")  # a chat's lines with numbers that gave no offer
+        if not skipped and lines:
+            table = _table(
+                ["Where", "Why", "Line"], "<td>{}</td><td>{}</td><td><code>{}</code></td>",
+                ((line["ref"], line["reason"], line["line"]) for line in lines),
+            )
+            total = document.stats.get("lines_not_offers", len(lines))
+            return format_html("<p>{} with numbers gave no offer; the first:</p>{}", counted(total, "line"), table)
         if not skipped:
             return "None"
         table = _table(
