@@ -39,7 +39,8 @@ class SourceDocumentAdmin(admin.ModelAdmin):
     ]
     readonly_fields = [
         "original_filename", "download", "vendor", "processor", "status_badge", "failure", "trigger", "previous",
-        "warnings_list", "stats_table", "errors_table", "skipped_table", "offers_preview", "sha256", "size", "content_type", "stored_path",
+        "warnings_list", "stats_table", "errors_table", "skipped_table", "offers_preview", "sha256", "size",
+        "content_type", "stored_path",
         "options_json", "created_at", "started_at", "finished_at",
     ]
 

@@ -53,15 +53,15 @@ class IngestingDocumentAdmin(SourceDocumentAdmin):
             raise Http404("no such document")
         change_url = reverse("admin:documents_sourcedocument_change", args=[document.pk])
         if document.status not in FINISHED:
-            messages.error(request, f"{document} is {document.get_status_display().lower()}; re-ingest it once it "
-                                    "has ended.")
+            messages.error(request, f"Document {document} is {document.get_status_display().lower()}; re-ingest it "
+                                    "once it has ended.")
             return HttpResponseRedirect(change_url)
         form = CorrectionForm(request.POST if request.method == "POST" else None, document=document)
         if request.method == "POST" and form.is_valid():
             snapshot = form.reingest()
             enqueue_ingest(snapshot)
-            messages.success(request, f"{document.original_filename} is queued for re-ingestion as document "
-                                      f"#{snapshot.pk}.")
+            messages.success(request, f"The file {document.original_filename} is queued for re-ingestion as "
+                                      f"document #{snapshot.pk}.")
             return HttpResponseRedirect(reverse("admin:documents_sourcedocument_change", args=[snapshot.pk]))
         context = {
             **self.admin_site.each_context(request),
@@ -102,8 +102,8 @@ class IngestingDocumentAdmin(SourceDocumentAdmin):
                     form.add_error(None, str(exc))
                 else:
                     enqueue_ingest(document)
-                    messages.success(request, f"{document.original_filename} is queued for ingestion as document "
-                                              f"#{document.pk}.")
+                    messages.success(request, f"The file {document.original_filename} is queued for ingestion as "
+                                              f"document #{document.pk}.")
                     return HttpResponseRedirect(reverse("admin:documents_sourcedocument_change", args=[document.pk]))
         context = {
             **self.admin_site.each_context(request),

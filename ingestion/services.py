@@ -556,7 +556,9 @@ def _finish(document: SourceDocument, processor_name: str, context: IngestContex
         status = SourceDocument.Status.FAILED
         if outcome.error_count:
             first = outcome.errors[0]
-            extra["failure"] = f"no offers: {_all_rows(outcome.error_count)} rejected (first: {first.ref}: {first.message})"
+            extra["failure"] = (
+                f"no offers: {_all_rows(outcome.error_count)} rejected (first: {first.ref}: {first.message})"
+            )
         elif skipped_total:
             first = outcome.skipped[0]
             extra["failure"] = (

@@ -84,7 +84,7 @@ def test_log_in_upload_a_sheet_and_see_its_errors_and_offers(page, live_server, 
 
     document = SourceDocument.objects.get()
     assert document.status == SourceDocument.Status.PARTIAL, document.extra
-    assert f"queued for ingestion as document #{document.pk}" in page.locator(".messagelist").inner_text()
+    assert f"queued for ingestion as document #{document.pk}" in page.locator(".messagelist .success").inner_text()
     assert page.locator(".field-status_badge").inner_text().endswith("Partial")
     errors = page.locator(".field-errors_table").inner_text()
     assert "Prices!6" in errors and "call" in errors
