@@ -82,7 +82,7 @@ from ingestion.processors.whatsapp_text import (  # one implementation of each i
     _read_time,
     _timezone,
     message_offers,
-    replaced_lines,
+    transcript_items,
 )
 from ingestion.types import IngestContext, Item, RowError
 
@@ -161,16 +161,9 @@ def process_desktop_text(
 ) -> Iterator[Item]:
     """Yield the offers and errors of a Telegram Desktop copy's ``text`` (``replaced``: bytes were not UTF-8)."""
     transcript = parse_desktop_copy(text, day_first=day_first, tz=tz)
-    stats = context.stats
-    stats["chat_format"] = "telegram_desktop"
-    stats["lines"] += transcript.lines
-    order = {True: "day_first", False: "month_first", None: "year_first"}[transcript.day_first]
-    stats["date_order"] = f"{order} ({transcript.date_order})"
-    if replaced:
-        yield from replaced_lines(text)
-    for number, line in transcript.orphan_lines:
-        yield RowError(f"line {number}", "text before the first Telegram message header", value=line[:200])
-    yield from message_offers(transcript.messages, context)
+    yield from transcript_items(
+        transcript, text, replaced, context, chat_format="telegram_desktop", header="Telegram message",
+    )
 
 
 # --------------------------------------------------------------------------- Telegram JSON export

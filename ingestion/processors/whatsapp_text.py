@@ -125,6 +125,7 @@ from offers.text import ascii_digits
 
 __all__ = [
     "ChatMessage", "ParsedTranscript", "message_offers", "parse_transcript", "processor", "replaced_lines",
+    "transcript_items",
     "WhatsAppTextProcessor",
 ]
 
@@ -686,7 +687,6 @@ class WhatsAppTextProcessor:
         tz = _timezone(context)
         text, replaced = _decode(Path(path).read_bytes())
         transcript = parse_transcript(text, day_first=day_first, tz=tz)
-        stats = context.stats
         if not transcript.messages:  # a Telegram chat given to this processor: read it as one
             from ingestion.processors import telegram
 
@@ -696,17 +696,30 @@ class WhatsAppTextProcessor:
             if text.lstrip()[:1] == "{" and telegram.processor.detect(Path(path), text[:65536].encode()) >= 95:
                 yield from telegram.processor.process(path, context)
                 return
-        stats["chat_format"] = "whatsapp"
-        stats["lines"] += transcript.lines
-        stats["headers_in_body"] += transcript.headers_in_body
-        # How dates were read, for the operator: "day_first (over_12)", "month_first (chronology)" ...
-        order = {True: "day_first", False: "month_first", None: "year_first"}[transcript.day_first]
-        stats["date_order"] = f"{order} ({transcript.date_order})"
-        if replaced:
-            yield from replaced_lines(text)
-        for number, line in transcript.orphan_lines:
-            yield RowError(f"line {number}", "text before the first message header", value=line[:200])
-        yield from message_offers(transcript.messages, context)
+        yield from transcript_items(transcript, text, replaced, context, chat_format="whatsapp", header="message")
+
+
+def transcript_items(
+    transcript: ParsedTranscript, text: str, replaced: bool, context: IngestContext, *, chat_format: str, header: str
+) -> Iterator[Item]:
+    """The items of a parsed chat ``text`` (``replaced``: bytes were not UTF-8): its errors, then its offers.
+
+    Records ``chat_format``, ``lines``, ``headers_in_body`` and how dates were read
+    (``date_order``) in ``context.stats``; a line before the first header is a ``RowError``
+    saying "text before the first ``header`` header".
+    """
+    stats = context.stats
+    stats["chat_format"] = chat_format
+    stats["lines"] += transcript.lines
+    stats["headers_in_body"] += transcript.headers_in_body
+    # How dates were read, for the operator: "day_first (over_12)", "month_first (chronology)" ...
+    order = {True: "day_first", False: "month_first", None: "year_first"}[transcript.day_first]
+    stats["date_order"] = f"{order} ({transcript.date_order})"
+    if replaced:
+        yield from replaced_lines(text)
+    for number, line in transcript.orphan_lines:
+        yield RowError(f"line {number}", f"text before the first {header} header", value=line[:200])
+    yield from message_offers(transcript.messages, context)
 
 
 def replaced_lines(text: str) -> Iterator[RowError]:
