@@ -13,6 +13,7 @@ from openpyxl import Workbook
 from ingestion.processors import spreadsheet
 from ingestion.processors.spreadsheet import currency_from_number_format, match_header, processor
 from ingestion.types import IngestContext, OfferCandidate, RowError
+from ingestion.tests.conftest import write_ods_package
 
 HEADER = ["Part No", "Description", "Unit Price", "Qty"]
 
@@ -465,17 +466,7 @@ def write_ods_rows(path: Path, sheet: str, rows: list[str]) -> Path:
         f'</table:table><table:table table:name="{sheet}">{"".join(rows)}</table:table>'
         "</office:spreadsheet></office:body></office:document-content>"
     )
-    manifest = (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
-        '<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
-        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
-    )
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
-        archive.writestr("META-INF/manifest.xml", manifest)
-        archive.writestr("content.xml", content)
-    return path
+    return write_ods_package(path, content)
 
 
 def ods_text(value: str) -> str:

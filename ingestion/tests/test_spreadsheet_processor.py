@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import zipfile
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +21,7 @@ from ingestion.processors.spreadsheet import (
     processor,
 )
 from ingestion.types import IngestContext, OfferCandidate, RowError
+from ingestion.tests.conftest import write_ods_package
 
 STANDARD = ["MODEL/SKU", "DESCRIPTION", "PRICE", "QTY", "CONDITION"]
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "docs" / "samples"
@@ -81,17 +81,7 @@ def write_ods(path: Path, sheets: dict[str, list[list]]) -> Path:
             parts.append("</table:table-row>")
         parts.append("</table:table>")
     parts.append("</office:spreadsheet></office:body></office:document-content>")
-    manifest = (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
-        '<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
-        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
-    )
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
-        archive.writestr("META-INF/manifest.xml", manifest)
-        archive.writestr("content.xml", "".join(parts))
-    return path
+    return write_ods_package(path, "".join(parts))
 
 
 def fields(candidate: OfferCandidate) -> tuple:
