@@ -5,7 +5,9 @@
 validation that mirrors what the ingestion pipeline accepts; a second sheet,
 "Instructions", explains the rules. A filled template ingests without errors
 through the ``spreadsheet`` processor (see docs/CHAT_INTERFACE_SPEC.md,
-"Spreadsheet template guidelines").
+"Spreadsheet template guidelines"). Every cell written goes through
+``pricehub.cell_safety.neutralise`` (text that a spreadsheet would run as a formula gets a
+leading quote), as every file PriceHub writes does.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import io
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
+
+from pricehub.cell_safety import neutralise_row
 
 HEADERS = ("MODEL/SKU", "DESCRIPTION", "PRICE", "QTY", "CONDITION")
 # The condition labels an operator types; each maps onto offers.models.Condition.
@@ -45,20 +49,23 @@ INSTRUCTIONS = (
 )
 
 
-def build_vendor_price_template() -> bytes:
-    """Build the vendor price template workbook and return its .xlsx bytes."""
+def build_vendor_price_template(rows=EXAMPLE_ROWS) -> bytes:
+    """Build the vendor price template workbook and return its .xlsx bytes.
+
+    ``rows``: the rows under the header, each ``(sku, description, price, qty, condition)``
+    (default: the examples); text a spreadsheet would run as a formula is neutralised."""
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "Prices"
 
-    sheet.append(HEADERS)
+    sheet.append(neutralise_row(HEADERS))
     header_fill = PatternFill("solid", fgColor="1F4E78")
     for cell in sheet[1]:
         cell.font = Font(bold=True, color="FFFFFF")
         cell.fill = header_fill
         cell.alignment = Alignment(horizontal="center")
-    for row in EXAMPLE_ROWS:
-        sheet.append(row)
+    for row in rows:
+        sheet.append(neutralise_row(row))
     sheet.freeze_panes = "A2"
     for column, width in COLUMN_WIDTHS.items():
         sheet.column_dimensions[column].width = width
@@ -89,7 +96,7 @@ def build_vendor_price_template() -> bytes:
 
     notes = workbook.create_sheet("Instructions")
     for line in INSTRUCTIONS:
-        notes.append([line])
+        notes.append(neutralise_row([line]))
     notes["A1"].font = Font(bold=True, size=14)
     notes.column_dimensions["A"].width = 110
 

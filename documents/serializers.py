@@ -35,3 +35,53 @@ class DocumentDetailSerializer(DocumentSerializer):
         fields = DocumentSerializer.Meta.fields + [
             "options", "previous_id", "failure", "warnings", "errors", "skipped", "stats",
         ]
+
+
+UPLOAD_FIELDS = ("file", "vendor", "processor", "currency", "option", "force")
+
+
+class DocumentUploadSerializer(serializers.Serializer):
+    """``POST /documents`` (multipart): a price list and how to ingest it."""
+
+    file = serializers.FileField(help_text="The price list: spreadsheet (.xlsx, .xls, .ods, .csv), WhatsApp "
+                                           "transcript (.txt) or Telegram chat (.txt copy, result.json).")
+    vendor = serializers.CharField(required=False, default="", allow_blank=True, max_length=200,
+                                   help_text="The vendor's name (made if new). Needed for spreadsheets; a chat may "
+                                             "go without, each sender becoming a provisional vendor.")
+    processor = serializers.CharField(required=False, default="", allow_blank=True, max_length=40,
+                                      help_text="The processor to read it with; empty: detected from the file.")
+    currency = serializers.CharField(required=False, default="", allow_blank=True, max_length=10,
+                                     help_text="ISO 4217 code for prices that name no currency, e.g. EUR.")
+    option = serializers.ListField(child=serializers.CharField(), required=False, default=list,
+                                   help_text="A processor option as KEY=VALUE; repeat the field for several.")
+    force = serializers.BooleanField(required=False, default=False,
+                                     help_text="true: ingest again content already ingested with the same vendor "
+                                               "and settings (otherwise 409).")
+
+    def validate_option(self, values: list[str]) -> dict[str, str]:
+        options: dict[str, str] = {}
+        for value in values:
+            key, sep, setting = value.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                raise serializers.ValidationError(f"{value!r} is not KEY=VALUE")
+            if key in options:
+                raise serializers.ValidationError(f"option {key!r} is given twice")
+            options[key] = setting.strip()
+        return options
+
+
+class DocumentQueuedSerializer(DocumentSerializer):
+    """The answer to an upload: the document and where to poll it."""
+
+    url = serializers.SerializerMethodField(help_text="GET it to follow the document's status.")
+
+    class Meta(DocumentSerializer.Meta):
+        fields = DocumentSerializer.Meta.fields + ["url"]
+
+    def get_url(self, document) -> str:
+        from django.urls import reverse
+
+        path = reverse("document-detail", args=[document.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path

@@ -1,5 +1,6 @@
-"""API plumbing shared by every endpoint: who may call, how lists page, and which query
-parameters a list takes (an unknown one is a 400 listing the valid ones, never ignored)."""
+"""API plumbing shared by every endpoint: who may call (tokens: ``pricehub.tokens``; rate
+limit: ``pricehub.throttling``), how lists page, and which query parameters a list takes (an
+unknown one is a 400 listing the valid ones, never ignored)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,47 @@ from collections.abc import Iterable
 
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.filters import BaseFilterBackend, OrderingFilter
 from rest_framework.pagination import CursorPagination
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.settings import api_settings
+
+from pricehub.models import ApiToken
+from pricehub.throttling import count_anonymous
 
 
 class IsStaffOrTokenUser(BasePermission):
-    """Scripts authenticate with a token; browsers with a staff session."""
+    """Scripts authenticate with an API token (``pricehub.tokens``); browsers with a staff
+    session. A ``read`` token may only GET, HEAD and OPTIONS: any other method is a 403 saying
+    the token is read-only. A request without credentials counts against its address in the
+    rate limit before its 401 (``pricehub.throttling``)."""
 
     def has_permission(self, request, view) -> bool:
         user = request.user
         if not (user and user.is_authenticated and user.is_active):
+            count_anonymous(request)
             return False
-        return request.auth is not None or user.is_staff
+        token = request.auth
+        if isinstance(token, ApiToken) and token.scope != ApiToken.Scope.WRITE and request.method not in SAFE_METHODS:
+            raise PermissionDenied(
+                f"this API token ({token.key_prefix}…) is read-only (scope 'read'): it may GET, HEAD and OPTIONS; "
+                f"{request.method} needs a token with scope 'write'"
+            )
+        return token is not None or user.is_staff
+
+
+class CanUpload(BasePermission):
+    """Uploads: a ``write`` token (``IsStaffOrTokenUser`` refuses a ``read`` one), or a staff
+    session whose user may change documents (as the admin's upload asks)."""
+
+    message = "uploading documents needs a 'write' API token, or a staff user with the change-document permission"
+
+    def has_permission(self, request, view) -> bool:
+        if isinstance(request.auth, ApiToken):
+            return request.auth.scope == ApiToken.Scope.WRITE
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perm("documents.change_sourcedocument"))
 
 
 class IdCursorPagination(CursorPagination):

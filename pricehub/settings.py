@@ -169,14 +169,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Requests a minute per API token (per user for a staff session, per address without valid
+# credentials); counted in the cache, so shared by every worker and host (pricehub.throttling).
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
+API_RATE_LIMIT_CACHE = "default"
+
 REST_FRAMEWORK = {
     # Token first so that an anonymous request is answered 401 with
     # `WWW-Authenticate: Token` rather than 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "pricehub.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["pricehub.api.IsStaffOrTokenUser"],
+    "DEFAULT_THROTTLE_CLASSES": ["pricehub.throttling.ApiRateThrottle"],
+    # Proxies in front of the app whose X-Forwarded-For entries to skip to find a client's
+    # address (the rate limit of requests without credentials); 0 trusts no such header.
+    "NUM_PROXIES": env_int("API_NUM_PROXIES", 0, minimum=0),
     # JSON for scripts (and any client that does not ask for HTML); the browsable
     # API for a staff session in a browser. Both stay behind the same permission.
     "DEFAULT_RENDERER_CLASSES": [

@@ -1,0 +1,95 @@
+"""The API's rate limit: ``API_RATE_LIMIT_PER_MINUTE`` requests per token (per user for a
+staff session, per client address for requests without valid credentials), counted in fixed
+one-minute windows in Django's cache, so every gunicorn worker and host shares the counters
+(the database cache by default, Redis when ``REDIS_URL`` is set).
+
+Over the limit the answer is ``429`` with ``Retry-After``: the whole seconds until the window
+ends. A fixed window lets a client send up to twice the limit around a window's edge; in
+exchange a request costs one counter update.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.db import DatabaseCache
+from django.db import connections, router, transaction
+from rest_framework.exceptions import Throttled
+from rest_framework.throttling import BaseThrottle
+
+WINDOW_SECONDS = 60
+KEY_PREFIX = "pricehub:api-rate"
+
+
+def hit(bucket: str, *, now: float | None = None) -> tuple[int, float]:
+    """Count one request in ``bucket``'s current window; return ``(requests in the window so far,
+    seconds until the window ends)``. The count is atomic across processes: Redis's INCR, or on
+    the database cache a read and write inside one transaction that holds SQLite's write lock
+    (settings open SQLite transactions IMMEDIATE) or a PostgreSQL advisory lock on the key."""
+    now = time.time() if now is None else now
+    window = int(now // WINDOW_SECONDS)
+    remaining = (window + 1) * WINDOW_SECONDS - now
+    key = f"{KEY_PREFIX}:{bucket}:{window}"
+    timeout = WINDOW_SECONDS + 5  # outlives the window; the key names its window, so no reset is needed
+    cache = caches[settings.API_RATE_LIMIT_CACHE]
+    if isinstance(cache, DatabaseCache):
+        return _database_cache_hit(cache, key, timeout), remaining
+    if cache.add(key, 1, timeout):
+        return 1, remaining
+    try:
+        return cache.incr(key), remaining
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout)
+        return 1, remaining
+
+
+def _database_cache_hit(cache: DatabaseCache, key: str, timeout: int) -> int:
+    alias = router.db_for_write(cache.cache_model_class)
+    with transaction.atomic(using=alias):
+        connection = connections[alias]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(key.encode())])
+        count = (cache.get(key) or 0) + 1
+        cache.set(key, count, timeout)
+    return count
+
+
+def check(bucket: str, who: str) -> None:
+    """Count a request of ``bucket`` and raise ``Throttled`` (429, ``Retry-After``) when it is over
+    ``API_RATE_LIMIT_PER_MINUTE``; ``who`` names the client in the message."""
+    limit = settings.API_RATE_LIMIT_PER_MINUTE
+    count, remaining = hit(bucket)
+    if count > limit:
+        raise Throttled(
+            wait=max(1, math.ceil(remaining)),
+            detail=f"rate limit of {limit} requests a minute reached for {who}; wait for the next minute",
+        )
+
+
+def count_anonymous(request) -> None:
+    """Count a request without valid credentials against its client address (DRF's
+    ``NUM_PROXIES`` says how many proxies' ``X-Forwarded-For`` entries to skip)."""
+    address = BaseThrottle().get_ident(request)
+    check(f"ip:{address}", f"the address {address}")
+
+
+class ApiRateThrottle(BaseThrottle):
+    """DRF throttle: per ``ApiToken``, else per session user, else per client address. Raises
+    ``Throttled`` itself, so the 429 says which limit was reached."""
+
+    def allow_request(self, request, view) -> bool:
+        from pricehub.models import ApiToken
+
+        token = request.auth
+        if isinstance(token, ApiToken):
+            check(f"token:{token.pk}", f"this token ({token.key_prefix}…)")
+        elif request.user and request.user.is_authenticated:
+            check(f"user:{request.user.pk}", f"the user {request.user}")
+        else:
+            count_anonymous(request)
+        return True
