@@ -1,11 +1,14 @@
-"""python manage.py ingest PATH [PATH ...] [--recursive] [--vendor NAME] [--processor NAME]
-[--option KEY=VALUE ...] [--currency CODE] [--json]
+"""python manage.py ingest PATH [PATH ...] [--recursive] [--follow-symlinks] [--vendor NAME]
+[--processor NAME] [--option KEY=VALUE ...] [--currency CODE] [--json]
 
 A PATH may be a folder: its supported files are ingested, sorted by name;
-hidden files, sub-folders (unless --recursive) and files PriceHub does not
-read are skipped, each with the reason. A file that cannot be ingested (no
-such file, empty, unsupported, an option its processor does not take) is
-refused before anything is stored.
+hidden files, sub-folders (unless --recursive), symbolic links (unless
+--follow-symlinks), special files and files PriceHub does not read are
+skipped, each with the reason. A file that cannot be ingested (no such file,
+a symbolic link, a FIFO, a device or a /proc file, not readable, empty,
+unsupported, an option its processor does not take) is refused before
+anything is stored; a special file is never opened, so a FIFO cannot hang the
+command. The checks are ``ingestion.intake``'s.
 """
 
 from __future__ import annotations
@@ -78,6 +81,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="+", metavar="PATH", help="A file, or a folder of files.")
         parser.add_argument("--recursive", "-r", action="store_true", help="Take the files in folders in folders.")
+        parser.add_argument(
+            "--follow-symlinks", action="store_true",
+            help="Ingest what symbolic links point to (refused, or skipped in folders, without it). FIFOs, devices "
+                 "and /proc or /sys files are refused either way.",
+        )
         parser.add_argument("--vendor", default="", help="Vendor name (created if new).")
         parser.add_argument(
             "--processor", default="", choices=processors.names(), help="Default: detected from the file."
@@ -87,10 +95,11 @@ class Command(BaseCommand):
         parser.add_argument("--currency", default="", help="ISO code for prices that name no currency.")
         parser.add_argument("--json", action="store_true", help="One JSON object per file on stdout.")
 
-    def handle(self, *args, paths, recursive, vendor, processor, option, currency, json: bool, **kwargs):
+    def handle(self, *args, paths, recursive, follow_symlinks, vendor, processor, option, currency, json: bool,
+               **kwargs):
         options = check_option_keys(parse_options(option), processor)
         interactive = not json and sys.stderr.isatty()
-        entries = files_to_ingest(paths, recursive=recursive, processor=processor)
+        entries = files_to_ingest(paths, recursive=recursive, processor=processor, follow_symlinks=follow_symlinks)
         attempted = [entry for entry in entries if not entry.skipped]
         refusals = []
         for entry in entries:
