@@ -6,8 +6,11 @@ may be removed from INSTALLED_APPS later); a database without that table has not
 """
 
 import hashlib
+from datetime import timezone as dt_timezone
 
 from django.db import migrations
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 LEGACY_TABLE = "authtoken_token"
 
@@ -22,6 +25,10 @@ def import_keys(apps, schema_editor):
         cursor.execute(f"SELECT {quote('key')}, {quote('user_id')}, {quote('created')} FROM {quote(LEGACY_TABLE)}")
         rows = cursor.fetchall()
     for key, user_id, created in rows:
+        if isinstance(created, str):  # SQLite without converters
+            created = parse_datetime(created)
+        if created is not None and timezone.is_naive(created):  # Django keeps UTC in SQLite
+            created = timezone.make_aware(created, dt_timezone.utc)
         token = ApiToken.objects.create(
             user_id=user_id, name="imported from authtoken", scope="write", key_prefix=key[:12],
             key_hash=hashlib.sha256(key.encode("utf-8")).hexdigest(),
