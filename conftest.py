@@ -65,6 +65,8 @@ class Build:
         n = self._next()
         kw.setdefault("original_filename", f"list-{n}.xlsx")
         kw.setdefault("sha256", f"{n:064x}")
+        # Ended, so that its offers are visible (those of a pending document are hidden).
+        kw.setdefault("status", SourceDocument.Status.SUCCEEDED)
         return SourceDocument.objects.create(**kw)
 
     def offer(self, *, vendor=None, product=None, price="100.00", currency="USD", observed_at=None, history=True, **kw):

@@ -10,6 +10,13 @@ class SourceDocument(models.Model):
 
     ``extra`` holds ``errors`` (a list of ``{ref, field, message, value}``) and
     ``stats`` (rows seen, offers created, rows skipped, errors, duration ...).
+
+    Its offers are visible (``Offer.objects``) only once it has ended: while it is
+    ``pending`` or ``processing`` they are being written in batches and hidden
+    (``HIDDEN_STATUSES``). A process ingesting it holds a lease (``lease_owner``,
+    renewed until ``lease_expires_at``); a ``processing`` document whose lease
+    has expired lost its process (killed, out of memory, timed out) and is
+    re-run or failed by ``ingestion.services.recover_stale_documents``.
     """
 
     class Status(models.TextChoices):
@@ -18,6 +25,9 @@ class SourceDocument(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         PARTIAL = "partial", "Partial"
         FAILED = "failed", "Failed"
+
+    # While a document is in one of these states, its offers are hidden from every reader.
+    HIDDEN_STATUSES = (Status.PENDING, Status.PROCESSING)
 
     class Trigger(models.TextChoices):
         CLI = "cli", "Command line"
@@ -30,7 +40,7 @@ class SourceDocument(models.Model):
     stored_path = models.CharField(
         max_length=500, blank=True, help_text="Path relative to INGESTION_STORAGE_DIR, chosen by PriceHub."
     )
-    sha256 = models.CharField(max_length=64, db_index=True)
+    sha256 = models.CharField(max_length=64)
     size = models.PositiveBigIntegerField(default=0)
     content_type = models.CharField(max_length=120, blank=True)
     processor = models.CharField(max_length=40, blank=True)
@@ -53,13 +63,35 @@ class SourceDocument(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(
+        max_length=120, blank=True, help_text="The process ingesting it now (host:pid:attempt), while processing."
+    )
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Renewed while its process runs; past it, the process is taken for dead."
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times an ingest of it has started.")
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["vendor", "-id"], name="document_vendor_id")]
+        indexes = [
+            models.Index(fields=["vendor", "-id"], name="document_vendor_id"),
+            # Unchanged content is looked up by its hash and vendor (``register_file``).
+            models.Index(fields=["sha256", "vendor"], name="document_sha256_vendor"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.original_filename}"
+
+    @property
+    def is_stalled(self) -> bool:
+        """Processing, but its process stopped renewing the lease (killed, out of memory, timed out)."""
+        from django.utils import timezone
+
+        return (
+            self.status == self.Status.PROCESSING
+            and self.lease_expires_at is not None
+            and self.lease_expires_at < timezone.now()
+        )
 
     @property
     def errors(self) -> list[dict]:

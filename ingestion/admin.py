@@ -6,6 +6,7 @@ from django.contrib.admin.utils import unquote
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django_q.tasks import async_task
@@ -15,17 +16,12 @@ from documents.models import SourceDocument
 from ingestion import schedules, services
 from ingestion.forms import CorrectionForm, UploadForm
 from ingestion.models import ImportRun, ImportSchedule
+from ingestion.tasks import enqueue_ingest
 from ingestion.uploads import SizeLimitUploadHandler
 
-INGEST_TASK = "ingestion.tasks.ingest_document"
 # A document in one of these states offers, on its page, to correct its settings and re-ingest it.
 CORRECTABLE = (SourceDocument.Status.FAILED, SourceDocument.Status.PARTIAL)
 FINISHED = (SourceDocument.Status.SUCCEEDED, SourceDocument.Status.PARTIAL, SourceDocument.Status.FAILED)
-
-
-def enqueue_ingest(document: SourceDocument) -> None:
-    """Queue the django-q2 task that ingests a pending document."""
-    async_task(INGEST_TASK, document.pk, task_name=f"ingest document {document.pk}", group="ingest")
 
 
 class IngestingDocumentAdmin(SourceDocumentAdmin):
@@ -97,7 +93,14 @@ class IngestingDocumentAdmin(SourceDocumentAdmin):
                     document = services.register_file(
                         data["file"], data["file"].name, vendor_name=data["vendor_name"],
                         processor=data["processor"], options=data["options"], currency=data["currency"],
+                        force=data.get("force", False),
                     )
+                except services.AlreadyIngested as exc:
+                    earlier = reverse("admin:documents_sourcedocument_change", args=[exc.document.pk])
+                    form.add_error(None, format_html(
+                        '{}: {}. See <a href="{}">document #{}</a>; to ingest it again all the same, tick '
+                        '"Ingest again" and upload it again.', exc.filename, exc.message, earlier, exc.document.pk,
+                    ))
                 except services.IngestError as exc:
                     form.add_error(None, str(exc))
                 else:

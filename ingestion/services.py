@@ -5,34 +5,42 @@
 
     store copy -> SourceDocument -> processor yields candidates / RowErrors
     -> normalize (these two in a reader process, see ``readahead``)
-    -> match products (per batch) -> bulk write Offer + PriceHistory
-    -> extra.errors, extra.stats, status
+    -> match products and bulk write Offer + PriceHistory (per batch, one short
+       transaction each) -> extra.errors, extra.stats, status
 
 Every rejected row is recorded with its reference and reason; one bad row
-never loses the others. A document's offers are written in one transaction,
-so a crash mid-file leaves no half-ingested snapshot.
+never loses the others. Batches commit one by one, so other writers (another
+ingest, an upload, an admin login) never wait on a file's reading and parsing
+or on more than one batch, even on SQLite; the offers stay hidden from every
+reader until the document ends (``Offer.objects``: ``SourceDocument.HIDDEN_STATUSES``),
+so a document's offers appear all at once. A process that ingests a document
+holds its lease (``ingestion.leases``); one killed mid-file leaves a
+``processing`` document whose offers are hidden, and ``recover_stale_documents``
+re-runs it (discarding those offers first) or fails it.
 """
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from documents import storage
 from documents.models import SourceDocument
 from ingestion import intake, processors
+from ingestion.leases import Lease, LeaseLost, claimable, max_attempts
 from ingestion.normalize import (
     NormalizationError,
     iso_currency_code,
@@ -43,10 +51,10 @@ from ingestion.normalize import (
 )
 from ingestion.readahead import read_ahead
 from ingestion.types import IngestContext, OfferCandidate, RowError
-from offers.bulk import OfferRow, insert_offers
+from offers.bulk import OfferRow, delete_offers, insert_offers
 from offers.matching import ProductRef, match_products
-from offers.models import Vendor
-from offers.text import strip_accents
+from offers.models import Offer, Vendor
+from offers.text import strip_accents, strip_control_characters
 from offers.vendors import vendor_by_name, vendor_for_sender
 from offers.wording import counted
 
@@ -54,6 +62,10 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000
 MAX_RECORDED_ERRORS = 5000
+# Longest description kept; a longer one is cut, and the offer says so (extra["description_cut"]).
+DESCRIPTION_MAX_CHARS = 2000
+# How many times the bookkeeping of a failure is tried (on a fresh connection after the first).
+BOOKKEEPING_TRIES = 3
 
 Progress = Callable[[int, int | None], None]
 
@@ -73,6 +85,22 @@ class IngestError(Exception):
 
     def __str__(self) -> str:
         return f"{self.filename}: {self.message}" if self.filename else self.message
+
+
+class AlreadyIngested(IngestError):
+    """The same content (sha256) was already ingested for the same vendor with the same processor,
+    options and currency: ingesting it again would repeat its offers. ``document`` is that earlier
+    document (pending, processing, succeeded or partial; a failed one does not count). Each surface
+    says how to force it (``--force``, ``force=true``, the upload form's "ingest again")."""
+
+    def __init__(self, document: SourceDocument, *, filename: str = ""):
+        ended = f", {document.finished_at:%Y-%m-%d %H:%M} UTC" if document.finished_at else ""
+        super().__init__(
+            f"unchanged: the same content was already ingested as document #{document.pk} "
+            f"({document.status}{ended}) with the same vendor and settings; nothing new was stored",
+            filename=filename,
+        )
+        self.document = document
 
 
 def user_message(exc: BaseException, document: SourceDocument) -> str:
@@ -103,9 +131,11 @@ def ingest_path(
     currency: str = "",
     trigger: str = SourceDocument.Trigger.CLI,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> SourceDocument:
     """Store a file from disk and ingest it now. Raises ``IngestError`` for a bad request
-    (its ``filename`` is ``path`` as given); nothing is stored then."""
+    (its ``filename`` is ``path`` as given), ``AlreadyIngested`` for unchanged content unless
+    ``force``; nothing is stored then."""
     given = str(path)
     path = Path(path)
     if path.is_dir():
@@ -116,7 +146,7 @@ def ingest_path(
         with open(path, "rb") as stream:
             document = register_file(
                 stream, path.name, vendor_name=vendor_name, processor=processor, options=options, currency=currency,
-                trigger=trigger,
+                trigger=trigger, force=force,
             )
     except IngestError as exc:
         if exc.filename:
@@ -136,14 +166,16 @@ def register_file(
     options: dict[str, str] | None = None,
     currency: str = "",
     trigger: str = SourceDocument.Trigger.UPLOAD,
+    force: bool = False,
 ) -> SourceDocument:
     """Validate the request, store the stream and create its pending ``SourceDocument``.
 
-    Admin uploads stop here (a task processes the document); ``ingest_path``
+    Admin and API uploads stop here (a task processes the document); ``ingest_path``
     goes on to process it at once. A bad request (unknown processor or currency,
     an empty file or one no processor reads, an option the processor does not
-    take or a bad value) is an ``IngestError`` before anything is stored.
-    ``stream`` must be seekable: its first bytes are read to check it.
+    take or a bad value) is an ``IngestError`` before anything is stored; content
+    already ingested with the same vendor and settings is ``AlreadyIngested``
+    (unless ``force``). ``stream`` must be seekable: it is read to check and hash it.
     """
     if processor:
         try:
@@ -155,12 +187,17 @@ def register_file(
         run_currency = iso_currency_code(currency) or ""
         if not run_currency:
             raise IngestError(f"--currency {currency!r} is not an ISO 4217 currency code (EUR, USD, INR ...)")
-    options = _checked_options(stream, filename, processor, options or {})
+    options, detected = _checked_options(stream, filename, processor, options or {})
+    vendor = vendor_by_name(vendor_name) if vendor_name.strip() else None
+    settings_given = {"currency": run_currency, "options": options}
+    if not force:
+        earlier = unchanged_document(_sha256(stream), vendor, processor or detected, settings_given)
+        if earlier is not None:
+            raise AlreadyIngested(earlier, filename=storage.display_name(filename))
     try:
         stored = storage.store_stream(stream, filename)
     except storage.StorageError as exc:
         raise IngestError(str(exc)) from exc
-    vendor = vendor_by_name(vendor_name) if vendor_name.strip() else None
     return SourceDocument.objects.create(
         original_filename=storage.display_name(filename),
         stored_path=stored.relative_path,
@@ -170,13 +207,35 @@ def register_file(
         processor=processor,
         vendor=vendor,
         trigger=trigger,
-        options={"currency": run_currency, "options": options},
+        options=settings_given,
     )
 
 
-def _checked_options(stream: BinaryIO, filename: str, processor: str, options: dict[str, str]) -> dict[str, str]:
+def _sha256(stream: BinaryIO) -> str:
+    digest = hashlib.file_digest(stream, "sha256").hexdigest()
+    stream.seek(0)
+    return digest
+
+
+def unchanged_document(sha256: str, vendor: Vendor | None, processor: str, options: dict) -> SourceDocument | None:
+    """The latest document that ingested this content (``sha256``) for ``vendor`` with the same
+    ``processor`` (a document whose processor is still to be detected counts) and ``options``
+    (``{"currency": ..., "options": {...}}``), unless it failed; else ``None``."""
+    candidates = (
+        SourceDocument.objects.filter(sha256=sha256, vendor=vendor)
+        .exclude(status=SourceDocument.Status.FAILED).order_by("-id")[:50]
+    )
+    for document in candidates:
+        if document.processor in ("", processor) and document.options == options:
+            return document
+    return None
+
+
+def _checked_options(
+    stream: BinaryIO, filename: str, processor: str, options: dict[str, str]
+) -> tuple[dict[str, str], str]:
     """Refuse an empty or unsupported file; the options checked for the processor that will read
-    it (the one chosen, else the one detected from the name and first bytes)."""
+    it (the one chosen, else the one detected from the name and first bytes), and its name."""
     head = stream.read(processors.HEAD_BYTES)
     stream.seek(0)
     shown = storage.display_name(filename)
@@ -185,7 +244,7 @@ def _checked_options(stream: BinaryIO, filename: str, processor: str, options: d
         raise IngestError(reason, filename=shown)
     name = processor or processors.detect_name(filename, head)
     try:
-        return processors.validate_options(name, options)
+        return processors.validate_options(name, options), name
     except ValueError as exc:
         raise IngestError(str(exc), filename=shown) from None
 
@@ -210,39 +269,147 @@ def reingest(document: SourceDocument, *, trigger: str = SourceDocument.Trigger.
 
 
 def process_document(document: SourceDocument, *, progress: Progress | None = None) -> SourceDocument:
-    """Run the pipeline on a registered document; always ends succeeded, partial or failed."""
+    """Run the pipeline on a registered document: it ends succeeded, partial or failed, its status
+    and reason saved (on a fresh connection if the database was the cause).
+
+    The document is claimed first (``Lease.claim``): one that another live process is ingesting,
+    or that has ended, is returned as it is, untouched. Offers left by an earlier attempt that
+    was killed are discarded before the file is read again.
+    """
+    lease = Lease.claim(document)
+    if lease is None:
+        return document
     started = time.perf_counter()
-    document.status = SourceDocument.Status.PROCESSING
-    document.started_at = timezone.now()
-    document.save(update_fields=["status", "started_at", "updated_at"])
     try:
-        path = storage.resolve(document.stored_path)
-        processor = (
-            processors.get(document.processor) if document.processor
-            else processors.detect(path, document.original_filename)
-        )
-        context = IngestContext(
-            filename=document.original_filename,
-            options=dict(document.options.get("options", {})),
-            currency=document.options.get("currency", ""),
-            progress=progress,
-        )
-        # Objects older than this ingest are left out of its garbage collections
-        # (a tenth of a second per 100,000 rows) and of the reader's copy-on-write.
-        gc.freeze()
-        try:
-            with transaction.atomic():
-                outcome = _run(document, processor, path, context)
-                _finish(document, processor.name, context, outcome, started)
-        finally:
-            gc.unfreeze()
+        with lease:
+            discard_offers(document)
+            path = storage.resolve(document.stored_path)
+            processor = (
+                processors.get(document.processor) if document.processor
+                else processors.detect(path, document.original_filename)
+            )
+            context = IngestContext(
+                filename=document.original_filename,
+                options=dict(document.options.get("options", {})),
+                currency=document.options.get("currency", ""),
+                progress=progress,
+            )
+            # Objects older than this ingest are left out of its garbage collections
+            # (a tenth of a second per 100,000 rows) and of the reader's copy-on-write.
+            gc.freeze()
+            try:
+                outcome = _run(document, processor, path, context, lease)
+                _finish(document, processor.name, context, outcome, started, lease)
+            finally:
+                gc.unfreeze()
+    except LeaseLost as exc:  # another process took the document over: its outcome is theirs to record
+        log.warning("ingest of document %s stopped: %s", document.pk, exc)
+        document.refresh_from_db()
     except ValueError as exc:  # the content cannot be read (broken JSON, bad option value): no traceback
         log.warning("ingest of document %s failed: %s", document.pk, user_message(exc, document))
-        _fail(document, exc, started)
+        record_failure(document, user_message(exc, document), started=started, lease=lease)
     except Exception as exc:  # the document records why; the caller gets a failed document
         log.exception("ingest of document %s failed", document.pk)
-        _fail(document, exc, started)
+        record_failure(document, user_message(exc, document), started=started, lease=lease)
     return document
+
+
+def discard_offers(document: SourceDocument, *, batch: int = BATCH_SIZE) -> int:
+    """Delete a document's offers and their price-history points, a batch per transaction (an
+    ingest killed mid-file left them hidden); returns how many offers."""
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Offer.all_objects.filter(source_document=document).order_by("id").values_list("id", flat=True)[:batch]
+            )
+            if not ids:
+                return deleted
+            delete_offers(ids)
+        deleted += len(ids)
+
+
+def record_failure(document: SourceDocument, reason: str, *, started: float | None = None,
+                   lease: Lease | None = None) -> bool:
+    """Save ``document`` as failed with ``reason`` after discarding the offers it got so far.
+
+    Tried ``BOOKKEEPING_TRIES`` times, on a fresh database connection after the first (the
+    database may be what failed: a cut connection, a locked file); ``False`` if no try
+    succeeded: the document then stays processing until its lease expires and
+    ``recover_stale_documents`` ends it. With ``lease``, only while this process still owns it.
+    """
+    duration = round(time.perf_counter() - started, 3) if started is not None else None
+    for attempt in range(BOOKKEEPING_TRIES):
+        if attempt:
+            time.sleep(0.5 * attempt)
+            if not connection.in_atomic_block:
+                connection.close()  # the next query opens a new connection
+        try:
+            discard_offers(document)
+            row = lease.ours() if lease else SourceDocument.objects.filter(pk=document.pk)
+            extra = {
+                **(SourceDocument.objects.filter(pk=document.pk).values_list("extra", flat=True).first() or {}),
+                "failure": reason,
+                "errors": [{"ref": document.original_filename, "field": "", "message": reason, "value": ""}],
+                "stats": {"offers_created": 0, "errors": 1,
+                          **({"duration_seconds": duration} if duration is not None else {})},
+            }
+            saved = row.update(status=SourceDocument.Status.FAILED, extra=extra, finished_at=timezone.now(),
+                               updated_at=timezone.now(), lease_owner="", lease_expires_at=None)
+            document.refresh_from_db()
+            return bool(saved)
+        except DatabaseError as exc:
+            log.warning("document %s: recording its failure failed (try %s of %s): %s", document.pk, attempt + 1,
+                        BOOKKEEPING_TRIES, exc)
+    log.error("document %s: its failure (%s) could not be recorded; it is left processing until its lease "
+              "expires and recover_stale_documents ends it", document.pk, reason)
+    return False
+
+
+def recover_stale_documents() -> list[tuple[SourceDocument, str]]:
+    """Find documents whose ingest stopped without ending, and re-run or fail each.
+
+    A ``processing`` document whose lease expired lost its process (killed, out of memory, the
+    task's timeout): with attempts left it goes back to ``pending`` and is queued again (its
+    hidden offers are discarded when it runs); after ``INGESTION_MAX_ATTEMPTS`` it fails, saying
+    so. A ``pending`` document queued longer than the task queue's redelivery time whose task
+    was lost (a broker without delivery receipts) is queued again. Returns ``(document, what was
+    done)`` pairs. Runs every minute in the worker (``ingestion.tasks.recover_stale_documents``)
+    and from ``manage.py recover_documents``.
+    """
+    from ingestion.tasks import enqueue_ingest
+
+    now = timezone.now()
+    done: list[tuple[SourceDocument, str]] = []
+    stale = SourceDocument.objects.filter(claimable(now), status=SourceDocument.Status.PROCESSING)
+    for document in stale.order_by("id")[:100]:
+        owner, attempts = document.lease_owner or "unknown", document.attempts
+        requeued = SourceDocument.objects.filter(claimable(now), pk=document.pk).update(
+            status=SourceDocument.Status.PENDING, lease_owner="", lease_expires_at=None, updated_at=now,
+        )
+        if requeued:
+            document.refresh_from_db()
+            enqueue_ingest(document)
+            done.append((document, f"re-queued: its ingest (attempt {attempts}, {owner}) stopped without ending"))
+    exhausted = SourceDocument.objects.filter(
+        status=SourceDocument.Status.PROCESSING, attempts__gte=max_attempts(), lease_expires_at__lt=now,
+    )
+    for document in exhausted.order_by("id")[:100]:
+        reason = (f"the ingest stopped without ending {counted(document.attempts, 'time')} (the process was killed, "
+                  "ran out of memory or hit the task timeout); the last one was "
+                  f"{document.lease_owner or 'unknown'}. Check the worker's log and memory, then re-ingest it")
+        if SourceDocument.objects.filter(pk=document.pk, lease_expires_at__lt=now).update(
+            lease_owner="recovery", lease_expires_at=now + timedelta(minutes=5)
+        ) and record_failure(document, reason):
+            done.append((document, "failed: " + reason))
+    requeue_after = now - timedelta(seconds=settings.Q_CLUSTER["retry"])
+    lost = SourceDocument.objects.filter(status=SourceDocument.Status.PENDING, updated_at__lt=requeue_after)
+    for document in lost.order_by("id")[:100]:
+        if SourceDocument.objects.filter(pk=document.pk, status=SourceDocument.Status.PENDING,
+                                         updated_at=document.updated_at).update(updated_at=now):
+            enqueue_ingest(document)
+            done.append((document, "queued again: pending longer than the task queue's redelivery time"))
+    return done
 
 
 @dataclass(slots=True)
@@ -255,9 +422,11 @@ class _Outcome:
     currency_from_context: int = 0
     skipped: list[RowError] = field(default_factory=list)  # rows that are not offers, with the reason
     skipped_counts: dict[str, int] = field(default_factory=dict)  # reason ("hidden", "sold_out"...) -> rows
+    changed: dict[str, int] = field(default_factory=dict)  # extra key of a changed text -> rows
+    changed_refs: dict[str, list[str]] = field(default_factory=dict)  # ... -> the first REFS_NAMED of them
 
 
-def _run(document: SourceDocument, processor, path: Path, context: IngestContext) -> _Outcome:
+def _run(document: SourceDocument, processor, path: Path, context: IngestContext, lease: Lease) -> _Outcome:
     outcome = _Outcome()
     attribution = _Attribution(document)
 
@@ -280,6 +449,12 @@ def _run(document: SourceDocument, processor, path: Path, context: IngestContext
                 continue
             reject(error)
             continue
+        for key in CHANGED_TEXT_WARNINGS:
+            if key in row.extra:
+                outcome.changed[key] = outcome.changed.get(key, 0) + 1
+                named = outcome.changed_refs.setdefault(key, [])
+                if len(named) < REFS_NAMED:
+                    named.append(row.source_ref)
         source = row.extra.get("currency_source")
         if source == "default":
             outcome.currency_defaulted += 1
@@ -288,11 +463,18 @@ def _run(document: SourceDocument, processor, path: Path, context: IngestContext
         rows.append(row)
         refs.append(ref)
         if len(rows) >= BATCH_SIZE:
-            outcome.offers_created += persist_offers(document, rows, refs)
+            outcome.offers_created += _write_batch(document, rows, refs, lease)
             rows, refs = [], []
     if rows:
-        outcome.offers_created += persist_offers(document, rows, refs)
+        outcome.offers_created += _write_batch(document, rows, refs, lease)
     return outcome
+
+
+def _write_batch(document: SourceDocument, rows: list[OfferRow], refs: list[ProductRef], lease: Lease) -> int:
+    """One batch in one short transaction, committed only while this process owns the document."""
+    with transaction.atomic():
+        lease.renew()
+        return persist_offers(document, rows, refs)
 
 
 def first_observed(document: SourceDocument) -> datetime:
@@ -365,6 +547,10 @@ class _Attribution:
 def normalize_candidate(candidate: OfferCandidate, *, currency: str = "", observed_at: datetime) -> OfferRow | RowError:
     """Typed values for one candidate, or the ``RowError`` saying which field is wrong.
 
+    Control characters (NUL ...) are removed from the texts (``extra["control_characters_removed"]``
+    counts them) and a description longer than ``DESCRIPTION_MAX_CHARS`` is cut
+    (``extra["description_cut"]`` is its length): the document warns of both, naming the rows.
+
     Pure (no database): the currency is the price's own, else the candidate's
     (column, cell format or header), else ``currency`` (the run's ``--currency``), else
     left empty for the vendor's default; ``vendor_id`` is set later.
@@ -424,17 +610,30 @@ def normalize_candidate(candidate: OfferCandidate, *, currency: str = "", observ
     condition = parse_condition(candidate.condition)
     if condition.code == "unknown" and condition.raw and is_sold_out(condition.raw):
         return _sold_out(candidate, "condition", condition.raw)
+    removed = 0
+    texts = []
+    for text in (candidate.ref, candidate.sku, candidate.description, condition.raw):
+        text, count = strip_control_characters(text)
+        texts.append(text)
+        removed += count
+    ref, sku, description, condition_raw = texts
+    if removed:  # PostgreSQL refuses NUL; none of them is what the vendor meant to write
+        extra["control_characters_removed"] = removed
+    description = description.strip()
+    if len(description) > DESCRIPTION_MAX_CHARS:
+        extra["description_cut"] = len(description)
+        description = description[:DESCRIPTION_MAX_CHARS]
     return OfferRow(
-        source_ref=candidate.ref[:120],
+        source_ref=ref[:120],
         vendor_id=0,
-        sku=candidate.sku.strip()[:120],
-        description=candidate.description.strip(),
+        sku=sku.strip()[:120],
+        description=description,
         price=money.amount,
         currency=code or "",
         quantity=quantity,
         condition=condition.code,
         condition_grade=condition.grade[:10],
-        condition_raw=condition.raw[:200],
+        condition_raw=condition_raw[:200],
         observed_at=candidate.observed_at or observed_at,
         extra=extra,
     )
@@ -501,7 +700,18 @@ def persist_offers(document: SourceDocument, offers: list[OfferRow], refs: list[
     return len(offers)
 
 
-def _finish(document: SourceDocument, processor_name: str, context: IngestContext, outcome: _Outcome, started: float):
+# Texts changed on the way in, by the key the offer's extra marks them with: the warning's wording.
+CHANGED_TEXT_WARNINGS = {
+    "control_characters_removed": "had control characters (NUL and the like) in their text, removed "
+                                  "(extra.control_characters_removed counts them)",
+    "description_cut": f"had a description longer than {DESCRIPTION_MAX_CHARS:,} characters, cut to that "
+                       "(extra.description_cut is its length)",
+}
+REFS_NAMED = 10
+
+
+def _finish(document: SourceDocument, processor_name: str, context: IngestContext, outcome: _Outcome, started: float,
+            lease: Lease):
     """Record the outcome on the document: stats, errors, skipped rows, warnings and the status.
 
     ``succeeded`` needs every row to be an offer or a row that is not one for a recorded
@@ -509,7 +719,9 @@ def _finish(document: SourceDocument, processor_name: str, context: IngestContex
     come from the source, the run or the vendor. Offers whose currency was guessed (the one
     the vendor named earlier in the file, or the site's ``DEFAULT_CURRENCY``) make the
     document ``partial``, with a warning giving their count in ``extra.warnings``; rejected
-    rows do too. No offers: ``failed``.
+    rows do too, and so do texts changed on the way in (``CHANGED_TEXT_WARNINGS``). No offers:
+    ``failed``. The status is saved only while this process owns the document (``LeaseLost``
+    otherwise): from then on its offers are visible.
     """
     stats = dict(sorted(context.stats.items()))
     stats.update(
@@ -545,10 +757,14 @@ def _finish(document: SourceDocument, processor_name: str, context: IngestContex
             f"currency): priced in {settings.DEFAULT_CURRENCY}, the site default. Check them, then set the "
             "vendor's default currency or re-ingest with --currency"
         )
+    for key, count in outcome.changed.items():
+        named = ", ".join(outcome.changed_refs[key])
+        more = f" and {count - REFS_NAMED:,} more" if count > REFS_NAMED else ""
+        warnings.append(f"{counted(count, 'offer')} {CHANGED_TEXT_WARNINGS[key]}: {named}{more}")
     extra = {
         **document.extra,
-        "errors": [e.as_dict() for e in outcome.errors],
-        "skipped": [{**e.as_dict(), "reason": e.skipped} for e in outcome.skipped],
+        "errors": [_clean(e.as_dict()) for e in outcome.errors],
+        "skipped": [_clean({**e.as_dict(), "reason": e.skipped}) for e in outcome.skipped],
         "warnings": warnings,
         "stats": stats,
     }
@@ -570,11 +786,17 @@ def _finish(document: SourceDocument, processor_name: str, context: IngestContex
         status = SourceDocument.Status.PARTIAL
     else:
         status = SourceDocument.Status.SUCCEEDED
-    document.processor = processor_name
-    document.status = status
-    document.extra = extra
-    document.finished_at = timezone.now()
-    document.save(update_fields=["processor", "status", "extra", "finished_at", "updated_at"])
+    now = timezone.now()
+    with transaction.atomic():
+        if not lease.ours().update(processor=processor_name, status=status, extra=extra, finished_at=now,
+                                   updated_at=now, lease_owner="", lease_expires_at=None):
+            raise LeaseLost(f"document #{document.pk} was taken over by another process before it ended")
+    document.refresh_from_db()
+
+
+def _clean(error: dict[str, str]) -> dict[str, str]:
+    """A recorded error or skipped row without control characters (PostgreSQL's JSON refuses NUL)."""
+    return {key: strip_control_characters(value)[0] for key, value in error.items()}
 
 
 def _why_no_offers(filename: str, stats: dict) -> str:
@@ -596,19 +818,6 @@ def _why_no_offers(filename: str, stats: dict) -> str:
 def _all_rows(count: int) -> str:
     """``"the 1 row was"`` / ``"all 12 rows were"``, for the reasons a document made no offers."""
     return "the 1 row was" if count == 1 else f"all {count:,} rows were"
-
-
-def _fail(document: SourceDocument, exc: Exception, started: float) -> None:
-    reason = user_message(exc, document)
-    document.status = SourceDocument.Status.FAILED
-    document.extra = {
-        **document.extra,
-        "failure": reason,
-        "errors": [{"ref": document.original_filename, "field": "", "message": reason, "value": ""}],
-        "stats": {"offers_created": 0, "errors": 1, "duration_seconds": round(time.perf_counter() - started, 3)},
-    }
-    document.finished_at = timezone.now()
-    document.save(update_fields=["status", "extra", "finished_at", "updated_at"])
 
 
 def recent_documents(*, limit: int = 20, status: str = "", vendor_name: str = "") -> Iterable[SourceDocument]:

@@ -3,7 +3,7 @@
 The ORM's ``bulk_create`` builds a model instance and prepares every value
 field by field; for a 100,000-row price list that alone takes longer than
 the rest of the pipeline. Here ids are reserved up front (a sequence range on
-PostgreSQL; on SQLite the write lock is already held by the ingest
+PostgreSQL; on SQLite the write lock is already held by the batch's
 transaction, which uses IMMEDIATE mode), rows go in as plain tuples — ``COPY``
 on PostgreSQL, ``executemany`` on SQLite — and values are adapted with the
 backend's own ``connection.ops`` adapters. Constraints are the database's:
@@ -89,9 +89,10 @@ def _copy_history(offer_ids: list[int], source_document_id: int | None) -> None:
     history = connection.ops.quote_name(PriceHistory._meta.db_table)
     offers = connection.ops.quote_name(Offer._meta.db_table)
     select = (
-        f"INSERT INTO {history} (product_id, vendor_id, condition, price, currency, observed_at, offer_id) "
-        f"SELECT o.product_id, o.vendor_id, o.condition, o.price, o.currency, o.observed_at, o.id FROM {offers} o "
-        "WHERE "
+        f"INSERT INTO {history} (product_id, vendor_id, condition, price, currency, observed_at, offer_id, "
+        "source_document_id) "
+        "SELECT o.product_id, o.vendor_id, o.condition, o.price, o.currency, o.observed_at, o.id, "
+        f"o.source_document_id FROM {offers} o WHERE "
     )
     batch, params = _batch_condition(offer_ids)
     if _may_repeat(batch, params, offer_ids[0], source_document_id):
@@ -208,3 +209,16 @@ class Adapter:
                 self._json.clear()
             text = self._json[key] = json.dumps(value, ensure_ascii=False)
         return text
+
+
+def delete_offers(offer_ids: Sequence[int]) -> None:
+    """Delete offers and their price-history points by id, in two statements (the ORM's delete
+    would load every offer first); call inside a transaction."""
+    if not offer_ids:
+        return
+    history = connection.ops.quote_name(PriceHistory._meta.db_table)
+    offers = connection.ops.quote_name(Offer._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(offer_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {history} WHERE offer_id IN ({placeholders})", list(offer_ids))
+        cursor.execute(f"DELETE FROM {offers} WHERE id IN ({placeholders})", list(offer_ids))

@@ -166,8 +166,33 @@ class ProductAlias(models.Model):
         return f"{self.kind}:{self.key} → {self.product_id}"
 
 
+class VisibleQuerySet(models.QuerySet):
+    """Rows of documents that have ended: the rows of a document still being ingested
+    (``SourceDocument.HIDDEN_STATUSES``) are written in batches and appear all at once
+    when it completes. The test reads the few unfinished documents through their status
+    index; rows without a document (chat messages) are always visible."""
+
+    def visible(self):
+        from documents.models import SourceDocument
+
+        unfinished = SourceDocument.objects.filter(status__in=SourceDocument.HIDDEN_STATUSES).values("pk")
+        return self.exclude(source_document_id__in=unfinished)
+
+
+class VisibleManager(models.Manager.from_queryset(VisibleQuerySet)):
+    """The default manager of offers and price history: every reader (API, admin, selectors,
+    reverse relations) sees visible rows only. ``all_objects`` sees every row (ingest internals)."""
+
+    def get_queryset(self):
+        return super().get_queryset().visible()
+
+
 class Offer(models.Model):
-    """One price a vendor asked for a product, as seen in one source."""
+    """One price a vendor asked for a product, as seen in one source.
+
+    ``Offer.objects`` shows the offers of ended documents only (``VisibleManager``);
+    ``Offer.all_objects`` every row.
+    """
 
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="offers", db_index=False)
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="offers", db_index=False)
@@ -195,8 +220,12 @@ class Offer(models.Model):
     extra = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = VisibleManager()
+    all_objects = models.Manager()
+
     class Meta:
         ordering = ["-id"]
+        base_manager_name = "all_objects"
         indexes = [
             models.Index(fields=["vendor", "-id"], name="offer_vendor_id"),
             models.Index(fields=["product", "-id"], name="offer_product_id"),
@@ -224,7 +253,8 @@ class Offer(models.Model):
 
 
 class PriceHistory(models.Model):
-    """A point of the per-product price series, one per offer."""
+    """A point of the per-product price series, one per offer; hidden with its offer while its
+    document is ingested (``objects``; ``all_objects`` sees every point)."""
 
     # Every point is copied inside the database from the offer just written
     # (offers.bulk), so the database does not check its offer, product and
@@ -241,8 +271,18 @@ class PriceHistory(models.Model):
     currency = models.CharField(max_length=3)
     observed_at = models.DateTimeField()
     offer = models.OneToOneField(Offer, on_delete=models.CASCADE, related_name="history_point", db_constraint=False)
+    # The offer's document, copied with it: hides the point with the offer while the
+    # document is ingested (``VisibleManager``) without a join. No index: no lookup by it.
+    source_document = models.ForeignKey(
+        "documents.SourceDocument", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+",
+        db_index=False, db_constraint=False,
+    )
+
+    objects = VisibleManager()
+    all_objects = models.Manager()
 
     class Meta:
+        base_manager_name = "all_objects"
         verbose_name_plural = "price history"
         ordering = ["product", "observed_at"]
         indexes = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -38,3 +39,18 @@ def ascii_digits(text: str) -> str:
     if text.isascii():
         return text
     return text.translate(_digit_table())
+
+
+# C0 controls but tab, line feed and carriage return; DEL; C1 controls. PostgreSQL refuses NUL in
+# text and JSON, and none of them is part of what a vendor wrote.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def strip_control_characters(text: str) -> tuple[str, int]:
+    """``(text without control characters, how many were removed)``: NUL and the other C0
+    controls except tab, line feed and carriage return, DEL (U+007F) and the C1 controls
+    (U+0080-U+009F). Source: Unicode general category Cc."""
+    if text.isprintable():  # the usual case, without a regex
+        return text, 0
+    cleaned, removed = _CONTROL.subn("", text)
+    return cleaned, removed

@@ -234,6 +234,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 _storage = Path(env_str("INGESTION_STORAGE_DIR", "./storage"))
 INGESTION_STORAGE_DIR = (_storage if _storage.is_absolute() else BASE_DIR / _storage).resolve()
 
+# A process ingesting a document renews its lease at least every third of this; a document whose
+# lease has expired lost its process and is re-run (up to INGESTION_MAX_ATTEMPTS starts) or failed.
+INGESTION_LEASE_SECONDS = env_int("INGESTION_LEASE_SECONDS", 60, minimum=1)
+INGESTION_MAX_ATTEMPTS = env_int("INGESTION_MAX_ATTEMPTS", 2, minimum=1)
+
 ENABLE_OPENAI = env_bool("ENABLE_OPENAI", False)
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")

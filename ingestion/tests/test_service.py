@@ -42,7 +42,7 @@ def test_stored_copy_is_named_by_content_inside_storage(price_list, settings):
 
 def test_reingest_is_a_new_snapshot_and_lands_on_the_same_products(price_list):
     first = ingest_path(price_list, vendor_name="Acme")
-    second = ingest_path(price_list, vendor_name="acme")  # same vendor, any case
+    second = ingest_path(price_list, vendor_name="acme", force=True)  # same vendor, any case
     assert first.pk != second.pk and first.stored_path == second.stored_path
     assert Vendor.objects.count() == 1
     assert Product.objects.count() == 2
@@ -184,7 +184,7 @@ def test_re_ingesting_identical_content_repeats_its_observation_and_adds_no_hist
     first = ingest_path(price_list, vendor_name="Acme", currency="USD")
     copy = tmp_path / "acme-again.xlsx"
     copy.write_bytes(price_list.read_bytes())
-    again = ingest_path(copy, vendor_name="Acme", currency="USD")
+    again = ingest_path(copy, vendor_name="Acme", currency="USD", force=True)
     assert again.status == first.status and again.pk != first.pk
     first_times = set(Offer.objects.filter(source_document=first).values_list("observed_at", flat=True))
     again_times = set(Offer.objects.filter(source_document=again).values_list("observed_at", flat=True))
