@@ -12,10 +12,11 @@ import copy
 from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.forms.utils import ErrorDict
 
 from documents import storage
 from documents.models import SourceDocument
-from ingestion import intake, processors, services
+from ingestion import intake, processors, services, uploads
 from ingestion.normalize import iso_currency_code
 from offers.models import Vendor
 from offers.vendors import vendor_by_name
@@ -164,7 +165,12 @@ class IngestSettingsForm(forms.Form):
 
 
 class UploadForm(IngestSettingsForm):
-    """An operator's upload: the file and how to ingest it."""
+    """An operator's upload: the file and how to ingest it.
+
+    ``size_limit`` is the request's ``uploads.SizeLimitUploadHandler`` (``install_size_limit``):
+    when it stopped the file at the limit, the form's one error is on the file, saying so
+    (not "This field is required", nor errors about the fields the stopped body never sent).
+    """
 
     file = forms.FileField(
         help_text="Spreadsheet (.xlsx, .xls, .ods, .csv), WhatsApp transcript (.txt) or Telegram chat (.txt copy, "
@@ -172,10 +178,21 @@ class UploadForm(IngestSettingsForm):
     )
     field_order = ["file", "vendor", "new_vendor", "processor", "currency", "options"]
 
+    def __init__(self, *args, size_limit: uploads.SizeLimitUploadHandler | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.size_limit = size_limit
+
+    def full_clean(self):
+        super().full_clean()
+        if self.size_limit is not None and self.size_limit.exceeded and self.is_bound:
+            self._errors = ErrorDict()  # the fields after the file were never read
+            self.cleaned_data = {}
+            self.add_error("file", self.size_limit.message)
+
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if upload.size > settings.INGESTION_MAX_FILE_BYTES:
-            raise forms.ValidationError(f"the file is larger than {settings.INGESTION_MAX_FILE_BYTES:,} bytes")
+            raise forms.ValidationError(uploads.too_large_message(settings.INGESTION_MAX_FILE_BYTES, upload.name))
         return upload
 
     def refusal(self, processor: str) -> str:
