@@ -60,7 +60,7 @@ def test_ingest_prints_the_documents_warnings_and_rows_that_are_not_offers(tmp_p
     assert code == 0
     assert "partial" in out and "1 offer, 0 rejected rows, 1 row not offers (hidden, filtered or sold out)" in out
     assert "warning: 1 offer named no currency" in err
-    code, out, _ = run("ingest", str(sheet), "--vendor", "Acme", "--json")
+    code, out, _ = run("ingest", str(sheet), "--vendor", "Acme", "--json", "--force")
     line = json.loads(out)
     assert line["rows_not_offers"] == 1 and line["warnings"][0].startswith("1 offer named no currency")
 
@@ -269,3 +269,20 @@ def test_a_processor_that_does_not_read_the_file_is_refused_naming_the_right_one
     assert "this is not a file the whatsapp_text processor reads; it looks like one for spreadsheet" in err
     assert not SourceDocument.objects.exists()
     assert set(Path(settings.INGESTION_STORAGE_DIR).rglob("*")) == stored_before  # nothing stored
+
+
+def test_ingest_says_a_file_is_unchanged_stores_nothing_and_force_ingests_it_again(tmp_path):
+    sheet = write_xlsx(tmp_path / "stock.xlsx", [HEADER, ["A", "Phone A", "10 USD", 1, "New"]])
+    code, out, _ = run("ingest", str(sheet), "--vendor", "Acme")
+    assert code == 0 and "succeeded" in out
+    first = SourceDocument.objects.get()
+    code, out, err = run("ingest", str(sheet), "--vendor", "Acme")
+    assert code == 0 and err == ""
+    assert out.strip() == (f"{sheet}: unchanged: the same content was already ingested as document #{first.pk} "
+                           f"(succeeded, {first.finished_at:%Y-%m-%d %H:%M} UTC) with the same vendor and settings; "
+                           "nothing new was stored (--force ingests it again)")
+    code, out, _ = run("ingest", str(sheet), "--vendor", "Acme", "--json")
+    assert json.loads(out)["status"] == "unchanged" and json.loads(out)["document_id"] == first.pk
+    assert SourceDocument.objects.count() == 1
+    code, out, _ = run("ingest", str(sheet), "--vendor", "Acme", "--force")
+    assert code == 0 and "succeeded" in out and SourceDocument.objects.count() == 2

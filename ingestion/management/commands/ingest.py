@@ -1,5 +1,5 @@
 """python manage.py ingest PATH [PATH ...] [--recursive] [--follow-symlinks] [--vendor NAME]
-[--processor NAME] [--option KEY=VALUE ...] [--currency CODE] [--json]
+[--processor NAME] [--option KEY=VALUE ...] [--currency CODE] [--force] [--json]
 
 A PATH may be a folder: its supported files are ingested, sorted by name;
 hidden files, sub-folders (unless --recursive), symbolic links (unless
@@ -9,6 +9,10 @@ a symbolic link, a FIFO, a device or a /proc file, not readable, empty,
 unsupported, an option its processor does not take) is refused before
 anything is stored; a special file is never opened, so a FIFO cannot hang the
 command. The checks are ``ingestion.intake``'s.
+
+A file whose content was already ingested for the same vendor with the same
+settings is reported ``unchanged`` (not an error) and nothing is stored;
+``--force`` ingests it again.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ingestion import processors
 from ingestion.intake import SourceFile, files_to_ingest
-from ingestion.services import IngestError, ingest_path
+from ingestion.services import AlreadyIngested, IngestError, ingest_path
 from offers.wording import counted
 
 
@@ -93,9 +97,11 @@ class Command(BaseCommand):
         parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                             help=f"Processor option, repeatable. Known: {processors.describe_options()}.")
         parser.add_argument("--currency", default="", help="ISO code for prices that name no currency.")
+        parser.add_argument("--force", action="store_true",
+                            help="Ingest a file again even if its content was already ingested with these settings.")
         parser.add_argument("--json", action="store_true", help="One JSON object per file on stdout.")
 
-    def handle(self, *args, paths, recursive, follow_symlinks, vendor, processor, option, currency, json: bool,
+    def handle(self, *args, paths, recursive, follow_symlinks, vendor, processor, option, currency, force, json: bool,
                **kwargs):
         options = check_option_keys(parse_options(option), processor)
         interactive = not json and sys.stderr.isatty()
@@ -114,8 +120,11 @@ class Command(BaseCommand):
             try:
                 document = ingest_path(
                     entry.path, vendor_name=vendor, processor=processor, options=options, currency=currency,
-                    progress=bar,
+                    progress=bar, force=force,
                 )
+            except AlreadyIngested as exc:
+                self._report_unchanged(entry.given, exc, as_json=json)
+                continue
             except IngestError as exc:
                 refusals.append(exc.message)
                 self._report_refused(entry.given, exc.message, as_json=json, alone=len(attempted) == 1)
@@ -166,6 +175,17 @@ class Command(BaseCommand):
             self.stderr.write(f"  {error['ref']}: {error['message']}")
         if len(document.errors) > 5:
             self.stderr.write(f"  ... {stats.get('errors', 0) - 5:,} more (GET /documents/{document.pk})")
+
+    def _report_unchanged(self, given: str, exc: AlreadyIngested, *, as_json: bool) -> None:
+        """Content already ingested with these settings: nothing stored, not an error."""
+        if as_json:
+            self.stdout.write(json_line({
+                "file": given, "document_id": exc.document.pk, "status": "unchanged", "offers_created": 0,
+                "errors": [], "reason": exc.message,
+            }))
+        else:
+            self.stdout.write(f"{given}: {exc.message} (--force ingests it again)")
+            self.stdout.flush()
 
     def _report_refused(self, given: str, reason: str, *, as_json: bool, alone: bool) -> None:
         """A file refused before anything was stored; alone, the command's error line says it."""
