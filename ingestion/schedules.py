@@ -9,7 +9,7 @@ from django_q.models import Schedule
 from documents import storage
 from documents.models import SourceDocument
 from ingestion.models import ImportRun, ImportSchedule
-from ingestion.services import IngestError, ingest_path
+from ingestion.services import AlreadyIngested, IngestError, ingest_path
 
 TASK = "ingestion.tasks.run_import_schedule"
 
@@ -42,7 +42,8 @@ def sync_q_schedule(schedule: ImportSchedule) -> None:
 
 
 def run_import(schedule: ImportSchedule) -> ImportRun:
-    """One run: skip an unchanged file, record a missing one, else ingest it."""
+    """One run: skip an unchanged file (the same sha256 as the last run's, or content already
+    ingested for this vendor with these settings), record a missing one, else ingest it."""
     now = timezone.now()
     sha256, document = "", None
     try:
@@ -65,6 +66,8 @@ def run_import(schedule: ImportSchedule) -> ImportRun:
                 failed = document.status == SourceDocument.Status.FAILED
                 outcome = ImportRun.Outcome.FAILED if failed else ImportRun.Outcome.INGESTED
                 message = document.extra.get("failure", "") if failed else f"document #{document.pk}: {document.status}"
+    except AlreadyIngested as exc:  # the file went back to content already ingested
+        outcome, message = ImportRun.Outcome.UNCHANGED, exc.message
     except (storage.StorageError, IngestError) as exc:
         outcome, message = ImportRun.Outcome.FAILED, str(exc)
 

@@ -42,6 +42,19 @@ def test_runs_skip_an_unchanged_file_and_ingest_a_changed_one(schedule, vendor_f
     assert Offer.objects.filter(currency="EUR").count() == 3
 
 
+def test_a_file_back_to_content_already_ingested_is_unchanged(schedule, vendor_file):
+    write_xlsx(vendor_file, [HEADER, ["A", "Phone A", 10, 1, "New"]])
+    first_content = vendor_file.read_bytes()
+    first = run_import(schedule)
+    write_xlsx(vendor_file, [HEADER, ["A", "Phone A", 9, 1, "New"]])
+    assert run_import(schedule).outcome == "ingested"
+    vendor_file.write_bytes(first_content)
+    back = run_import(schedule)
+    assert back.outcome == "unchanged" and back.document is None
+    assert f"already ingested as document #{first.document.pk}" in back.message
+    assert Offer.objects.count() == 2
+
+
 def test_missing_file_is_a_recorded_failure(schedule):
     run = run_import(schedule)
     assert run.outcome == "missing" and "file not found" in run.message
