@@ -1,9 +1,10 @@
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.http import FileResponse, Http404
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from documents import storage
@@ -17,6 +18,25 @@ REFRESH_SECONDS = 3
 RUNNING = (SourceDocument.Status.PENDING, SourceDocument.Status.PROCESSING)
 
 
+def stalled_documents(queryset=None):
+    """Processing documents whose process stopped renewing its lease (killed, out of memory, timed out)."""
+    queryset = SourceDocument.objects.all() if queryset is None else queryset
+    return queryset.filter(status=SourceDocument.Status.PROCESSING, lease_expires_at__lt=timezone.now())
+
+
+class StalledFilter(admin.SimpleListFilter):
+    """Documents whose ingest stopped without ending: the worker re-runs or fails them each minute."""
+
+    title = "ingest stopped"
+    parameter_name = "stalled"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Stopped without ending (lease expired)")]
+
+    def queryset(self, request, queryset):
+        return stalled_documents(queryset) if self.value() == "yes" else queryset
+
+
 @admin.register(SourceDocument)
 class SourceDocumentAdmin(admin.ModelAdmin):
     """The documents dashboard: every ingested artefact, its status, stats and errors."""
@@ -25,7 +45,7 @@ class SourceDocumentAdmin(admin.ModelAdmin):
         "id", "original_filename", "vendor", "processor", "status_badge", "offers_created", "error_count",
         "trigger", "created_at",
     ]
-    list_filter = ["status", "processor", "trigger", "vendor"]
+    list_filter = ["status", StalledFilter, "processor", "trigger", "vendor"]
     search_fields = ["original_filename", "sha256", "vendor__name"]
     list_select_related = ["vendor"]
     date_hierarchy = "created_at"
@@ -35,13 +55,14 @@ class SourceDocumentAdmin(admin.ModelAdmin):
         ("Result", {"fields": ["warnings_list", "stats_table", "errors_table", "skipped_table", "offers_preview"]}),
         ("File", {"fields": ["sha256", "size", "content_type", "stored_path", "options_json"],
                   "classes": ["collapse"]}),
-        ("Timing", {"fields": ["created_at", "started_at", "finished_at"], "classes": ["collapse"]}),
+        ("Timing", {"fields": ["created_at", "started_at", "finished_at", "attempts", "lease_owner",
+                               "lease_expires_at"], "classes": ["collapse"]}),
     ]
     readonly_fields = [
         "original_filename", "download", "vendor", "processor", "status_badge", "failure", "trigger", "previous",
         "warnings_list", "stats_table", "errors_table", "skipped_table", "offers_preview", "sha256", "size",
         "content_type", "stored_path",
-        "options_json", "created_at", "started_at", "finished_at",
+        "options_json", "created_at", "started_at", "finished_at", "attempts", "lease_owner", "lease_expires_at",
     ]
 
     def has_add_permission(self, request):
@@ -64,6 +85,18 @@ class SourceDocumentAdmin(admin.ModelAdmin):
             if offer_count and not request.user.has_perm(f"offers.delete_{model._meta.model_name}"):
                 perms_needed.add(name)
         return listed, {k: v for k, v in model_count.items() if v}, perms_needed, []
+
+    def changelist_view(self, request, extra_context=None):
+        stalled = stalled_documents().count()
+        if stalled and request.method == "GET":
+            url = reverse("admin:documents_sourcedocument_changelist") + "?stalled=yes"
+            messages.warning(request, format_html(
+                'The ingest of <a href="{}">{}</a> stopped without ending (its process was killed, ran out of memory '
+                "or timed out). The worker re-runs or fails such documents every minute; if this stays, check that "
+                "the worker (manage.py qcluster) is running, or run manage.py recover_documents.",
+                url, counted(stalled, "document"),
+            ))
+        return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # A snapshot is read-only: no save buttons (actions such as re-ingest still apply).
@@ -94,6 +127,11 @@ class SourceDocumentAdmin(admin.ModelAdmin):
     @admin.display(description="Status", ordering="status")
     def status_badge(self, document):
         colours = {"succeeded": "#2e7d32", "partial": "#ef6c00", "failed": "#c62828"}
+        if document.is_stalled:
+            return format_html(
+                '<strong style="color:#c62828">Processing, stopped</strong> (no sign of its process since {} UTC; '
+                "attempt {})", f"{document.lease_expires_at:%Y-%m-%d %H:%M:%S}", document.attempts,
+            )
         return format_html(
             '<strong style="color:{}">{}</strong>', colours.get(document.status, "#555"), document.get_status_display()
         )
