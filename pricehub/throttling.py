@@ -87,7 +87,8 @@ class ApiRateThrottle(BaseThrottle):
 
         token = request.auth
         if isinstance(token, ApiToken):
-            check(f"token:{token.pk}", f"this token ({token.key_prefix}…)")
+            # By hash, not id: unique across deployments that share one Redis.
+            check(f"token:{token.key_hash[:24]}", f"this token ({token.key_prefix}…)")
         elif request.user and request.user.is_authenticated:
             check(f"user:{request.user.pk}", f"the user {request.user}")
         else:

@@ -1,0 +1,193 @@
+"""The API's rate limit: per token, per address without credentials, 429 with Retry-After, and
+counters shared by real gunicorn workers through the database cache and through Redis."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from pricehub import throttling
+from pricehub.tokens import issue_token
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fresh_window(needed_seconds: float = 15) -> None:
+    """Sleep into the next one-minute window when fewer than ``needed_seconds`` are left of this one,
+    so the requests of a test are counted in one window."""
+    left = throttling.WINDOW_SECONDS - time.time() % throttling.WINDOW_SECONDS
+    if left < needed_seconds:
+        time.sleep(left + 0.05)
+
+
+def client_for(key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.mark.django_db
+def test_hit_counts_in_one_minute_windows():
+    start = 1_800_000_000 - 1_800_000_000 % 60  # a window's first second
+    assert throttling.hit("test:w", now=start + 1) == (1, 59)
+    assert throttling.hit("test:w", now=start + 30) == (2, 30)
+    assert throttling.hit("test:w", now=start + 59.5) == (3, 0.5)
+    assert throttling.hit("test:w", now=start + 60) == (1, 60)  # the next window starts again
+    assert throttling.hit("test:other", now=start + 30) == (1, 30)
+
+
+@pytest.mark.django_db
+def test_a_token_over_the_limit_gets_429_with_retry_after(settings, django_user_model):
+    settings.API_RATE_LIMIT_PER_MINUTE = 3
+    user = django_user_model.objects.create_user(username="bi", password="pw-bi-12345")
+    token, key = issue_token(user, name="busy")
+    _, other_key = issue_token(user, name="quiet")
+    fresh_window()
+    client = client_for(key)
+    assert [client.get("/vendors").status_code for _ in range(3)] == [200, 200, 200]
+    response = client.get("/vendors")
+    assert response.status_code == 429
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    assert "rate limit of 3 requests a minute reached for this token" in response.json()["detail"]
+    assert token.key_prefix in response.json()["detail"]
+    assert client_for(other_key).get("/vendors").status_code == 200  # each token has its own count
+
+
+@pytest.mark.django_db
+def test_requests_without_valid_credentials_are_limited_per_address(settings):
+    settings.API_RATE_LIMIT_PER_MINUTE = 3
+    fresh_window()
+    client = APIClient(REMOTE_ADDR="203.0.113.7")
+    statuses = [client.get("/offers").status_code for _ in range(2)]
+    statuses.append(client.get("/offers", HTTP_AUTHORIZATION="Token phk_guessed").status_code)
+    assert statuses == [401, 401, 401]
+    response = client.get("/offers", HTTP_AUTHORIZATION="Token phk_guessed-again")
+    assert response.status_code == 429 and "the address 203.0.113.7" in response.json()["detail"]
+    assert client.get("/offers").status_code == 429
+    assert APIClient(REMOTE_ADDR="203.0.113.8").get("/offers").status_code == 401  # another address
+
+
+@pytest.mark.django_db
+def test_x_forwarded_for_is_trusted_only_for_the_configured_proxies(settings):
+    settings.API_RATE_LIMIT_PER_MINUTE = 1
+    fresh_window()
+    client = APIClient(REMOTE_ADDR="198.51.100.1")
+    assert client.get("/offers", HTTP_X_FORWARDED_FOR="10.0.0.1").status_code == 401
+    # NUM_PROXIES 0: a forged X-Forwarded-For does not give a new count.
+    assert client.get("/offers", HTTP_X_FORWARDED_FOR="10.0.0.2").status_code == 429
+
+
+# ----------------------------------------------------------------------------- real gunicorn workers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str, key: str):
+    request = urllib.request.Request(url, headers={"Authorization": f"Token {key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+def server_env(tmp_path: Path, limit: int) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS_URL", "SECURE_"))}
+    env.update(
+        PRICEHUB_ENV_FILE="none", DEBUG="false", SECRET_KEY="throttle-test-" + "k3y" * 20,
+        ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="false", STATIC_ROOT=str(tmp_path / "static"),
+        INGESTION_STORAGE_DIR=str(tmp_path / "storage"), DJANGO_SETTINGS_MODULE="pricehub.settings",
+        API_RATE_LIMIT_PER_MINUTE=str(limit),
+    )
+    return env
+
+
+def redis_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def database_env(tmp_path, transactional_db):
+    """Environment for processes that share the test's database and a user's write token in it:
+    on PostgreSQL the test database itself (rows committed); on SQLite a migrated file."""
+    if connection.vendor == "postgresql":
+        from django.contrib.auth import get_user_model
+
+        settings_dict = connection.settings_dict
+        url = (f"postgres://{settings_dict['USER']}:{settings_dict['PASSWORD'] or ''}@{settings_dict['HOST']}:"
+               f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}")
+        user = get_user_model().objects.create_user(username="bi", password="pw-bi-12345")
+        _, key = issue_token(user, name="gunicorn test", scope="write")
+        return {"DATABASE_URL": url}, key
+    env = {"SQLITE_PATH": str(tmp_path / "db.sqlite3")}
+    full = {**server_env(tmp_path, 1), **env}
+    full.pop("DATABASE_URL", None)
+    manage = [sys.executable, "manage.py"]
+    for args in (["migrate", "--noinput"], ["createcachetable"]):
+        subprocess.run(manage + args, cwd=ROOT, env=full, check=True, capture_output=True, timeout=300)
+    subprocess.run(manage + ["shell", "-c", "from django.contrib.auth import get_user_model; "
+                             "get_user_model().objects.create_user(username='bi', password='pw-bi-12345')"],
+                   cwd=ROOT, env=full, check=True, capture_output=True, timeout=60)
+    made = subprocess.run(manage + ["create_api_token", "bi", "--scope", "write"], cwd=ROOT, env=full, check=True,
+                          capture_output=True, text=True, timeout=60)
+    return env, made.stdout.strip()
+
+
+@pytest.mark.parametrize("cache", ["database", "redis"])
+def test_two_gunicorn_workers_share_one_limit(tmp_path, database_env, cache):
+    if cache == "redis" and not redis_answers():
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    limit, requests = 10, 30
+    db_env, key = database_env
+    env = {**server_env(tmp_path, limit), **db_env}
+    if "DATABASE_URL" not in db_env:
+        env.pop("DATABASE_URL", None)
+    if cache == "redis":
+        env["REDIS_URL"] = "redis://127.0.0.1:6379/13"
+    access_log = tmp_path / "access.log"
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "pricehub.wsgi", "--workers", "2", "--bind",
+         f"127.0.0.1:{port}", "--access-logfile", str(access_log), "--access-logformat", "%(p)s %(s)s %(U)s"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.1)
+        fresh_window(needed_seconds=25)
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            answers = list(pool.map(lambda _: get(base + "/vendors", key), range(requests)))
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200] * limit + [429] * (requests - limit), stderr.decode()[-2000:]
+    waits = [int(headers["Retry-After"]) for status, headers in answers if status == 429]
+    assert all(1 <= wait <= 60 for wait in waits)
+    served = [line.split()[:2] for line in access_log.read_text().splitlines() if line.endswith(" /vendors")]
+    pids = {pid for pid, _ in served}
+    # Both workers answered; had each counted alone, one of them would have let more than
+    # `limit` through between them (30 requests: one worker saw at least 15).
+    assert len(served) == requests and len(pids) == 2, served
