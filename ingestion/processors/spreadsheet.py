@@ -87,7 +87,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
+from python_calamine import CalamineError, CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
 try:  # .xls row visibility and number formats (calamine gives neither); optional
     import xlrd
@@ -95,6 +95,10 @@ except ImportError:  # pragma: no cover - without it .xls reads as before, value
     xlrd = None
 
 from ingestion.normalize import currency_from_header, parse_condition, parse_currency
+from ingestion.processors import html_table, workbook_limits
+from ingestion.processors.html_table import HtmlTable, looks_like_html
+from ingestion.processors.html_table import detect_encoding as html_encoding
+from ingestion.processors.protected import is_encrypted, password_message
 from offers.text import strip_accents
 from ingestion.types import IngestContext, Item, OfferCandidate, RowError
 
@@ -104,6 +108,7 @@ HEADER_SCAN_ROWS = 30
 PROGRESS_EVERY = 5000
 CSV_SNIFF_LINES = 50
 CSV_SNIFF_CHARS = 64 * 1024
+HTML_SNIFF_BYTES = 4096
 
 # Field -> header synonyms, as written (folded with ``fold_header`` when the module loads, so
 # accents and letter case do not matter here). Sources: the vendors' files seen so far, the
@@ -389,6 +394,8 @@ class SpreadsheetProcessor:
         if suffix in (".xlsx", ".xlsm", ".ods"):
             return 95 if is_zip else 30
         if suffix == ".xls":
+            if not (is_ole2 or is_zip) and looks_like_html(head):
+                return 95  # an ERP's "Excel" export that is an HTML table
             return 95 if is_ole2 else (60 if is_zip else 30)
         if suffix == ".csv":
             return 90 if _looks_like_text(head) else 20
@@ -404,10 +411,17 @@ class SpreadsheetProcessor:
         path = Path(path)
         filename = context.filename or path.name
         with open(path, "rb") as handle:
-            magic = handle.read(4)
+            head = handle.read(HTML_SNIFF_BYTES)
+        magic = head[:4]
         if magic not in (_ZIP_MAGIC, _OLE2_MAGIC[:4]):  # by content, so a misnamed file still reads
-            yield from self._process_csv(path, filename, context)
+            workbook_limits.file_size_check(path, filename)
+            if looks_like_html(head):
+                yield from self._process_html(path, filename, context)
+            else:
+                yield from self._process_csv(path, filename, context)
             return
+        if magic == _OLE2_MAGIC[:4] and is_encrypted(path):
+            raise ValueError(password_message(filename))
         parts: XlsxParts | XlsParts | OdsParts | None = None
         try:
             if magic == _OLE2_MAGIC[:4] and xlrd is not None:
@@ -419,21 +433,49 @@ class SpreadsheetProcessor:
             elif zipfile.is_zipfile(path):
                 try:
                     parts = XlsxParts(path)
+                    # Limits before calamine opens the package (it cannot be stopped once it reads a sheet).
+                    parts.check(filename)
                     if "xl/workbook.xml" not in parts.names:  # not SpreadsheetML: OpenDocument?
                         content = "content.xml" in parts.names
                         parts.close()
                         parts = OdsParts(path) if content else None
+                        if parts is not None:
+                            parts.check(filename)
                 except (zipfile.BadZipFile, OSError):
                     parts = None
             with open(path, "rb") as handle:
                 workbook = CalamineWorkbook.from_filelike(handle)
-                tables = list(_workbook_tables(workbook, context, parts))
+                tables = list(_workbook_tables(workbook, context, parts, filename))
                 yield from _process_tables(tables, context)
+        except PasswordError:
+            raise ValueError(password_message(filename)) from None
         except CalamineError as exc:
             yield RowError(ref=filename, message=f"cannot read the workbook {filename!r}: {exc}")
         finally:
             if parts is not None:
                 parts.close()
+
+    def _process_html(self, path: Path, filename: str, context: IngestContext) -> Iterator[Item]:
+        """An HTML page saved as .xls: its first table (see ``html_table``)."""
+        encoding = html_encoding(path, context.options.get("encoding") or "")
+        context.stats["html_table"] = 1
+        context.stats[f"encoding:{encoding}"] = 1
+        table_rows = HtmlTable(path, filename, encoding)
+        rows = iter(table_rows)
+        table = Table(
+            name=filename,
+            head=[row for _, row in zip(range(HEADER_SCAN_ROWS), rows)],
+            rest=rows,
+            ref_prefix="row ",
+            row_number=_excel_row_number,
+        )
+        yield from _process_tables([table], context)
+        for index in table_rows.cut_rows:
+            yield RowError(
+                ref=f"row {index + 1}",
+                message=f"a cell of row {index + 1} is longer than {html_table.MAX_CELL_CHARS:,} characters "
+                        "(Excel's limit for a cell); only its beginning was read",
+            )
 
     def _process_csv(self, path: Path, filename: str, context: IngestContext) -> Iterator[Item]:
         data = path.read_bytes()
@@ -482,7 +524,8 @@ processor = SpreadsheetProcessor()
 # --------------------------------------------------------------------------- workbooks
 
 def _workbook_tables(
-    workbook: CalamineWorkbook, context: IngestContext, parts: XlsxParts | XlsParts | OdsParts | None
+    workbook: CalamineWorkbook, context: IngestContext, parts: XlsxParts | XlsParts | OdsParts | None,
+    filename: str = "",
 ) -> Iterator[Table]:
     for meta in workbook.sheets_metadata:
         if meta.typ != SheetTypeEnum.WorkSheet:
@@ -490,11 +533,14 @@ def _workbook_tables(
         if meta.visible != SheetVisibleEnum.Visible:
             context.stats["hidden_sheets"] += 1
             continue
+        if isinstance(parts, XlsxParts):  # its used range bounded before calamine loads it whole
+            parts.scan_sheet(meta.name, filename)
         sheet = workbook.get_sheet_by_name(meta.name)
         context.stats["sheets"] += 1
         if sheet.start is None:  # no cells at all
             context.stats["sheets_skipped"] += 1
             continue
+        workbook_limits.check_range(filename, f"sheet {meta.name!r}", sheet.end[0] + 1, sheet.end[1] + 1)
         # iter_rows() yields rows from row 1 (leading blank rows included) but
         # columns from the first used column: shift merged ranges and columns likewise.
         first_column = sheet.start[1]
@@ -737,9 +783,31 @@ class XlsxParts:
         self._sheet_parts: dict[str, str] | None = None
         self._currency_styles: dict[int, str] | None = None
         self.truncated_styles = False
+        self.scans: dict[str, workbook_limits.SheetScan] = {}  # sheet part -> what its scan found
 
     def close(self) -> None:
         self.archive.close()
+
+    def check(self, filename: str) -> None:
+        """The package's limits (``workbook_limits.check_package``), and the true size of the XML
+        parts calamine reads when it opens the workbook (shared strings, styles, workbook,
+        relationships); the sheets are checked one by one (``scan_sheet``). Raises
+        ``WorkbookLimitError``."""
+        workbook_limits.check_package(self.archive, filename)
+        for info in self.archive.infolist():
+            name = info.filename
+            if name.endswith((".xml", ".rels")) and not name.startswith(("xl/worksheets/", "xl/chartsheets/")):
+                for _ in workbook_limits.verified_stream(self.archive, info, filename):
+                    pass
+
+    def scan_sheet(self, sheet_name: str, filename: str) -> None:
+        """Bound the sheet's used range before calamine loads it (``workbook_limits.scan_xlsx_sheet``);
+        its hidden rows are kept for ``layout``. Raises ``WorkbookLimitError``."""
+        part = self.sheet_part(sheet_name)
+        if part is None or part in self.scans:
+            return
+        chunks = workbook_limits.verified_stream(self.archive, self.archive.getinfo(part), filename)
+        self.scans[part] = workbook_limits.scan_xlsx_sheet(chunks, filename, sheet_name)
 
     def sheet_part(self, name: str) -> str | None:
         """The package part holding the sheet called ``name``, or ``None``."""
@@ -835,26 +903,33 @@ class XlsxParts:
         currency = bytearray()
         filter_range: tuple[int, int] | None = None
         last_row = 0
-        with self.archive.open(part) as stream:
-            for chunk in _whole_tag_chunks(stream):
-                if b"hidden" in chunk or b'ht="0' in chunk:
-                    for tag in _ROW_TAG_RE.finditer(chunk):
-                        number = _ROW_NUMBER_RE.search(tag.group())
-                        last_row = int(number.group(1)) if number else last_row + 1
-                        if _ROW_HIDDEN_RE.search(tag.group()) and 0 < last_row <= MAX_SHEET_ROWS:
-                            _set_flag(hidden, last_row - 1, 1)
-                if cell_re is not None:
-                    for cell in cell_re.finditer(chunk):
-                        style = _CELL_STYLE_RE.search(cell.group())
-                        slot = style_slot.get(int(style.group(1))) if style else None
-                        row = int(cell.group(1))
-                        if slot and 0 < row <= MAX_SHEET_ROWS:
-                            _set_flag(currency, row - 1, slot)
-                if b"autoFilter" in chunk:
-                    found = _AUTOFILTER_RE.search(chunk)
-                    if found:
-                        first = int(found.group(2))
-                        filter_range = (first, int(found.group(4) or first))
+        scan = self.scans.get(part)
+        if scan is not None:  # the rows were read before calamine loaded the sheet
+            hidden = bytearray(scan.hidden or b"")
+            filter_range = scan.filter_rows
+        if scan is not None and cell_re is None:
+            chunks: Iterable[bytes] = ()  # nothing more to read in the part
+        else:
+            chunks = _part_chunks(self.archive, part)
+        for chunk in chunks:
+            if scan is None and (b"hidden" in chunk or b'ht="0' in chunk):
+                for tag in _ROW_TAG_RE.finditer(chunk):
+                    number = _ROW_NUMBER_RE.search(tag.group())
+                    last_row = int(number.group(1)) if number else last_row + 1
+                    if _ROW_HIDDEN_RE.search(tag.group()) and 0 < last_row <= MAX_SHEET_ROWS:
+                        _set_flag(hidden, last_row - 1, 1)
+            if cell_re is not None:
+                for cell in cell_re.finditer(chunk):
+                    style = _CELL_STYLE_RE.search(cell.group())
+                    slot = style_slot.get(int(style.group(1))) if style else None
+                    row = int(cell.group(1))
+                    if slot and 0 < row <= MAX_SHEET_ROWS:
+                        _set_flag(currency, row - 1, slot)
+            if scan is None and b"autoFilter" in chunk:
+                found = _AUTOFILTER_RE.search(chunk)
+                if found:
+                    first = int(found.group(2))
+                    filter_range = (first, int(found.group(4) or first))
         if filter_range:
             first, last = filter_range
             for index in range(first, min(last, len(hidden))):  # below the filter's header row
@@ -944,6 +1019,12 @@ def _finished_elements(stream, *, starts: bool = False) -> Iterator[tuple[str, E
             stack[-1].remove(element)
 
 
+def _part_chunks(archive: zipfile.ZipFile, part: str) -> Iterator[bytes]:
+    """A package part's bytes in whole-tag chunks (``_whole_tag_chunks``), the part closed after."""
+    with archive.open(part) as stream:
+        yield from _whole_tag_chunks(stream)
+
+
 def _whole_tag_chunks(stream) -> Iterator[bytes]:
     """The stream's bytes in chunks of about ``_SCAN_CHUNK`` that never cut a tag in two
     (``<`` cannot occur inside an XML tag, so a chunk ends before its last ``<``)."""
@@ -991,6 +1072,13 @@ class OdsParts:
 
     def close(self) -> None:
         self.archive.close()
+
+    def check(self, filename: str) -> None:
+        """Bound every table's used range in ``content.xml`` before calamine loads it
+        (``workbook_limits.scan_ods_content``); raises ``WorkbookLimitError``."""
+        if "content.xml" in self.archive.namelist():
+            info = self.archive.getinfo("content.xml")
+            workbook_limits.scan_ods_content(workbook_limits.verified_stream(self.archive, info, filename), filename)
 
     def _has_marks(self) -> tuple[bool, bool]:
         if self._marks is None:

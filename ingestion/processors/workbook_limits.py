@@ -231,7 +231,8 @@ def scan_xlsx_sheet(chunks, filename: str, sheet_name: str) -> SheetScan:
     where = f"sheet {sheet_name!r}"
     scan = SheetScan()
     hidden = bytearray()
-    last_row = 0
+    last_row = 0  # the last row with cells
+    position = 0  # the row a row without a number follows
     columns = 26  # single-letter references are not looked at one by one: A..Z
     first = True
     for chunk in _whole_tags(chunks):
@@ -240,7 +241,8 @@ def scan_xlsx_sheet(chunks, filename: str, sheet_name: str) -> SheetScan:
             prefix = _ROOT_PREFIX_RE.search(chunk)
             tag = prefix.group(1) if prefix and prefix.group(1) else b""
             row_open = b"<" + tag + b"row"
-            numbered_row_re = re.compile(re.escape(row_open) + rb' r="(\d+)"')  # r first, as writers put it
+            # r first, as writers put it; a row without cells (<row r="9"/>) extends no range
+            numbered_row_re = re.compile(re.escape(row_open) + rb' r="(\d+)"[^>]*(?<!/)>')
             row_re = re.compile(re.escape(row_open) + rb"\b([^>]*)>")
             cell_open = b"<" + tag + b"c"
             maybe_unplaced_re = re.compile(re.escape(cell_open) + rb'[\s>/](?!r=")')
@@ -255,11 +257,13 @@ def scan_xlsx_sheet(chunks, filename: str, sheet_name: str) -> SheetScan:
         if len(numbers) == chunk.count(row_open) and not marks_hidden:
             if numbers:
                 last_row = max(last_row, max(map(int, numbers)))
-        else:  # rows without a number, or with r later among the attributes, or hidden rows
+                position = last_row
+        else:  # rows without a number, or with r later among the attributes, or empty, or hidden
             for attributes in row_re.findall(chunk):
                 number = _ROW_NUMBER_RE.search(attributes)
-                row = int(number.group(1)) if number else last_row + 1
-                last_row = max(last_row, row)
+                row = position = int(number.group(1)) if number else position + 1
+                if not attributes.endswith(b"/"):
+                    last_row = max(last_row, row)
                 if marks_hidden and _HIDDEN_RE.search(attributes) and 0 < row <= max_rows:
                     if row > len(hidden):
                         hidden.extend(bytes(row - len(hidden)))
@@ -347,3 +351,73 @@ def file_size_check(path: Path, filename: str) -> None:
     size = Path(path).stat().st_size
     if size > limit("INGESTION_MAX_UNCOMPRESSED_BYTES"):
         raise too_large(filename, size, "is")
+
+
+# --------------------------------------------------------------------------- an OpenDocument spreadsheet
+
+_ODS_TAG_RE = re.compile(
+    rb"<(/?)table:(table-row|table-cell|covered-table-cell|table(?=[\s>/]))([^>]*?)(/?)>"
+)
+_ODS_REPEAT_RE = re.compile(rb'table:number-(?:rows|columns)-repeated="(\d+)"')
+_ODS_NAME_RE = re.compile(rb'table:name="([^"]*)"')
+
+
+def scan_ods_content(chunks, filename: str) -> None:
+    """Bound every table's used range in an .ods ``content.xml`` before calamine loads it.
+
+    OpenDocument 1.2 Part 1 (19.615, 19.684): rows and cells repeat with
+    ``table:number-rows-repeated`` / ``table:number-columns-repeated``, so a few bytes can
+    stand for billions of cells. Positions are followed tag by tag; the used range runs to
+    the last row and column holding a value (``office:value-type``, or any content: a cell
+    that is not empty), as calamine counts it; trailing empty rows and cells, which
+    LibreOffice writes by the million, do not count. Raises ``WorkbookLimitError`` naming
+    the table when its rows or cells exceed the limits.
+    """
+    max_rows = limit("INGESTION_MAX_SHEET_ROWS")
+    max_cells = limit("INGESTION_MAX_SHEET_CELLS")
+    name = ""
+    row = column = 0
+    row_repeat = 1
+    last_row = last_column = 0  # 1-based extent of the cells holding something
+    cell_open: tuple[int, int] | None = None  # (column, repeat) of a cell whose content is still to come
+    for chunk in _whole_tags(chunks):
+        for tag in _ODS_TAG_RE.finditer(chunk):
+            closing, kind, attributes, empty = tag.groups()
+            if kind == b"table":
+                if not closing:
+                    found = _ODS_NAME_RE.search(attributes)
+                    name = found.group(1).decode("utf-8", "replace") if found else ""
+                    row = column = last_row = last_column = 0
+                continue
+            if kind == b"table-row":
+                if closing:
+                    row += row_repeat
+                    continue
+                repeat = _ODS_REPEAT_RE.search(attributes)
+                row_repeat = int(repeat.group(1)) if repeat else 1
+                column = 0
+                if empty:
+                    row += row_repeat
+                continue
+            # a cell (or a covered cell)
+            if closing:
+                if cell_open is not None:  # a cell with content (text) between its tags
+                    start, repeat = cell_open
+                    last_column = max(last_column, start + repeat)
+                    last_row = max(last_row, row + row_repeat)
+                    cell_open = None
+                continue
+            repeat = _ODS_REPEAT_RE.search(attributes)
+            span = int(repeat.group(1)) if repeat else 1
+            if b"value-type" in attributes:
+                last_column = max(last_column, column + span)
+                last_row = max(last_row, row + row_repeat)
+            elif not empty:
+                cell_open = (column, span)
+            column += span
+            if last_row > max_rows:
+                raise too_many_rows(filename, f"sheet {name!r}")
+            if last_row * last_column > max_cells:
+                raise too_many_cells(filename, f"sheet {name!r}", last_row, last_column)
+        if last_row > max_rows:
+            raise too_many_rows(filename, f"sheet {name!r}")
