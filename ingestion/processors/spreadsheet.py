@@ -72,6 +72,7 @@ Rules
 
 from __future__ import annotations
 
+import codecs
 import csv
 import html
 import io
@@ -108,6 +109,7 @@ HEADER_SCAN_ROWS = 30
 PROGRESS_EVERY = 5000
 CSV_SNIFF_LINES = 50
 CSV_SNIFF_CHARS = 64 * 1024
+CSV_GUESS_BYTES = 4 * 1024 * 1024  # what charset-normalizer judges of a file neither UTF-8 nor cp1252
 HTML_SNIFF_BYTES = 4096
 
 # Field -> header synonyms, as written (folded with ``fold_header`` when the module loads, so
@@ -478,18 +480,25 @@ class SpreadsheetProcessor:
             )
 
     def _process_csv(self, path: Path, filename: str, context: IngestContext) -> Iterator[Item]:
-        data = path.read_bytes()
+        """The CSV, streamed: memory holds a line (at most ``INGESTION_MAX_CSV_LINE_CHARS``
+        characters; a longer one is a ``RowError`` and is not read) and the rows not yet consumed."""
         try:
-            text, encoding = decode_csv(data, context.options.get("encoding") or None)
+            encoding, newlines = csv_encoding(path, context.options.get("encoding") or None)
         except (UnicodeDecodeError, LookupError) as exc:
             yield RowError(ref=filename, message=f"cannot decode {filename!r} as text: {exc}")
             return
-        delimiter = context.options.get("delimiter") or _sniff_delimiter(text) or ","
+        with open(path, encoding=encoding, newline="") as handle:
+            sample = handle.read(CSV_SNIFF_CHARS + 1)
+        delimiter = context.options.get("delimiter") or _sniff_delimiter(sample) or ","
         if delimiter in ("tab", "\\t"):
             delimiter = "\t"
-        context.stats[f"encoding:{encoding}"] = 1
+        context.stats[f"encoding:{'utf-8' if encoding == 'utf-8-sig' else encoding}"] = 1
         context.stats[f"delimiter:{'tab' if delimiter == chr(9) else delimiter}"] = 1
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        handle = open(path, encoding=encoding, newline="")
+        too_long: list[int] = []  # physical lines longer than the limit
+        max_line = workbook_limits.csv_line_limit()
+        reader = csv.reader(_bounded_lines(handle, max_line, too_long), delimiter=delimiter)
+        limit = workbook_limits.RowLimit(filename, "the CSV file")
         starts: list[int] = []  # 1-based line where each record read so far starts
         broken: list[RowError] = []
 
@@ -500,9 +509,12 @@ class SpreadsheetProcessor:
                 for record in reader:
                     starts.append(previous + 1)
                     previous = reader.line_num
+                    limit.add(record)
                     yield record
             except csv.Error as exc:
                 broken.append(RowError(ref=f"line {previous + 1}", message=f"CSV reading stopped: {exc}"))
+            finally:
+                handle.close()
 
         rows = records()
         table = Table(
@@ -511,11 +523,20 @@ class SpreadsheetProcessor:
             rest=rows,
             ref_prefix="line ",
             row_number=starts.__getitem__,
-            total_rows=text.count("\n") + 1,
+            total_rows=newlines + 1,
             strict_width=True,
         )
-        yield from _process_tables([table], context)
+        try:
+            yield from _process_tables([table], context)
+        finally:
+            handle.close()
         yield from broken
+        for number in too_long:
+            yield RowError(
+                ref=f"line {number}",
+                message=(f"line {number} is longer than {max_line:,} characters (limit INGESTION_MAX_CSV_LINE_CHARS) "
+                         "and was not read; is this really a CSV price list?"),
+            )
 
 
 processor = SpreadsheetProcessor()
@@ -1462,6 +1483,65 @@ def decode_csv(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     if best is None:
         data.decode("cp1252")  # raises the UnicodeDecodeError that names the byte
     return str(best), best.encoding
+
+
+def csv_encoding(path: Path, encoding: str | None = None) -> tuple[str, int]:
+    """The encoding to read a CSV file with, and its count of ``\\n`` bytes, in one streamed pass.
+
+    The rules of ``decode_csv`` (the ``encoding`` option, a UTF-16 byte order mark, strict
+    UTF-8 with or without a BOM (``"utf-8-sig"``), strict cp1252), except that
+    charset-normalizer judges the first ``CSV_GUESS_BYTES`` only. Raises
+    ``UnicodeDecodeError`` (naming the byte) when no rule decodes the file, ``LookupError``
+    for an unknown encoding option.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+        if encoding:
+            candidates = [encoding]
+        elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            candidates = ["utf-16"]
+        else:
+            candidates = ["utf-8-sig", "cp1252"]
+        for index, name in enumerate(candidates):
+            handle.seek(0)
+            decoder = codecs.getincrementaldecoder(name)()
+            newlines = 0
+            try:
+                while chunk := handle.read(1 << 20):
+                    decoder.decode(chunk)
+                    newlines += chunk.count(b"\n")
+                decoder.decode(b"", final=True)
+                return name, newlines
+            except UnicodeDecodeError:
+                if index == len(candidates) - 1 and (encoding or name == "utf-16"):
+                    raise
+        from charset_normalizer import from_bytes
+
+        handle.seek(0)
+        sample = handle.read(CSV_GUESS_BYTES)
+        best = from_bytes(sample, cp_isolation=_CODEPAGE_HINTS).best()
+        if best is None:
+            sample.decode("cp1252")  # raises the UnicodeDecodeError that names the byte
+        handle.seek(0)
+        newlines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        return best.encoding, newlines
+
+
+def _bounded_lines(handle, limit: int, too_long: list[int]) -> Iterator[str]:
+    """The lines of a text file opened with ``newline=""``; a line longer than ``limit``
+    characters is read past in pieces (never held whole), its number added to ``too_long``,
+    and given as an empty line (so line numbers stay right)."""
+    number = 0
+    while line := handle.readline(limit + 1):
+        number += 1
+        if len(line) > limit and not line.endswith(("\n", "\r")):
+            while piece := handle.readline(1 << 20):
+                if piece.endswith(("\n", "\r")):
+                    break
+            too_long.append(number)
+            yield "\n"
+            continue
+        yield line
 
 
 def _looks_like_text(head: bytes) -> bool:

@@ -51,6 +51,8 @@ DEFAULTS = {
     # Cells of one sheet's used range (rows x columns), which calamine holds at 32 bytes each:
     # 40,000,000 is about 1.3 GB, a 1,048,576-row sheet of 38 columns.
     "INGESTION_MAX_SHEET_CELLS": 40_000_000,
+    # Characters of one CSV line; a longer line is reported and not read (csv's own field limit is 131,072).
+    "INGESTION_MAX_CSV_LINE_CHARS": 1_048_576,
 }
 # Parts smaller than this are not held to the ratio (a few KB of repeated style XML compress 50:1).
 RATIO_FLOOR_BYTES = 1 << 20
@@ -339,6 +341,11 @@ class RowLimit:
                 f"{self.filename}: {self.where} has more than {self.max_cells:,} cells "
                 f"(limit INGESTION_MAX_SHEET_CELLS); split the list into smaller files"
             )
+
+
+def csv_line_limit() -> int:
+    """``INGESTION_MAX_CSV_LINE_CHARS``: the longest CSV line read, in characters."""
+    return limit("INGESTION_MAX_CSV_LINE_CHARS")
 
 
 def check_range(filename: str, where: str, rows: int, columns: int) -> None:
