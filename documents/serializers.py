@@ -1,3 +1,5 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from documents.models import SourceDocument
@@ -40,11 +42,18 @@ class DocumentDetailSerializer(DocumentSerializer):
 UPLOAD_FIELDS = ("file", "vendor", "processor", "currency", "option", "force")
 
 
+@extend_schema_field(OpenApiTypes.BINARY)
+class UploadedFileField(serializers.FileField):
+    """A file sent in a multipart body (binary in the OpenAPI schema, not a URL)."""
+
+
 class DocumentUploadSerializer(serializers.Serializer):
     """``POST /documents`` (multipart): a price list and how to ingest it."""
 
-    file = serializers.FileField(help_text="The price list: spreadsheet (.xlsx, .xls, .ods, .csv), WhatsApp "
-                                           "transcript (.txt) or Telegram chat (.txt copy, result.json).")
+    file = UploadedFileField(
+        help_text="The price list: spreadsheet (.xlsx, .xls, .ods, .csv), WhatsApp transcript (.txt) or Telegram "
+                  "chat (.txt copy, result.json)."
+    )
     vendor = serializers.CharField(required=False, default="", allow_blank=True, max_length=200,
                                    help_text="The vendor's name (made if new). Needed for spreadsheets; a chat may "
                                              "go without, each sender becoming a provisional vendor.")
