@@ -11,6 +11,7 @@ API clients, and a page saying the same for browsers (an ``Accept`` header namin
 
 from __future__ import annotations
 
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -44,15 +45,25 @@ def refusal_response(request: HttpRequest, status: int, message: str) -> HttpRes
         "content_length": _declared_length(request),
     }
     if "text/html" not in request.headers.get("Accept", ""):
-        return JsonResponse(details, status=status)
+        return _with_length(JsonResponse(details, status=status))
     back = request.headers.get("Referer", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.META.get("HTTP_HOST", "")}):
+    try:
+        host = request.get_host()
+    except DisallowedHost:
+        host = ""
+    if not host or not url_has_allowed_host_and_scheme(back, allowed_hosts={host}):
         back = "/"
     page = render_to_string("pricehub/request_refused.html", {
         **details, "title": TITLES.get(status, "Request refused"), "back": back,
         "max_file": uploads.size(details["max_file_bytes"]), "max_file_bytes_text": f"{details['max_file_bytes']:,}",
     })
-    return HttpResponse(page, status=status)
+    return _with_length(HttpResponse(page, status=status))
+
+
+def _with_length(response: HttpResponse) -> HttpResponse:
+    """The response with its Content-Length (the middlewares that would add it do not run)."""
+    response["Content-Length"] = str(len(response.content))
+    return response
 
 
 def _declared_length(request: HttpRequest) -> int | None:
