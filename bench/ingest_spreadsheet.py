@@ -76,9 +76,9 @@ def child(args) -> None:
     from ingestion.services import ingest_path
 
     runs = []
-    for _ in range(2):  # a first ingest (every product new), then the same list again (every product known)
+    for again in (False, True):  # a first ingest (every product new), then the same list again (every product known)
         start = time.perf_counter()
-        document = ingest_path(args.file, vendor_name="Bench Vendor", currency="USD")
+        document = ingest_path(args.file, vendor_name="Bench Vendor", currency="USD", force=again)
         runs.append(time.perf_counter() - start)
     print(json.dumps({
         "seconds": runs[0], "again_seconds": runs[1], "status": document.status,
