@@ -276,10 +276,16 @@ def process_document(document: SourceDocument, *, progress: Progress | None = No
     or that has ended, is returned as it is, untouched. Offers left by an earlier attempt that
     was killed are discarded before the file is read again.
     """
-    lease = Lease.claim(document)
+    started = time.perf_counter()
+    try:
+        lease = Lease.claim(document)
+    except DatabaseError as exc:  # say so on the document rather than leave it pending unexplained
+        log.warning("document %s could not be claimed: %s", document.pk, exc)
+        record_failure(document, f"the database refused to start the ingest ({exc}); re-ingest it", started=started,
+                       unless_claimed=True)
+        return document
     if lease is None:
         return document
-    started = time.perf_counter()
     try:
         with lease:
             discard_offers(document)
@@ -330,13 +336,14 @@ def discard_offers(document: SourceDocument, *, batch: int = BATCH_SIZE) -> int:
 
 
 def record_failure(document: SourceDocument, reason: str, *, started: float | None = None,
-                   lease: Lease | None = None) -> bool:
+                   lease: Lease | None = None, unless_claimed: bool = False) -> bool:
     """Save ``document`` as failed with ``reason`` after discarding the offers it got so far.
 
     Tried ``BOOKKEEPING_TRIES`` times, on a fresh database connection after the first (the
     database may be what failed: a cut connection, a locked file); ``False`` if no try
     succeeded: the document then stays processing until its lease expires and
-    ``recover_stale_documents`` ends it. With ``lease``, only while this process still owns it.
+    ``recover_stale_documents`` ends it. With ``lease``, only while this process still owns it;
+    with ``unless_claimed``, only while no process has claimed it (it is still pending).
     """
     duration = round(time.perf_counter() - started, 3) if started is not None else None
     for attempt in range(BOOKKEEPING_TRIES):
@@ -345,8 +352,14 @@ def record_failure(document: SourceDocument, reason: str, *, started: float | No
             if not connection.in_atomic_block:
                 connection.close()  # the next query opens a new connection
         try:
-            discard_offers(document)
             row = lease.ours() if lease else SourceDocument.objects.filter(pk=document.pk)
+            if unless_claimed:
+                row = row.filter(status=SourceDocument.Status.PENDING)
+            if not row.exists():  # another process owns it now: its outcome is its own to record
+                document.refresh_from_db()
+                return False
+            if not unless_claimed:
+                discard_offers(document)
             extra = {
                 **(SourceDocument.objects.filter(pk=document.pk).values_list("extra", flat=True).first() or {}),
                 "failure": reason,

@@ -21,6 +21,7 @@ import json as jsonlib
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from ingestion import processors
 from ingestion.intake import SourceFile, files_to_ingest
@@ -124,6 +125,11 @@ class Command(BaseCommand):
                 )
             except AlreadyIngested as exc:
                 self._report_unchanged(entry.given, exc, as_json=json)
+                continue
+            except DatabaseError as exc:  # the database refused (locked, gone): this file only, then the next
+                reason = f"the database refused the write ({exc}); nothing of it was ingested: run it again"
+                refusals.append(reason)
+                self._report_refused(entry.given, reason, as_json=json, alone=len(attempted) == 1)
                 continue
             except IngestError as exc:
                 refusals.append(exc.message)
