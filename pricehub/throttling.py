@@ -38,13 +38,12 @@ def hit(bucket: str, *, now: float | None = None) -> tuple[int, float]:
     cache = caches[settings.API_RATE_LIMIT_CACHE]
     if isinstance(cache, DatabaseCache):
         return _database_cache_hit(cache, key, timeout), remaining
-    if cache.add(key, 1, timeout):
-        return 1, remaining
     try:
-        return cache.incr(key), remaining
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout)
-        return 1, remaining
+        return cache.incr(key), remaining  # the common case: the window's counter exists
+    except ValueError:  # the window's first request (or its counter expired)
+        if cache.add(key, 1, timeout):
+            return 1, remaining
+        return cache.incr(key), remaining  # another process added it first
 
 
 def _database_cache_hit(cache: DatabaseCache, key: str, timeout: int) -> int:
