@@ -176,7 +176,12 @@ class UploadForm(IngestSettingsForm):
         help_text="Spreadsheet (.xlsx, .xls, .ods, .csv), WhatsApp transcript (.txt) or Telegram chat (.txt copy, "
                   "result.json)."
     )
-    field_order = ["file", "vendor", "new_vendor", "processor", "currency", "options"]
+    force = forms.BooleanField(
+        required=False, label="Ingest again",
+        help_text="Ingest the file even when the same content was already ingested with the same vendor and "
+                  "settings (a new snapshot of the same offers).",
+    )
+    field_order = ["file", "vendor", "new_vendor", "processor", "currency", "options", "force"]
 
     def __init__(self, *args, size_limit: uploads.SizeLimitUploadHandler | None = None, **kwargs):
         super().__init__(*args, **kwargs)
