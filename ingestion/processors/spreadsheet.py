@@ -67,7 +67,22 @@ Rules
   else whichever of ``,`` ``;`` tab ``|`` gives the most sample lines with the
   same (2+) field count. Decimal commas are left in the price text for
   ``parse_price``. A record with non-empty fields beyond the header width
-  (an unquoted ``$1,234.50``) is a ``RowError`` naming the line.
+  (an unquoted ``$1,234.50``) is a ``RowError`` naming the line. The file is
+  streamed: a line longer than ``INGESTION_MAX_CSV_LINE_CHARS`` is a
+  ``RowError`` naming it and is not read.
+* **Limits** (``workbook_limits``). Before calamine opens a zip package
+  (.xlsx/.xlsm/.ods) its central directory is checked (total uncompressed
+  size, compression ratio), and before it loads a sheet the sheet's used
+  range is bounded (rows, cells; an .xlsx sheet part or an .ods
+  ``content.xml`` is streamed once for that, its true unpacked size checked on
+  the way). An exceeded limit raises ``ValueError`` naming the file, the
+  sheet and the setting: the document fails with that reason. CSV files and
+  HTML tables count rows and cells as they are read.
+* **Password-protected** workbooks (an encrypted .xlsx is an OLE2 file, an
+  encrypted .xls has a FILEPASS record; ``protected``) raise ``ValueError``
+  saying "password-protected" and how to save the file without a password.
+* **An .xls that is an HTML page** (ERP exports) is read as its first table
+  (``html_table``; refs ``"row <n>"``), or refused by name if it holds none.
 """
 
 from __future__ import annotations

@@ -67,12 +67,14 @@ class WorkbookLimitError(ValueError):
 
 def limit(name: str) -> int:
     """The setting ``name`` (see ``DEFAULTS``), or its default when Django is not configured."""
-    try:
-        from django.conf import settings
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
 
-        return int(getattr(settings, name, DEFAULTS[name]))
-    except Exception:  # settings not configured (a script without Django)
+    try:
+        value = getattr(settings, name, DEFAULTS[name])
+    except ImproperlyConfigured:  # a script that never set Django up
         return DEFAULTS[name]
+    return int(value)
 
 
 def _size(count: int) -> str:
