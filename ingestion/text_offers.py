@@ -403,6 +403,7 @@ class _Line:
     quantity: str = ""
     quantity_span: tuple[int, int] = (0, 0)  # of the quantity's digits
     condition: str = ""
+    spaced_until: int = -1  # where the last number starting a pair "15 750" is, -1: none (see _numbers_in)
 
 
 @dataclass(slots=True)
@@ -445,8 +446,14 @@ def _numbers_in(text: str) -> list[tuple[int, int]]:
     (``Rs1,05,000``, ``Rs.79,900``, ``USD750``, ``N250,000``: see ``_NAIRA``).
     Amounts grouped by spaces with their currency are one span (``_join_spaced_groups``).
     """
+    return _number_spans(text)[0]
+
+
+def _number_spans(text: str) -> tuple[list[tuple[int, int]], int]:
+    """``_numbers_in(text)``, and where the last number that starts a pair like ``15 750`` is
+    (-1 when there is none): only a text with such a pair joins amounts grouped by spaces."""
     spans = []
-    spaced = False
+    spaced = -1
     for match in _NUMBER.finditer(text):
         start, end = match.span()
         while text[end - 1] in _NUMBER_TAIL:  # "750," or "1.299.": the separator after it is no part of it
@@ -458,11 +465,11 @@ def _numbers_in(text: str) -> list[tuple[int, int]]:
             if spans and start - spans[-1][1] == 1 and end - start == 3 and before in " \u2009" and (
                 end == len(text) or text[end] not in "GgTtMm/"  # "15 128GB": a spec
             ):
-                spaced = True
+                spaced = spans[-1][0]
         spans.append((start, end))
-    if spaced:
+    if spaced >= 0:
         spans = _join_spaced_groups(text, spans)
-    return spans
+    return spans, spaced
 
 
 def _glued_currency(text: str, start: int) -> bool:
@@ -492,7 +499,7 @@ def _join_spaced_groups(text: str, spans: list[tuple[int, int]]) -> list[tuple[i
     zł, Kč, ₽, Ft ...; not $: ``iPhone 15 750 $`` is a model and a price). A storage size
     after another number starts no amount (``iPhone 13 128 450 kr``: 450).
     """
-    joined = None
+    chains = []  # (start, end) of each amount, in order and disjoint
     for chain in _SPACED_GROUP.finditer(text):
         start, close = chain.span()
         after = _CURRENCY_AFTER.match(text, close)
@@ -507,14 +514,23 @@ def _join_spaced_groups(text: str, spans: list[tuple[int, int]]) -> list[tuple[i
         if not _groups_with_spaces(currency):
             continue
         groups = chain.group().split()
-        while len(groups) > 2 and int(groups[1]) in _STORAGE_SIZES:
-            start += len(groups[0]) + 1  # "13 128 450 kr": 13 and 128 name the model
-            groups.pop(0)
-        if int(groups[0]) in _STORAGE_SIZES and start and _word_before(text, start)[1].isdigit():
+        first = 0
+        while len(groups) - first > 2 and int(groups[first + 1]) in _STORAGE_SIZES:
+            start += len(groups[first]) + 1  # "13 128 450 kr": 13 and 128 name the model
+            first += 1
+        if int(groups[first]) in _STORAGE_SIZES and start and _word_before(text, start)[1].isdigit():
             continue
-        joined = joined or list(spans)
-        joined = [span for span in joined if not start <= span[0] < close] + [(start, close)]
-    return sorted(joined) if joined else spans
+        chains.append((start, close))
+    if not chains:
+        return spans
+    joined = []  # the spans that start in no amount, then the amounts
+    index = 0
+    for span in spans:
+        while index < len(chains) and chains[index][1] <= span[0]:
+            index += 1
+        if not (index < len(chains) and chains[index][0] <= span[0]):
+            joined.append(span)
+    return sorted(joined + chains)
 
 
 def _blocked_spans(text: str, numbers: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -550,15 +566,102 @@ def _blocked_spans(text: str, numbers: list[tuple[int, int]]) -> list[tuple[int,
     return spans
 
 
-def _word_before(text: str, position: int) -> tuple[int, str]:
-    """The word that ends just before ``position`` (spaces skipped, an opening bracket dropped), and its start."""
+def _word_before(text: str, position: int, spaces: _Spaces | None = None) -> tuple[int, str]:
+    """The word that ends just before ``position`` (spaces skipped, an opening bracket dropped), and its start.
+
+    ``spaces`` (a ``_Spaces`` of ``text``) finds the word's start without searching back through
+    the same long word for every number in it, and gives ``""`` for a word too long to be a
+    currency or a mark word (see ``_Spaces.short``): the same answers wherever they matter.
+    """
     end = position
     while end and text[end - 1] == " ":
         end -= 1
-    start = text.rfind(" ", 0, end) + 1
-    while start < end and text[start] in "([":
-        start += 1
+    if spaces is None:
+        start = text.rfind(" ", 0, end) + 1
+        while start < end and text[start] in "([":
+            start += 1
+    else:
+        start = spaces.word_start(end)
+        if not spaces.short(start, end):
+            return start, ""
     return start, text[start:end]
+
+
+# A currency key (``normalize``: case-folded, without spaces, dots and bidi marks; CLDR's longest has 53
+# characters, NFKC may shorten a key a little) or a mark word ("down", "@") is never longer than this.
+_KEY_CHARS_MAX = 256
+_NOT_IN_KEY = re.compile("[\\s.\u200e\u200f\u061c]+")  # what normalize._KEY_DROP drops, and any space
+_MARK_ENDS = ":=."
+
+
+class _Spaces:
+    """The spaces of one line, for ``_word_before`` to find word starts in time linear in the line.
+
+    Queries come mostly in increasing order of position (number after number): the answer of the
+    last one is reused while no space lies between, so a long word without spaces is searched
+    once, not once per number in it.
+    """
+
+    __slots__ = ("text", "searched", "found", "counted", "brackets")
+
+    def __init__(self, text: str):
+        self.text = text
+        self.searched = 0  # text[:searched] has been searched ...
+        self.found = -1  # ... and its last space is here (-1: none)
+        self.counted: dict[int, tuple[int, int]] = {}  # word start -> (end counted to, key characters so far)
+        self.brackets: dict[int, int] = {}  # position after a space -> the first character there not "(" or "["
+
+    def word_start(self, end: int) -> int:
+        """Where the word ending at ``end`` starts: after the last space before it and its opening brackets."""
+        text = self.text
+        start = self.last_before(end) + 1
+        skipped = self.brackets.get(start)
+        if skipped is None:
+            skipped = start
+            while skipped < end and text[skipped] in "([":
+                skipped += 1
+            if skipped < end:  # stopped at another character: the same for any later end
+                self.brackets[start] = skipped
+            return skipped
+        return min(skipped, end)
+
+    def last_before(self, end: int) -> int:
+        """The position of the last space in ``text[:end]``, -1 when there is none."""
+        if end < self.searched:
+            if end > self.found:
+                return self.found
+            return self.text.rfind(" ", 0, end)
+        found = self.text.rfind(" ", self.searched, end)
+        if found >= 0:
+            self.found = found
+        self.searched = end
+        return self.found
+
+    def short(self, start: int, end: int) -> bool:
+        """Whether ``text[start:end]`` may be a currency or a mark word (``_currency_before``, ``_mark``).
+
+        A word is kept when, without its final ``:=.``, it is at most ``_KEY_CHARS_MAX`` characters
+        long, or when at most that many of its characters count in a currency key (dots, spaces and
+        bidi marks do not: ``U.S.D.``). Longer words are neither, so ``""`` stands for them; the
+        count is carried on from one number to the next in the same word.
+        """
+        if end - start <= _KEY_CHARS_MAX:
+            return True
+        text = self.text
+        stripped = end
+        while stripped > start and text[stripped - 1] in _MARK_ENDS:
+            stripped -= 1
+        if stripped - start <= _KEY_CHARS_MAX:
+            return True
+        counted_to, count = self.counted.get(start, (start, 0))
+        if counted_to > end:
+            counted_to, count = start, 0
+        while counted_to < end and count <= _KEY_CHARS_MAX:
+            chunk_end = min(end, counted_to + _KEY_CHARS_MAX)
+            count += len(_NOT_IN_KEY.sub("", text[counted_to:chunk_end]))
+            counted_to = chunk_end
+        self.counted[start] = (counted_to, count)  # once above the limit, the count need not go on
+        return count <= _KEY_CHARS_MAX
 
 
 def _mark(text: str, lower: str, start: int, word: str) -> tuple[str | None, int]:
@@ -587,6 +690,12 @@ def _currency_before(text: str, start: int, word: str, position: int) -> int | N
     return None
 
 
+@lru_cache(maxsize=2)  # the same message for each of its lines; a string keeps its hash, so a hit costs nothing
+def _prices_in_rupees(message: str) -> bool:
+    """Whether ``message`` prices in rupees (``₹``, ``Rs``, ``INR``, ``lakh``): then ``15.5L`` is lakh."""
+    return _RUPEE_CONTEXT.search(message) is not None
+
+
 def _scan(text: str, lower: str, words: list[str], message: str = "") -> _Line:
     """Sort the numbers of a line into prices (candidates), quantities, specs and old prices.
 
@@ -594,24 +703,31 @@ def _scan(text: str, lower: str, words: list[str], message: str = "") -> _Line:
     ``INR``, ``lakh``), a glued ``L`` is lakh (``15.5L``), not litres.
     """
     line = _Line(text)
-    numbers = _numbers_in(text)
+    numbers, line.spaced_until = _number_spans(text)
     blocked = _blocked_spans(text, numbers)
     line.cut.extend(blocked)
     size = len(text)
+    spaces = _Spaces(lower)
+    if blocked:  # a sweep over the blocked spans by start, numbers coming in order
+        blocked_by_start, next_blocked, reach = sorted(blocked), 0, -1
     for start, end in numbers:
-        if blocked and any(low <= start < high for low, high in blocked):
-            continue
+        if blocked:
+            while next_blocked < len(blocked_by_start) and blocked_by_start[next_blocked][0] <= start:
+                reach = max(reach, blocked_by_start[next_blocked][1])
+                next_blocked += 1
+            if start < reach:  # inside a URL or a phone number
+                continue
         if text[start] == "0" and end - start > 1 and text[start + 1].isdigit():
             continue  # 0142: part of a phone number or a code
         after = kind = None
         if end < size and (text[end] != " " or (end + 1 < size and (text[end + 1].isalpha() or text[end + 1] in "\"”%″'"))):
             after = _AFTER.match(text, end)
             kind = after.lastgroup if after else None
-        if kind == "spec" and text[end] in "Ll" and after.end() == end + 1 and _RUPEE_CONTEXT.search(message or text):
+        if kind == "spec" and text[end] in "Ll" and after.end() == end + 1 and _prices_in_rupees(message or text):
             kind = "mult"
         if kind == "spec" or (kind == "glued" and not _is_currency(after.group())):
             continue  # 256GB, 12/128, 5G, 15Pro
-        word_start, word = _word_before(lower, start)
+        word_start, word = _word_before(lower, start, spaces)
         cur_before = _currency_before(text, word_start, word, start) if start else None
         if cur_before is None and start and text[start - 1] == "N" and (start == 1 or not text[start - 2].isalnum()):
             cur_before = start - 1  # "N250,000": kept by _numbers_in only when shaped like naira
@@ -632,7 +748,7 @@ def _scan(text: str, lower: str, words: list[str], message: str = "") -> _Line:
             cur_after = None  # "2 £389", "iPhone 15 Rp 17.999.000": the currency belongs to the next number
         if cur_before is not None:
             token_start = cur_before
-            word_start, word = _word_before(lower, token_start)
+            word_start, word = _word_before(lower, token_start, spaces)
         mark_kind, mark_start = _mark(text, lower, word_start, word)
         if cur_before is None and not cur_after and (kind == "quantity" or mark_kind == "quantity"):
             if kind == "quantity" and after.group() == "+" and _LETTER.match(text, max(0, start - 2)):
@@ -666,11 +782,45 @@ def _scan(text: str, lower: str, words: list[str], message: str = "") -> _Line:
 
 
 def _without(text: str, spans: list[tuple[int, int]], start: int = 0) -> str:
-    """``text[start:]`` with the spans overwritten by spaces."""
+    """``text[start:]`` with the spans (possibly overlapping, in any order) overwritten by spaces.
+
+    A span reaching past the end of ``text`` (``text`` cut short by the caller) pads it with
+    spaces, as overwriting one span after the other would. Built once from the merged spans:
+    linear in the length of ``text`` and the number of spans.
+    """
+    size = length = len(text)
+    covered = []
     for low, high in spans:
         if high > start:
-            text = text[:low] + " " * (high - low) + text[high:]
-    return text[start:]
+            if low <= length:
+                covered.append((low, high))
+                length = max(length, high)
+            else:  # past the (padded) end: more padding
+                length += high - low
+    if not covered:
+        return (text + " " * (length - size))[start:] if length > size else text[start:]
+    pieces = []
+    position = 0
+    for low, high in _merged(covered):
+        if low >= size:
+            break
+        pieces.append(text[position:low])
+        pieces.append(" " * (min(high, size) - low))
+        position = min(high, size)
+    pieces.append(text[position:])
+    pieces.append(" " * (length - size))
+    return "".join(pieces)[start:]
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[list[int]]:
+    """The union of ``spans`` as sorted, disjoint ``[start, end]`` pairs (touching spans joined)."""
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return merged
 
 
 def _choose_price(line: _Line) -> tuple[_Number, _Number | None, bool] | None:
@@ -739,18 +889,38 @@ def _ends_line(line: _Line, last: _Number, first: _Number | None = None) -> bool
     return _TRAILER.fullmatch(rest) is not None or _TAIL.fullmatch(rest) is not None
 
 
-def _split_point(line: _Line) -> int | None:
-    """Where a line with two priced products splits (``S23 $629 / S23+ $719``), else ``None``.
+def _split_points(line: _Line) -> list[int]:
+    """Where a line with several priced products splits (``S23 $629 / S23+ $719``), in order.
 
     Two marked prices split when a separator (``/ | ; , -``) stands between
     them and text follows it; ``$750 (€690)`` or ``$700 - $750`` do not split.
     """
     marked = [number for number in line.numbers if number.marked and not number.current]
+    points = []
     for first, second in zip(marked, marked[1:]):
         gap = _SEGMENT_GAP.match(line.text, first.token_end, second.token_start)
         if gap and gap.group(1).strip():
-            return gap.start(1)
-    return None
+            points.append(gap.start(1))
+    return points
+
+
+def _segments(text: str, lower: str, message: str, line: _Line) -> list[int]:
+    """The split points of a line (``_split_points``) as reading it part after part finds them.
+
+    The rule is applied to the line, then again to the rest after each split point. The rest
+    is read as the line reads there (a separator stands at the split point, and nothing in
+    ``_scan`` looks back across one) except for amounts grouped by spaces: the line joins them
+    only when it has a number of three digits after a space anywhere (``_numbers_in``), so the
+    rest after the last such number is read again once. Each rest is never read whole again:
+    a line of thousands of products takes linear time.
+    """
+    points = _split_points(line)
+    if not points or line.spaced_until < 0 or points[-1] <= line.spaced_until:
+        return points
+    kept = [point for point in points if point <= line.spaced_until]
+    start = next(point for point in points if point > line.spaced_until)
+    rest = _scan(text[start:], lower[start:], [], message)
+    return kept + [start] + [start + point for point in _segments(text[start:], lower[start:], message, rest)]
 
 
 def _read_line(text: str, lower: str, words: list[str], message: str = "", shown: str = "") -> list[_Offer]:
@@ -766,13 +936,13 @@ def _read_line(text: str, lower: str, words: list[str], message: str = "", shown
     if not line.numbers:
         return []
     if len(line.numbers) > 1:
-        split = _split_point(line)
-        if split is not None:
-            head, tail = lower[:split], lower[split:]  # same length as text: see _lower
-            return (
-                _read_line(text[:split], head, _words(head), message, shown[:split])
-                + _read_line(text[split:], tail, _words(tail), message, shown[split:])
-            )
+        points = _segments(text, lower, message, line)
+        if points:
+            offers = []
+            for start, end in zip([0, *points], [*points, len(text)]):
+                part = lower[start:end]  # same length as text: see _lower
+                offers += _read_line(text[start:end], part, _words(part), message, shown[start:end])
+            return offers
     choice = _choose_price(line)
     if choice is None:
         return []
@@ -817,16 +987,14 @@ def _read_line(text: str, lower: str, words: list[str], message: str = "", shown
 
 
 def _cut(text: str, spans: list[tuple[int, int]]) -> str:
-    """``text`` with the (possibly overlapping) spans replaced by a separator."""
-    merged: list[list[int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    for start, end in reversed(merged):
-        text = f"{text[:start]} | {text[end:]}"
-    return text
+    """``text`` with the (possibly overlapping) spans replaced by a separator, built in one pass."""
+    pieces = []
+    position = 0
+    for start, end in _merged(spans):
+        pieces.append(text[position:start])
+        position = max(position, end)
+    pieces.append(text[position:])
+    return " | ".join(pieces)
 
 
 def _tidy(description: str) -> str:
