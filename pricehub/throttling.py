@@ -4,12 +4,15 @@ one-minute windows in Django's cache, so every gunicorn worker and host shares t
 (the database cache by default, Redis when ``REDIS_URL`` is set).
 
 Over the limit the answer is ``429`` with ``Retry-After``: the whole seconds until the window
-ends. A fixed window lets a client send up to twice the limit around a window's edge; in
+ends. On SQLite a request waits at most ``API_SQLITE_WAIT_MS`` for the write lock to
+count itself; a database busier than that (a long write elsewhere) lets it through uncounted,
+with a warning in the log, rather than stalling reads behind the writer. A fixed window lets a client send up to twice the limit around a window's edge; in
 exchange a request costs one counter update.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import zlib
@@ -17,9 +20,13 @@ import zlib
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.db import DatabaseCache
-from django.db import connections, router, transaction
+from django.db import OperationalError, connections, router, transaction
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
+
+from pricehub.busy import short_sqlite_wait
+
+log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
 KEY_PREFIX = "pricehub:api-rate"
@@ -48,13 +55,14 @@ def hit(bucket: str, *, now: float | None = None) -> tuple[int, float]:
 
 def _database_cache_hit(cache: DatabaseCache, key: str, timeout: int) -> int:
     alias = router.db_for_write(cache.cache_model_class)
-    with transaction.atomic(using=alias):
-        connection = connections[alias]
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(key.encode())])
-        count = (cache.get(key) or 0) + 1
-        cache.set(key, count, timeout)
+    connection = connections[alias]
+    with short_sqlite_wait(connection):
+        with transaction.atomic(using=alias):
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(key.encode())])
+            count = (cache.get(key) or 0) + 1
+            cache.set(key, count, timeout)
     return count
 
 
@@ -62,7 +70,11 @@ def check(bucket: str, who: str) -> None:
     """Count a request of ``bucket`` and raise ``Throttled`` (429, ``Retry-After``) when it is over
     ``API_RATE_LIMIT_PER_MINUTE``; ``who`` names the client in the message."""
     limit = settings.API_RATE_LIMIT_PER_MINUTE
-    count, remaining = hit(bucket)
+    try:
+        count, remaining = hit(bucket)
+    except OperationalError as exc:  # SQLite busy past API_SQLITE_WAIT_MS
+        log.warning("API rate limit: request of %s not counted, the database is busy (%s)", who, exc)
+        return
     if count > limit:
         raise Throttled(
             wait=max(1, math.ceil(remaining)),

@@ -20,13 +20,14 @@ import secrets
 from datetime import timedelta
 
 from django.apps import apps
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
+from pricehub.busy import short_sqlite_wait
 from pricehub.models import ApiToken
 
 log = logging.getLogger(__name__)
@@ -96,14 +97,16 @@ def import_legacy_key(key: str) -> ApiToken | None:
 def mark_used(token: ApiToken) -> None:
     """Record that ``token`` was used now, unless that was recorded less than a minute ago (one
     conditional UPDATE, so several workers write it at most once a minute between them). A
-    database too busy to take it is logged and the request goes on: it is bookkeeping."""
+    database too busy to take it (SQLite: within ``API_SQLITE_WAIT_MS``, ``pricehub.busy``) is
+    logged and the request goes on: it is bookkeeping."""
     now = timezone.now()
     if token.last_used_at is not None and now - token.last_used_at < LAST_USED_EVERY:
         return
     try:
-        ApiToken.objects.filter(pk=token.pk).filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_EVERY)
-        ).update(last_used_at=now)
+        with short_sqlite_wait(connections[router.db_for_write(ApiToken)]):
+            ApiToken.objects.filter(pk=token.pk).filter(
+                Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_EVERY)
+            ).update(last_used_at=now)
     except DatabaseError as exc:
         log.warning("API token %s: last use not recorded (%s)", token.key_prefix, exc)
         return

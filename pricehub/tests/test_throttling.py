@@ -191,3 +191,40 @@ def test_two_gunicorn_workers_share_one_limit(tmp_path, database_env, cache):
     # Both workers answered; had each counted alone, one of them would have let more than
     # `limit` through between them (30 requests: one worker saw at least 15).
     assert len(served) == requests and len(pids) == 2, served
+
+
+def test_api_reads_do_not_stall_behind_another_process_holding_the_sqlite_write_lock(tmp_path, database_env):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's single write lock; PostgreSQL writers do not block these rows")
+    import sqlite3
+
+    db_env, key = database_env
+    env = {**server_env(tmp_path, 100), **db_env}
+    env.pop("DATABASE_URL", None)
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "pricehub.wsgi", "--workers", "1", "--bind",
+         f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    writer = sqlite3.connect(db_env["SQLITE_PATH"], isolation_level=None, timeout=30)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.1)
+        writer.execute("BEGIN IMMEDIATE")  # another process's long write (an ingest's batch, say)
+        writer.execute("UPDATE offers_vendor SET name = name")
+        status, _ = get(base + "/vendors", key)
+        writer.execute("ROLLBACK")
+        after, _ = get(base + "/vendors", key)
+    finally:
+        writer.close()
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    log = stderr.decode()
+    assert (status, after) == (200, 200), log[-3000:]
+    assert "request of this token" in log and "not counted, the database is busy" in log
+    assert "last use not recorded" in log
