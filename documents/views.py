@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -44,10 +43,9 @@ class DocumentList(generics.ListAPIView):
         # Before anything reads the body: past the limit the file is not kept (ingestion.uploads).
         self.size_limit = None
         if request.method == "POST":
-            from ingestion.uploads import SizeLimitUploadHandler
+            from ingestion.uploads import install_size_limit
 
-            self.size_limit = SizeLimitUploadHandler(request, settings.INGESTION_MAX_FILE_BYTES)
-            request.upload_handlers.insert(0, self.size_limit)
+            self.size_limit = install_size_limit(request)
         return super().initialize_request(request, *args, **kwargs)
 
     def get_serializer_class(self):
@@ -66,7 +64,7 @@ class DocumentList(generics.ListAPIView):
         description=(
             "Needs a token with scope `write`. The file is stored and queued for ingestion; poll `url` until "
             "`status` is `succeeded`, `partial` or `failed`. Files larger than `INGESTION_MAX_FILE_BYTES` "
-            f"(default {50 * 1024 * 1024:,} bytes) are refused with 413."
+            "(default 52,428,800 bytes, 50 MB) are refused with 413."
         ),
         request={"multipart/form-data": DocumentUploadSerializer},
         responses={
@@ -128,10 +126,7 @@ class DocumentList(generics.ListAPIView):
 
     def _refuse_if_too_large(self) -> None:
         if self.size_limit is not None and self.size_limit.exceeded:
-            raise FileTooLarge(
-                f"the file is larger than the {settings.INGESTION_MAX_FILE_BYTES:,}-byte limit "
-                "(INGESTION_MAX_FILE_BYTES); split it, or ask an administrator to raise the limit"
-            )
+            raise FileTooLarge(f"{self.size_limit.message} (The limit is the server's INGESTION_MAX_FILE_BYTES.)")
 
 
 class DocumentDetail(generics.RetrieveAPIView):

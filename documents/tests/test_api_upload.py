@@ -149,7 +149,19 @@ def test_a_file_over_the_limit_is_413_naming_the_limit_and_nothing_is_kept(user,
     before = stored_files(settings)
     response = upload(client_with(user, "write"), price_list, vendor="Acme")
     assert response.status_code == 413
-    assert "larger than the 1,024-byte limit (INGESTION_MAX_FILE_BYTES)" in response.json()["detail"]
+    detail = response.json()["detail"]
+    assert "acme.xlsx is larger than the 1,024-byte limit" in detail and "INGESTION_MAX_FILE_BYTES" in detail
+    assert SourceDocument.objects.count() == 0 and stored_files(settings) == before
+
+
+def test_a_body_declared_far_over_the_limit_is_413_without_reading_the_file(user, tmp_path, settings):
+    settings.INGESTION_MAX_FILE_BYTES = 1024
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"MODEL/SKU,DESCRIPTION,PRICE\n" + b"A1,Phone,100\n" * 20_000)  # 260 KB > 1 KB + allowance
+    before = stored_files(settings)
+    response = upload(client_with(user, "write"), big, vendor="Acme")
+    assert response.status_code == 413
+    assert "larger than the 1,024-byte limit" in response.json()["detail"]
     assert SourceDocument.objects.count() == 0 and stored_files(settings) == before
 
 
