@@ -17,7 +17,7 @@ from ingestion import schedules, services
 from ingestion.forms import CorrectionForm, UploadForm
 from ingestion.models import ImportRun, ImportSchedule
 from ingestion.tasks import enqueue_ingest
-from ingestion.uploads import SizeLimitUploadHandler
+from ingestion.uploads import install_size_limit
 
 # A document in one of these states offers, on its page, to correct its settings and re-ingest it.
 CORRECTABLE = (SourceDocument.Status.FAILED, SourceDocument.Status.PARTIAL)
@@ -70,9 +70,7 @@ class IngestingDocumentAdmin(SourceDocumentAdmin):
 
     @method_decorator(csrf_exempt)  # the size-limit handler must be installed before CSRF reads the body
     def upload_view(self, request):
-        handler = SizeLimitUploadHandler(request, settings.INGESTION_MAX_FILE_BYTES)
-        request.upload_handlers.insert(0, handler)
-        return self._upload_view(request, handler)
+        return self._upload_view(request, install_size_limit(request))
 
     @method_decorator(csrf_protect)
     def _upload_view(self, request, handler):
@@ -82,12 +80,8 @@ class IngestingDocumentAdmin(SourceDocumentAdmin):
         if request.method != "POST":
             form = UploadForm()
         else:
-            form = UploadForm(request.POST, request.FILES)
-            valid = form.is_valid()
-            if handler.exceeded:
-                form.errors.pop("file", None)
-                form.add_error("file", f"the file is larger than the {settings.INGESTION_MAX_FILE_BYTES:,}-byte limit")
-            elif valid:
+            form = UploadForm(request.POST, request.FILES, size_limit=handler)
+            if form.is_valid():
                 data = form.cleaned_data
                 try:
                     document = services.register_file(

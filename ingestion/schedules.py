@@ -8,6 +8,7 @@ from django_q.models import Schedule
 
 from documents import storage
 from documents.models import SourceDocument
+from ingestion import intake
 from ingestion.models import ImportRun, ImportSchedule
 from ingestion.services import AlreadyIngested, IngestError, ingest_path
 
@@ -47,9 +48,12 @@ def run_import(schedule: ImportSchedule) -> ImportRun:
     now = timezone.now()
     sha256, document = "", None
     try:
-        path = storage.resolve_inside(schedule.path)
-        if not path.is_file():
+        path = storage.resolve_inside(schedule.path)  # links resolved: their target must lie inside storage
+        refused = intake.path_refusal(path) if path.exists() else ""
+        if not path.exists():
             outcome, message = ImportRun.Outcome.MISSING, f"file not found: {path}"
+        elif refused:  # a folder, a FIFO, an unreadable file...
+            outcome, message = ImportRun.Outcome.FAILED, f"{path}: {refused}"
         else:
             sha256 = storage.sha256_of(path)
             if sha256 == schedule.last_sha256:

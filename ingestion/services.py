@@ -132,26 +132,29 @@ def ingest_path(
     trigger: str = SourceDocument.Trigger.CLI,
     progress: Progress | None = None,
     force: bool = False,
+    follow_symlinks: bool = False,
 ) -> SourceDocument:
     """Store a file from disk and ingest it now. Raises ``IngestError`` for a bad request
-    (its ``filename`` is ``path`` as given), ``AlreadyIngested`` for unchanged content unless
-    ``force``; nothing is stored then."""
+    (its ``filename`` is ``path`` as given): no such file, a folder, a symbolic link (unless
+    ``follow_symlinks``), a special file (FIFO, device, /proc), an unreadable or empty file
+    (``intake.path_refusal``); ``AlreadyIngested`` for unchanged content unless ``force``.
+    Nothing is stored then."""
     given = str(path)
-    path = Path(path)
-    if path.is_dir():
-        raise IngestError("is a folder, not a file", filename=given)
-    if not path.is_file():
-        raise IngestError("no such file", filename=given)
+    reason = intake.path_refusal(given, follow_symlinks=follow_symlinks)
+    if reason:
+        raise IngestError(reason, filename=given)
     try:
-        with open(path, "rb") as stream:
+        with intake.open_regular(given, follow_symlinks=follow_symlinks) as stream:
             document = register_file(
-                stream, path.name, vendor_name=vendor_name, processor=processor, options=options, currency=currency,
-                trigger=trigger, force=force,
+                stream, Path(given).name, vendor_name=vendor_name, processor=processor, options=options,
+                currency=currency, trigger=trigger, force=force,
             )
     except IngestError as exc:
         if exc.filename:
             exc.filename = given
         raise
+    except intake.PathRefused as exc:
+        raise IngestError(str(exc), filename=given) from None
     except OSError as exc:
         raise IngestError(f"cannot be read ({exc.strerror or exc})", filename=given) from None
     return process_document(document, progress=progress)

@@ -76,6 +76,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a request whose declared body is over the limits is refused before anything reads it.
+    "pricehub.limits.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -230,6 +232,8 @@ STORAGES = {
 # --- Upload and body limits ----------------------------------------------------------
 # Largest file an operator may upload or the CLI may ingest.
 INGESTION_MAX_FILE_BYTES = env_int("INGESTION_MAX_FILE_BYTES", 50 * 1024 * 1024, minimum=1)
+# What a request may carry beyond the largest file: multipart framing, the CSRF token, the form's fields.
+INGESTION_UPLOAD_ALLOWANCE_BYTES = env_int("INGESTION_UPLOAD_ALLOWANCE_BYTES", 64 * 1024, minimum=0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 

@@ -113,3 +113,15 @@ def test_admin_creates_schedule_and_runs_it_now(staff_client, vendor_file, setti
     assert schedule.last_outcome == "ingested"
     page = staff_client.get(reverse("admin:ingestion_importschedule_change", args=[schedule.pk]))
     assert b"ingested" in page.content
+
+
+def test_a_fifo_or_a_folder_at_the_schedules_path_is_a_failure_saying_so(schedule, vendor_file):
+    import os
+
+    os.mkfifo(vendor_file)  # never opened: the run would hang on it
+    run = run_import(schedule)
+    assert run.outcome == "failed" and "FIFO" in run.message and str(vendor_file) in run.message
+    vendor_file.unlink()
+    vendor_file.mkdir()
+    run = run_import(schedule)
+    assert run.outcome == "failed" and "folder" in run.message
