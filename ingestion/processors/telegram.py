@@ -66,6 +66,7 @@ from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 
 from ingestion.chat_markers import strip_invisible
+from ingestion.chat_text import ChatText, decode_head, read_chat_text
 from ingestion.processors.whatsapp_text import (  # one implementation of each idea, shared with WhatsApp
     _AMPM,
     _SP,
@@ -77,7 +78,6 @@ from ingestion.processors.whatsapp_text import (  # one implementation of each i
     ChatMessage,
     ParsedTranscript,
     _decide_day_first,
-    _decode,
     _read_date,
     _read_time,
     _timezone,
@@ -156,14 +156,12 @@ def parse_desktop_copy(text: str, *, day_first: bool | None = None, tz: tzinfo |
     return result
 
 
-def process_desktop_text(
-    text: str, replaced: bool, context: IngestContext, *, day_first: bool | None, tz: tzinfo
-) -> Iterator[Item]:
-    """Yield the offers and errors of a Telegram Desktop copy's ``text`` (``replaced``: bytes were not UTF-8)."""
-    transcript = parse_desktop_copy(text, day_first=day_first, tz=tz)
-    yield from transcript_items(
-        transcript, text, replaced, context, chat_format="telegram_desktop", header="Telegram message",
-    )
+def process_desktop_text(chat: ChatText, context: IngestContext, *, day_first: bool | None, tz: tzinfo) -> Iterator[Item]:
+    """Yield the offers and errors of a Telegram Desktop copy read as ``chat`` (``chat_text.read_chat_text``:
+    its replaced bytes and cut lines are errors too)."""
+    transcript = parse_desktop_copy(chat.text, day_first=day_first, tz=tz)
+    chat.text = ""  # the messages hold what is needed of it
+    yield from transcript_items(transcript, chat, context, chat_format="telegram_desktop", header="Telegram message")
 
 
 # --------------------------------------------------------------------------- Telegram JSON export
@@ -325,7 +323,7 @@ class TelegramProcessor:
                     b'"from_id"' in head and _JSON_MESSAGE_TYPE.search(head))):
                 return 95
             return 0
-        text = head.decode("utf-8", errors="ignore")
+        text = decode_head(head)
         if looks_like_desktop_copy(text):
             return 97
         lines = text.splitlines()[:-1][:200]  # the last one may be cut off
@@ -340,8 +338,7 @@ class TelegramProcessor:
             yield from _process_json(Path(path), context, tz)
             return
         day_first = context.option_bool("day_first")
-        text, replaced = _decode(Path(path).read_bytes())
-        yield from process_desktop_text(text, replaced, context, day_first=day_first, tz=tz)
+        yield from process_desktop_text(read_chat_text(path), context, day_first=day_first, tz=tz)
 
 
 processor = TelegramProcessor()

@@ -106,6 +106,7 @@ format times with).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -118,13 +119,14 @@ from ingestion.chat_markers import (
     BIDI_MARKS, DELETED as DELETED_MARKERS, INVISIBLE_CHARS, MEDIA_LAST_WORDS, MEDIA_OMITTED, is_deleted, is_media_placeholder,
     marker_variants, split_edited, strip_invisible,
 )
+from ingestion.chat_text import ChatText, cut_message, decode_head, max_line_chars, max_message_chars, read_chat_text
 from ingestion.readahead import split_map
 from ingestion.text_offers import extract_offers
 from ingestion.types import IngestContext, Item, OfferCandidate, RowError
 from offers.text import ascii_digits
 
 __all__ = [
-    "ChatMessage", "ParsedTranscript", "message_offers", "parse_transcript", "processor", "replaced_lines",
+    "ChatMessage", "ParsedTranscript", "message_offers", "parse_transcript", "processor",
     "transcript_items",
     "WhatsAppTextProcessor",
 ]
@@ -480,9 +482,8 @@ def parse_transcript(text: str, *, day_first: bool | None = None, tz: tzinfo | N
     text = text.lstrip("\ufeff")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if text.endswith("\n"):
-        text = text[:-1]
-    result = ParsedTranscript(lines=text.count("\n") + 1 if text else 0)
+    end = len(text) - 1 if text.endswith("\n") else len(text)  # a final newline ends the last line, opens none
+    result = ParsedTranscript(lines=text.count("\n", 0, end) + 1 if end else 0)
 
     # Pass 1: every line that has a header shape, found without visiting the other lines.
     starts = [0] if text and (text[0] in _HEADER_START or text[0].isdigit()) else []
@@ -523,7 +524,7 @@ def parse_transcript(text: str, *, day_first: bool | None = None, tz: tzinfo | N
             ordinal = ordinals[year, month, day] = sent_at.toordinal() * 86400
         line_end = text.find("\n", start)
         if line_end < 0:
-            line_end = len(text)
+            line_end = end
         colon = text.find(": ", start, line_end)
         author = None
         if colon > start:
@@ -539,7 +540,7 @@ def parse_transcript(text: str, *, day_first: bool | None = None, tz: tzinfo | N
         headers.append((offset, line_no, sent_at, ordinal + hour * 3600 + minute * 60 + second, author, start, line_end))
 
     if not headers:
-        result.orphan_lines = _orphans(text, len(text))
+        result.orphan_lines = _orphans(text, end)
         return result
 
     # Pass 4: take header-looking lines back into the body they sit in, and build the messages.
@@ -562,7 +563,7 @@ def parse_transcript(text: str, *, day_first: bool | None = None, tz: tzinfo | N
                 continue
             messages.append(_message(previous, text[previous[5]:offset - 1]))
         previous = header
-    messages.append(_message(previous, text[previous[5]:]))
+    messages.append(_message(previous, text[previous[5]:end]))
     result.orphan_lines = _orphans(text, headers[0][0])
     return result
 
@@ -631,14 +632,6 @@ _KIND_STATS = {
 _PROGRESS_EVERY = 2000
 
 
-def _decode(data: bytes) -> tuple[str, bool]:
-    """The file's text, and whether undecodable bytes had to be replaced."""
-    try:
-        return data.decode("utf-8-sig"), False
-    except UnicodeDecodeError:
-        return data.decode("utf-8-sig", errors="replace"), True
-
-
 def _timezone(context: IngestContext) -> tzinfo:
     name = context.options.get("timezone")
     if name is not None and name.strip():
@@ -665,7 +658,7 @@ class WhatsAppTextProcessor:
         """0-100 from the message headers among the first lines: 95 for three or more, 60 for
         one or two, 15 less when the first line is not a header; without any, 10 for a Telegram
         chat (which this processor hands to ``telegram``) and 0 for anything else."""
-        lines = [line for line in head.decode("utf-8", errors="ignore").lstrip("\ufeff").splitlines() if line.strip()]
+        lines = [line for line in decode_head(head).lstrip("\ufeff").splitlines() if line.strip()]
         lines = lines[:-1] if len(lines) > 1 else lines  # the last one may be cut off
         headers = sum(1 for line in lines[:200] if looks_like_header(line))
         if not headers:
@@ -685,28 +678,32 @@ class WhatsAppTextProcessor:
         """
         day_first = context.option_bool("day_first")
         tz = _timezone(context)
-        text, replaced = _decode(Path(path).read_bytes())
-        transcript = parse_transcript(text, day_first=day_first, tz=tz)
+        chat = read_chat_text(path)  # lines capped, the file never held whole as bytes (chat_text)
+        transcript = parse_transcript(chat.text, day_first=day_first, tz=tz)
         if not transcript.messages:  # a Telegram chat given to this processor: read it as one
             from ingestion.processors import telegram
 
-            if telegram.looks_like_desktop_copy(text):
-                yield from telegram.process_desktop_text(text, replaced, context, day_first=day_first, tz=tz)
+            if telegram.looks_like_desktop_copy(chat.text):
+                yield from telegram.process_desktop_text(chat, context, day_first=day_first, tz=tz)
                 return
-            if text.lstrip()[:1] == "{" and telegram.processor.detect(Path(path), text[:65536].encode()) >= 95:
+            if chat.text.lstrip()[:1] == "{" and telegram.processor.detect(
+                    Path(path), chat.text[:65536].encode()) >= 95:
                 yield from telegram.processor.process(path, context)
                 return
-        yield from transcript_items(transcript, text, replaced, context, chat_format="whatsapp", header="message")
+        chat.text = ""  # the messages hold what is needed of it
+        yield from transcript_items(transcript, chat, context, chat_format="whatsapp", header="message")
 
 
 def transcript_items(
-    transcript: ParsedTranscript, text: str, replaced: bool, context: IngestContext, *, chat_format: str, header: str
+    transcript: ParsedTranscript, chat: ChatText, context: IngestContext, *, chat_format: str, header: str
 ) -> Iterator[Item]:
-    """The items of a parsed chat ``text`` (``replaced``: bytes were not UTF-8): its errors, then its offers.
+    """The items of a parsed chat read as ``chat`` (``chat_text.read_chat_text``): its errors, then its offers.
 
     Records ``chat_format``, ``lines``, ``headers_in_body`` and how dates were read
-    (``date_order``) in ``context.stats``; a line before the first header is a ``RowError``
-    saying "text before the first ``header`` header".
+    (``date_order``) in ``context.stats``. ``RowError``s: a line whose bytes were not valid in
+    the file's encoding ("bytes that are not UTF-8 were replaced"), a line cut at the line limit
+    (counted in ``lines_cut``), a line before the first header ("text before the first
+    ``header`` header"); then ``message_offers``'s.
     """
     stats = context.stats
     stats["chat_format"] = chat_format
@@ -715,18 +712,35 @@ def transcript_items(
     # How dates were read, for the operator: "day_first (over_12)", "month_first (chronology)" ...
     order = {True: "day_first", False: "month_first", None: "year_first"}[transcript.day_first]
     stats["date_order"] = f"{order} ({transcript.date_order})"
-    if replaced:
-        yield from replaced_lines(text)
+    if chat.encoding not in ("utf-8", "utf-8-sig"):
+        stats["encoding"] = chat.encoding
+    encoding = _ENCODING_NAMES.get(chat.encoding, chat.encoding)
+    for number, line in chat.replaced:
+        yield RowError(f"line {number}", f"bytes that are not {encoding} were replaced", value=line[:200])
+    for number, length in chat.cut_lines:
+        stats["lines_cut"] += 1
+        yield RowError(f"line {number}", line_cut_message(length, chat.max_line_chars))
     for number, line in transcript.orphan_lines:
         yield RowError(f"line {number}", f"text before the first {header} header", value=line[:200])
     yield from message_offers(transcript.messages, context)
 
 
-def replaced_lines(text: str) -> Iterator[RowError]:
-    """A ``RowError`` for each line of ``text`` holding U+FFFD (bytes that were not UTF-8)."""
-    for number, line in enumerate(text.split("\n"), 1):
-        if "\ufffd" in line:
-            yield RowError(f"line {number}", "bytes that are not UTF-8 were replaced", value=line[:200])
+_ENCODING_NAMES = {"utf-8": "UTF-8", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16", "utf-32-le": "UTF-32",
+                   "utf-32-be": "UTF-32"}
+
+
+def line_cut_message(length: int, limit: int) -> str:
+    """The error for a line of ``length`` characters cut to ``limit``."""
+    return (f"the line is {length:,} characters long, more than the limit of {limit:,} (INGESTION_MAX_LINE_CHARS): "
+            "only its first characters were read; split it into shorter lines, or raise the limit")
+
+
+def message_cut_message(length: int, limit: int, first: str, last: str) -> str:
+    """The error for a message body of ``length`` characters cut to ``limit``, whose lines
+    ``first`` to ``last`` (refs) were not read."""
+    lines = f"{first}" if first == last else f"{first} to {last}"
+    return (f"the message is {length:,} characters long, more than the limit of {limit:,} "
+            f"(INGESTION_MAX_MESSAGE_CHARS): {lines} not read for offers; split the message, or raise the limit")
 
 
 def message_offers(
@@ -745,6 +759,10 @@ def message_offers(
     if total == -1:
         total = len(messages)
     stats["messages"] += len(messages)
+    messages, errors = _within_limits(messages, max_message_chars(), max_line_chars())
+    if errors:
+        stats["messages_cut"] += len(errors)
+        yield from errors
     for message, (offers, rejected) in zip(messages, split_map(_offers_of, messages)):
         done += 1
         stats[_KIND_STATS[message.kind]] += 1
@@ -772,6 +790,42 @@ def note_lines_not_offers(stats, rejected: list[tuple[str, str, str]]) -> None:
     for ref, line, reason in rejected[:NOT_OFFERS_SAMPLE - len(sample)]:
         sample.append({"ref": ref, "line": line[:200], "reason": reason})
     stats["not_offers_sample"] = sample
+
+
+def _line_ref(message: ChatMessage, offset: int) -> str:
+    """The ref of line ``offset`` (0-based) of a message's body: ``line N`` of the file, or
+    ``message <id> line <n>`` for a message with an id (Telegram JSON)."""
+    if message.message_id:
+        return f"message {message.message_id} line {offset + 1}"
+    return f"line {message.body_line + offset}"
+
+
+def _within_limits(
+    messages: list[ChatMessage], message_limit: int, line_limit: int
+) -> tuple[list[ChatMessage], list[RowError]]:
+    """``messages`` with each body longer than ``message_limit`` cut at a line end (``chat_text.cut_message``)
+    and each line longer than ``line_limit`` cut (a chat file's lines are already: ``read_chat_text``),
+    and a ``RowError`` for each message cut naming the lines not read (line cuts: one per line)."""
+    errors: list[RowError] = []
+    longest = min(message_limit, line_limit)
+    if all(len(message.body) <= longest for message in messages):
+        return messages, errors  # the usual case: nothing to look at
+    kept = []
+    for message in messages:
+        body = message.body
+        if len(body) > message_limit:
+            body, first, last = cut_message(body, message_limit)
+            errors.append(RowError(_line_ref(message, first), message_cut_message(
+                len(message.body), message_limit, _line_ref(message, first), _line_ref(message, last))))
+        if len(body) > line_limit and max(map(len, body.split("\n"))) > line_limit:
+            lines = body.split("\n")
+            for offset, line in enumerate(lines):
+                if len(line) > line_limit:
+                    errors.append(RowError(_line_ref(message, offset), line_cut_message(len(line), line_limit)))
+                    lines[offset] = line[:line_limit]
+            body = "\n".join(lines)
+        kept.append(message if body is message.body else dataclasses.replace(message, body=body))
+    return kept, errors
 
 
 def _offers_of(message: ChatMessage) -> tuple[list[OfferCandidate], list[tuple[str, str, str]]]:
