@@ -67,6 +67,24 @@ class DocumentUploadSerializer(serializers.Serializer):
                                      help_text="true: ingest again content already ingested with the same vendor "
                                                "and settings (otherwise 409).")
 
+    def validate(self, data):
+        """A file whose processor needs a vendor (spreadsheets: only chats can go without, their
+        senders becoming provisional vendors) is refused without one, before anything is stored,
+        as the admin's upload form refuses it."""
+        from ingestion import processors
+        from ingestion.forms import read_upload_head, senders_become_vendors
+
+        if data["vendor"].strip():
+            return data
+        upload = data["file"]
+        name = data["processor"] or processors.detect_name(upload.name or "", read_upload_head(upload))
+        if name in processors.names() and not senders_become_vendors(name):
+            raise serializers.ValidationError({"vendor": [
+                f"{upload.name} is read by the {name} processor, which needs a vendor: send vendor=NAME (only chat "
+                "transcripts can go without, their senders becoming provisional vendors)"
+            ]})
+        return data
+
     def validate_option(self, values: list[str]) -> dict[str, str]:
         options: dict[str, str] = {}
         for value in values:

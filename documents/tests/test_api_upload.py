@@ -133,6 +133,23 @@ def test_a_bad_request_is_400_saying_why_and_nothing_is_kept(user, price_list, s
     assert SourceDocument.objects.count() == 0 and stored_files(settings) == before
 
 
+def test_a_spreadsheet_without_a_vendor_is_400_and_a_chat_may_go_without(user, price_list, tmp_path, settings):
+    client = client_with(user, "write")
+    before = stored_files(settings)
+    response = upload(client, price_list)
+    assert response.status_code == 400
+    assert response.json()["vendor"] == [
+        "acme.xlsx is read by the spreadsheet processor, which needs a vendor: send vendor=NAME (only chat "
+        "transcripts can go without, their senders becoming provisional vendors)"
+    ]
+    assert SourceDocument.objects.count() == 0 and stored_files(settings) == before
+    chat = tmp_path / "WhatsApp Chat with Acme.txt"
+    chat.write_text("12/11/2026, 10:15 - Ravi Traders: iPhone 15 128GB Black 68500\n", encoding="utf-8")
+    response = upload(client, chat)
+    assert response.status_code == 202, response.content
+    assert SourceDocument.objects.get().processor == "whatsapp_text"
+
+
 def test_an_empty_file_and_a_missing_file_are_400(user, tmp_path):
     client = client_with(user, "write")
     empty = tmp_path / "empty.csv"
