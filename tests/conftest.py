@@ -78,9 +78,16 @@ def live_template(django_db_setup, django_db_blocker, tmp_path_factory):
 
 
 @pytest.fixture
-def live(live_template, django_db_blocker, tmp_path, settings):
+def live(request, live_template, django_db_blocker, tmp_path, settings):
     """A fresh migrated database for this test that subprocesses reach through ``live.env()``, with the
-    ``default`` connection pointed at it (and ``INGESTION_STORAGE_DIR`` at the processes' storage)."""
+    ``default`` connection pointed at it (and ``INGESTION_STORAGE_DIR`` at the processes' storage).
+
+    Not with pytest-django's ``db`` (nor a fixture using it, such as ``django_user_model``): it
+    would wrap the test in a transaction the processes never see, holding SQLite's write lock."""
+    wrapped = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
+    if wrapped & set(request.fixturenames) or request.node.get_closest_marker("django_db"):
+        raise pytest.UsageError("a live test cannot use the db fixture (or django_user_model, django_db): the "
+                                "processes would not see its writes; create rows through the models directly")
     if live_template.kind == "sqlite":
         database = servers.LiveDatabase("sqlite", str(tmp_path / "live.sqlite3"))
     else:

@@ -149,7 +149,8 @@ class Service:
 
     def log(self) -> str:
         """Everything the process wrote so far (stdout and stderr)."""
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def running(self) -> bool:
