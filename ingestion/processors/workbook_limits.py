@@ -193,7 +193,6 @@ _AUTOFILTER_RE = re.compile(
     rb'<(?:\w+:)?autoFilter\b[^>]*\sref="\$?([A-Za-z]{1,3})\$?(\d+)(?::\$?([A-Za-z]{1,3})\$?(\d+))?"'
 )
 _MULTI_LETTER_REF_RE = re.compile(rb'\sr="([A-Z]{2,3})\d')  # cells beyond column Z (row numbers have no letters)
-_MULTI_LETTER_LITERAL_RE = re.compile(rb' r="[A-Z][A-Z]')  # the quick test for it (a literal prefix)
 
 
 def column_number(letters: bytes | str) -> int:
@@ -249,7 +248,8 @@ def scan_xlsx_sheet(chunks, filename: str, sheet_name: str) -> SheetScan:
             numbered_row_re = re.compile(re.escape(row_open) + rb' r="(\d+)"[^>]*(?<!/)>')
             row_re = re.compile(re.escape(row_open) + rb"\b([^>]*)>")
             cell_open = b"<" + tag + b"c"
-            maybe_unplaced_re = re.compile(re.escape(cell_open) + rb'[\s>/](?!r=")')
+            # one quick pass for both unusual cells: r not first (or absent), or a column beyond Z
+            unusual_cell_re = re.compile(re.escape(cell_open) + rb'(?:[\s>/](?!r=")|\sr="[A-Z][A-Z])')
             unplaced_re = re.compile(re.escape(cell_open) + rb'(?=[\s>/])(?![^>]*\sr=")')
             dimension = _DIMENSION_RE.search(chunk)
             if dimension and dimension.group(4):
@@ -272,11 +272,13 @@ def scan_xlsx_sheet(chunks, filename: str, sheet_name: str) -> SheetScan:
                     if row > len(hidden):
                         hidden.extend(bytes(row - len(hidden)))
                     hidden[row - 1] = 1
-        if _MULTI_LETTER_LITERAL_RE.search(chunk):
-            columns = max(columns, max(column_number(letters) for letters in set(_MULTI_LETTER_REF_RE.findall(chunk))))
-        if maybe_unplaced_re.search(chunk) and unplaced_re.search(chunk):
-            # Cells without a reference take the next column: the row with most cells counts.
-            columns = max(columns, max(part.count(cell_open) for part in row_re.split(chunk)[::2]))
+        if unusual_cell_re.search(chunk):
+            wide = _MULTI_LETTER_REF_RE.findall(chunk)
+            if wide:
+                columns = max(columns, max(column_number(letters) for letters in set(wide)))
+            if unplaced_re.search(chunk):
+                # Cells without a reference take the next column: the row with most cells counts.
+                columns = max(columns, max(part.count(cell_open) for part in row_re.split(chunk)[::2]))
         if b"autoFilter" in chunk:
             found = _AUTOFILTER_RE.search(chunk)
             if found:
@@ -301,15 +303,15 @@ def _whole_tags(chunks):
     is passed on cut."""
     carry = b""
     for data in chunks:
-        chunk = carry + data if carry else data
-        cut = chunk.rfind(b"<")
-        if cut > 0:
-            chunk, carry = chunk[:cut], chunk[cut:]
-        elif cut == 0 and len(chunk) <= 8 * _CHUNK:
-            carry = chunk
+        cut = data.rfind(b"<")
+        if cut > 0:  # one copy: the carried tag start and the data up to its last tag
+            chunk = b"".join((carry, memoryview(data)[:cut])) if carry else data[:cut]
+            carry = data[cut:]
+        elif len(carry) + len(data) <= 8 * _CHUNK:  # no tag starts here: read on
+            carry += data
             continue
         else:
-            carry = b""
+            chunk, carry = carry + data, b""
         yield chunk
     if carry:
         yield carry
