@@ -38,9 +38,23 @@ _CELL_TAGS = ("td", "th")
 
 def looks_like_html(head: bytes) -> bool:
     """Whether the first bytes of a file are an HTML page or fragment holding a table or
-    an ``<html>`` element (any byte order mark, then blank space, then ``<``)."""
+    an ``<html>`` element (any byte order mark, then blank space, then ``<``); an XML
+    Spreadsheet 2003 file (``is_xml_spreadsheet``) is not one."""
     text = _head_text(head).lstrip().lower()
-    return text.startswith("<") and ("<table" in text or "<html" in text)
+    return text.startswith("<") and ("<table" in text or "<html" in text) and not is_xml_spreadsheet(head)
+
+
+def is_xml_spreadsheet(head: bytes) -> bool:
+    """Whether the first bytes are Excel's XML Spreadsheet 2003 format (also saved as .xls:
+    ``<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">``), which is not HTML."""
+    text = _head_text(head)
+    return "urn:schemas-microsoft-com:office:spreadsheet" in text and "<Workbook" in text
+
+
+def xml_spreadsheet_message(filename: str) -> str:
+    """Why an XML Spreadsheet 2003 file is refused, and what to do."""
+    return (f"{filename} is an Excel 2003 XML spreadsheet, which PriceHub does not read; "
+            f"open it in Excel and save it as .xlsx")
 
 
 def _head_text(head: bytes) -> str:

@@ -112,7 +112,7 @@ except ImportError:  # pragma: no cover - without it .xls reads as before, value
 
 from ingestion.normalize import currency_from_header, parse_condition, parse_currency
 from ingestion.processors import html_table, workbook_limits
-from ingestion.processors.html_table import HtmlTable, looks_like_html
+from ingestion.processors.html_table import HtmlTable, is_xml_spreadsheet, looks_like_html
 from ingestion.processors.html_table import detect_encoding as html_encoding
 from ingestion.processors.protected import is_encrypted, password_message
 from offers.text import strip_accents
@@ -432,6 +432,8 @@ class SpreadsheetProcessor:
         magic = head[:4]
         if magic not in (_ZIP_MAGIC, _OLE2_MAGIC[:4]):  # by content, so a misnamed file still reads
             workbook_limits.file_size_check(path, filename)
+            if is_xml_spreadsheet(head):
+                raise ValueError(html_table.xml_spreadsheet_message(filename))
             if looks_like_html(head):
                 yield from self._process_html(path, filename, context)
             else:

@@ -542,3 +542,20 @@ def test_an_html_cell_longer_than_excel_allows_is_cut_and_reported(tmp_path):
     assert [(e.ref, e.message) for e in errors] == [
         ("row 2", "a cell of row 2 is longer than 32,767 characters (Excel's limit for a cell); "
                   "only its beginning was read")]
+
+
+@pytest.mark.django_db
+def test_an_excel_2003_xml_spreadsheet_saved_as_xls_is_refused_by_name(tmp_path):
+    """Its <Table> element is not an HTML table: refused, saying what it is and what to do."""
+    path = tmp_path / "stock.xls"
+    path.write_text(
+        '<?xml version="1.0"?><?mso-application progid="Excel.Sheet"?>'
+        '<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet" '
+        'xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet"><Worksheet ss:Name="Prices"><Table>'
+        '<Row><Cell><Data ss:Type="String">SKU</Data></Cell><Cell><Data ss:Type="String">Price</Data></Cell></Row>'
+        '<Row><Cell><Data ss:Type="String">A1</Data></Cell><Cell><Data ss:Type="Number">10</Data></Cell></Row>'
+        "</Table></Worksheet></Workbook>"
+    )
+    assert failure(ingest_path(path, vendor_name="Acme")) == (
+        "stock.xls is an Excel 2003 XML spreadsheet, which PriceHub does not read; open it in Excel and save it as .xlsx"
+    )
