@@ -87,8 +87,8 @@ def import_legacy_key(key: str) -> ApiToken | None:
 
     with transaction.atomic():
         legacy = Token.objects.select_for_update().select_related("user").filter(key=key).first()
-        if legacy is None:
-            return None
+        if legacy is None:  # none, or another request moved it while this one waited for the lock
+            return ApiToken.objects.select_related("user").filter(key_hash=hash_key(key)).first()
         token, _ = issue_token(legacy.user, name="imported from authtoken", scope=ApiToken.Scope.WRITE, key=key)
         legacy.delete()
     return token

@@ -188,3 +188,15 @@ def test_admin_sets_an_expiry(staff_client, user):
     })
     assert response.status_code == 302, response.content
     assert "expired on" in client_for(key).get("/offers").json()["detail"]
+
+
+def test_a_request_that_finds_the_authtoken_key_already_moved_gets_the_moved_token(user):
+    """Two first uses at once: the second waits for the first's lock, then finds the clear copy
+    gone; it must find the token the first one made (not answer 401)."""
+    from pricehub.tokens import import_legacy_key
+
+    key = Token.objects.create(user=user).key
+    moved = import_legacy_key(key)
+    assert moved is not None and not Token.objects.exists()
+    assert import_legacy_key(key) == moved
+    assert import_legacy_key("f" * 40) is None

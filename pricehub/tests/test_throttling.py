@@ -1,24 +1,17 @@
 """The API's rate limit: per token, per address without credentials, 429 with Retry-After, and
 counters shared by real gunicorn workers through the database cache and through Redis."""
 
-import os
 import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
 from pricehub import throttling
+from pricehub.tests import live_api
 from pricehub.tokens import issue_token
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def fresh_window(needed_seconds: float = 15) -> None:
@@ -89,32 +82,6 @@ def test_x_forwarded_for_is_trusted_only_for_the_configured_proxies(settings):
 # ----------------------------------------------------------------------------- real gunicorn workers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url: str, key: str):
-    request = urllib.request.Request(url, headers={"Authorization": f"Token {key}"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, dict(response.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers)
-
-
-def server_env(tmp_path: Path, limit: int) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS_URL", "SECURE_"))}
-    env.update(
-        PRICEHUB_ENV_FILE="none", DEBUG="false", SECRET_KEY="throttle-test-" + "k3y" * 20,
-        ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="false", STATIC_ROOT=str(tmp_path / "static"),
-        INGESTION_STORAGE_DIR=str(tmp_path / "storage"), DJANGO_SETTINGS_MODULE="pricehub.settings",
-        API_RATE_LIMIT_PER_MINUTE=str(limit),
-    )
-    return env
-
-
 def redis_answers() -> bool:
     try:
         with socket.create_connection(("127.0.0.1", 6379), timeout=1):
@@ -125,29 +92,16 @@ def redis_answers() -> bool:
 
 @pytest.fixture
 def database_env(tmp_path, transactional_db):
-    """Environment for processes that share the test's database and a user's write token in it:
-    on PostgreSQL the test database itself (rows committed); on SQLite a migrated file."""
-    if connection.vendor == "postgresql":
+    """``(database variables, a write token's key)`` for gunicorn processes sharing the test's data."""
+    db_env = live_api.shared_database(tmp_path)
+    live_api.make_user(tmp_path, db_env, "bi")
+    if "DATABASE_URL" in db_env:
         from django.contrib.auth import get_user_model
 
-        settings_dict = connection.settings_dict
-        url = (f"postgres://{settings_dict['USER']}:{settings_dict['PASSWORD'] or ''}@{settings_dict['HOST']}:"
-               f"{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}")
-        user = get_user_model().objects.create_user(username="bi", password="pw-bi-12345")
-        _, key = issue_token(user, name="gunicorn test", scope="write")
-        return {"DATABASE_URL": url}, key
-    env = {"SQLITE_PATH": str(tmp_path / "db.sqlite3")}
-    full = {**server_env(tmp_path, 1), **env}
-    full.pop("DATABASE_URL", None)
-    manage = [sys.executable, "manage.py"]
-    for args in (["migrate", "--noinput"], ["createcachetable"]):
-        subprocess.run(manage + args, cwd=ROOT, env=full, check=True, capture_output=True, timeout=300)
-    subprocess.run(manage + ["shell", "-c", "from django.contrib.auth import get_user_model; "
-                             "get_user_model().objects.create_user(username='bi', password='pw-bi-12345')"],
-                   cwd=ROOT, env=full, check=True, capture_output=True, timeout=60)
-    made = subprocess.run(manage + ["create_api_token", "bi", "--scope", "write"], cwd=ROOT, env=full, check=True,
-                          capture_output=True, text=True, timeout=60)
-    return env, made.stdout.strip()
+        _, key = issue_token(get_user_model().objects.get(username="bi"), name="gunicorn test", scope="write")
+    else:
+        key = live_api.manage(tmp_path, db_env, "create_api_token", "bi", "--scope", "write").strip()
+    return db_env, key
 
 
 @pytest.mark.parametrize("cache", ["database", "redis"])
@@ -156,34 +110,17 @@ def test_two_gunicorn_workers_share_one_limit(tmp_path, database_env, cache):
         pytest.skip("no Redis on 127.0.0.1:6379")
     limit, requests = 10, 30
     db_env, key = database_env
-    env = {**server_env(tmp_path, limit), **db_env}
-    if "DATABASE_URL" not in db_env:
-        env.pop("DATABASE_URL", None)
+    env = {**live_api.server_env(tmp_path, limit), **db_env}
     if cache == "redis":
         env["REDIS_URL"] = "redis://127.0.0.1:6379/13"
     access_log = tmp_path / "access.log"
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "pricehub.wsgi", "--workers", "2", "--bind",
-         f"127.0.0.1:{port}", "--access-logfile", str(access_log), "--access-logformat", "%(p)s %(s)s %(U)s"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with live_api.gunicorn(tmp_path, env, 2, "--access-logfile", str(access_log), "--access-logformat",
+                           "%(p)s %(s)s %(U)s") as (base, logs):
         fresh_window(needed_seconds=25)
         with ThreadPoolExecutor(max_workers=6) as pool:
-            answers = list(pool.map(lambda _: get(base + "/vendors", key), range(requests)))
-    finally:
-        server.terminate()
-        _, stderr = server.communicate(timeout=30)
+            answers = list(pool.map(lambda _: live_api.get(base + "/vendors", key), range(requests)))
     statuses = sorted(status for status, _ in answers)
-    assert statuses == [200] * limit + [429] * (requests - limit), stderr.decode()[-2000:]
+    assert statuses == [200] * limit + [429] * (requests - limit), logs()[-2000:]
     waits = [int(headers["Retry-After"]) for status, headers in answers if status == 429]
     assert all(1 <= wait <= 60 for wait in waits)
     served = [line.split()[:2] for line in access_log.read_text().splitlines() if line.endswith(" /vendors")]
@@ -199,32 +136,18 @@ def test_api_reads_do_not_stall_behind_another_process_holding_the_sqlite_write_
     import sqlite3
 
     db_env, key = database_env
-    env = {**server_env(tmp_path, 100), **db_env}
-    env.pop("DATABASE_URL", None)
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "pricehub.wsgi", "--workers", "1", "--bind",
-         f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    env = {**live_api.server_env(tmp_path, 100), **db_env}
     writer = sqlite3.connect(db_env["SQLITE_PATH"], isolation_level=None, timeout=30)
     try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.1)
-        writer.execute("BEGIN IMMEDIATE")  # another process's long write (an ingest's batch, say)
-        writer.execute("UPDATE offers_vendor SET name = name")
-        status, _ = get(base + "/vendors", key)
-        writer.execute("ROLLBACK")
-        after, _ = get(base + "/vendors", key)
+        with live_api.gunicorn(tmp_path, env, 1) as (base, logs):
+            writer.execute("BEGIN IMMEDIATE")  # another process's long write (an ingest's batch, say)
+            writer.execute("UPDATE offers_vendor SET name = name")
+            status, _ = live_api.get(base + "/vendors", key)
+            writer.execute("ROLLBACK")
+            after, _ = live_api.get(base + "/vendors", key)
     finally:
         writer.close()
-        server.terminate()
-        _, stderr = server.communicate(timeout=30)
-    log = stderr.decode()
+    log = logs()
     assert (status, after) == (200, 200), log[-3000:]
     assert "request of this token" in log and "not counted, the database is busy" in log
     assert "last use not recorded" in log
