@@ -164,6 +164,12 @@ class _TableParser(HTMLParser):
             self.cell.append(piece)
             self.cell_length += len(piece)
 
+    def finish(self):
+        """The end of the file: a row or table left open ends here."""
+        if self.found and not self.done:
+            self._end_row()
+            self.done = True
+
     def _end_cell(self):
         if self.cell is None or self.row is None:
             return
@@ -237,6 +243,7 @@ class HtmlTable:
                 parser.feed(text)
                 if not chunk:
                     parser.close()
+                    parser.finish()  # a table the page never closed ends with the file
                 if len(parser.rawdata) > MAX_PENDING_CHARS:
                     raise WorkbookLimitError(
                         f"{self.filename}: more than {MAX_PENDING_CHARS:,} characters without an HTML tag near "

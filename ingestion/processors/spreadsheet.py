@@ -832,6 +832,8 @@ class XlsxParts:
         relationships); the sheets are checked one by one (``scan_sheet``). Raises
         ``WorkbookLimitError``."""
         workbook_limits.check_package(self.archive, filename)
+        if "xl/workbook.xml" not in self.names:  # OpenDocument: OdsParts.check reads its content
+            return
         for info in self.archive.infolist():
             name = info.filename
             if name.endswith((".xml", ".rels")) and not name.startswith(("xl/worksheets/", "xl/chartsheets/")):

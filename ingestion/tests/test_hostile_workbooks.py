@@ -557,5 +557,15 @@ def test_an_excel_2003_xml_spreadsheet_saved_as_xls_is_refused_by_name(tmp_path)
         "</Table></Worksheet></Workbook>"
     )
     assert failure(ingest_path(path, vendor_name="Acme")) == (
-        "stock.xls is an Excel 2003 XML spreadsheet, which PriceHub does not read; open it in Excel and save it as .xlsx"
+        "stock.xls is an Excel 2003 XML spreadsheet, which PriceHub does not read; "
+        "open it in Excel and save it as .xlsx"
     )
+
+
+def test_an_html_table_the_page_never_closes_ends_with_the_file(tmp_path):
+    path = tmp_path / "cut.xls"
+    path.write_text("<html><body><table><tr><th>SKU<th>Description<th>Price (USD)"
+                    "<tr><td>A1<td>Phone<td>10<tr><td>A2<td>Phone 2<td>20")
+    candidates, errors, _ = run(path)
+    assert [(c.ref, c.sku, c.price) for c in candidates] == [("row 2", "A1", "10"), ("row 3", "A2", "20")]
+    assert not errors
