@@ -4,10 +4,13 @@ on SQLite a migrated file (the suite's own SQLite is in memory)."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -58,10 +61,23 @@ def shared_database(tmp_path: Path) -> dict:
         s = connection.settings_dict
         return {"DATABASE_URL": f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{s['HOST']}:{s['PORT'] or 5432}/"
                                 f"{s['NAME']}"}
-    db_env = {"SQLITE_PATH": str(tmp_path / "db.sqlite3")}
-    for args in (["migrate", "--noinput"], ["createcachetable"]):
-        manage(tmp_path, db_env, *args)
-    return db_env
+    global _migrated
+    if _migrated is None or not _migrated.exists():  # migrated once a session, copied for each test
+        folder = tempfile.mkdtemp(prefix="pricehub-live-api-")
+        atexit.register(shutil.rmtree, folder, True)
+        template = Path(folder) / "db.sqlite3"
+        for args in (["migrate", "--noinput"], ["createcachetable"]):
+            manage(tmp_path, {"SQLITE_PATH": str(template)}, *args)
+        _migrated = template
+    target = tmp_path / "db.sqlite3"
+    for suffix in ("", "-wal"):  # the last connection's close normally folds the WAL in
+        source = Path(str(_migrated) + suffix)
+        if source.exists():
+            shutil.copyfile(source, str(target) + suffix)
+    return {"SQLITE_PATH": str(target)}
+
+
+_migrated: Path | None = None
 
 
 def manage(tmp_path: Path, db_env: dict, *args: str) -> str:
