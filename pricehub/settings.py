@@ -177,7 +177,7 @@ API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
 API_RATE_LIMIT_CACHE = "default"
 # On SQLite, how long an API request waits for the write lock for its bookkeeping (its rate-limit
 # count, its token's last use); past it that is skipped with a warning (pricehub.busy).
-API_SQLITE_WAIT_MS = env_int("API_SQLITE_WAIT_MS", 200, minimum=0)
+API_SQLITE_WAIT_MS = env_int("API_SQLITE_WAIT_MS", 50, minimum=0)
 
 REST_FRAMEWORK = {
     # Token first so that an anonymous request is answered 401 with
