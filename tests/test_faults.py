@@ -125,6 +125,30 @@ def test_an_ingest_killed_on_its_last_attempt_is_failed_with_the_reason(live, se
     assert "nothing to recover" in result.stdout
 
 
+def test_a_redelivered_task_runs_a_document_whose_lease_expired_and_skips_one_whose_lease_runs(live, settings):
+    """The task queue hands a killed worker's task out again: that task (``ingest_document``) must not
+    skip the document left processing once its lease expired, and must not run it while it runs."""
+    from ingestion.tasks import ingest_document
+
+    rows = 30_000
+    settings.INGESTION_LEASE_SECONDS = 4
+    ingest, document = start_and_kill_mid_file(live, "redelivered.csv", rows, live.env(INGESTION_LEASE_SECONDS="4"))
+    owner = document.lease_owner
+
+    said = ingest_document(document.pk)  # redelivered at once: the lease still runs
+    document.refresh_from_db()
+    assert (document.status, document.lease_owner, document.attempts) == ("processing", owner, 1), said
+    assert visible_offers(document.pk) == 0
+
+    wait_lease_expired(document)
+    said = ingest_document(document.pk)  # redelivered after the lease: run again, to its end
+    document.refresh_from_db()
+    assert document.status == "succeeded", (said, document.extra.get("failure"))
+    assert document.attempts == 2
+    assert offer_rows(document.pk) == visible_offers(document.pk) == rows
+    assert history_rows(document.pk) == visible_history(document.pk) == rows
+
+
 def test_a_worker_killed_mid_task_is_recovered_by_the_cluster_on_its_own(live):
     """A real qcluster ingests an uploaded document; its worker is SIGKILLed mid-file. The cluster
     reincarnates the worker and its schedule (every minute; the scheduler looks every 30 s) finds the
