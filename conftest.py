@@ -6,7 +6,6 @@ from datetime import datetime, timezone as dt_timezone
 from decimal import Decimal
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 
@@ -17,9 +16,11 @@ def api_user(django_user_model):
 
 @pytest.fixture
 def token_client(api_user):
-    token = Token.objects.create(user=api_user)
+    from pricehub.tokens import issue_token
+
+    _, key = issue_token(api_user, name="tests", scope="write")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

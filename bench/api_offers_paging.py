@@ -33,7 +33,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="pricehub-paging-"))
     os.environ.update(DEBUG="true", INGESTION_STORAGE_DIR=str(tmp / "storage"), LOG_LEVEL="WARNING",
-                      ALLOWED_HOSTS="testserver")
+                      ALLOWED_HOSTS="testserver", API_RATE_LIMIT_PER_MINUTE="100000000")
     drop = None
     if args.db == "sqlite":
         os.environ["SQLITE_PATH"] = str(tmp / "paging.sqlite3")
@@ -61,15 +61,16 @@ def main() -> None:
 def run(count: int) -> None:
     from django.contrib.auth.models import User
     from django.core.management import call_command
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
+
+    from pricehub.tokens import issue_token
 
     call_command("migrate", verbosity=0)
     vendors, products = fill_offers(count)
 
     user = User.objects.create_user("bench")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user, name='bench', scope='read')[1]}")
 
     def timed(url: str, repeat: int = 7) -> float:
         samples = []

@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from offers import selectors
+from offers.csv_export import export_offers_csv
 from offers.models import Category, Offer, PriceHistory, Product, ProductAlias, Tag, Vendor, VendorAlias
 from offers.vendors import merge_vendors
 
@@ -295,6 +296,7 @@ class ProductAliasAdmin(admin.ModelAdmin):
 
 @admin.register(Offer)
 class OfferAdmin(LargeTableAdmin):
+    actions = [export_offers_csv]
     list_display = [
         "id", "product", "vendor", "price", "currency", "quantity", "condition", "observed_at", "document_link",
         "source_ref",
