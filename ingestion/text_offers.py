@@ -203,6 +203,10 @@ _DIGIT = re.compile(r"\d")
 # is dropped in _numbers_in unless the letters are a currency ("Rs1,05,000", "Rs.79,900", "N250,000");
 # "x10" is kept.
 _NUMBER = re.compile(r"(?<![\d,'])(?<![\d\s]\.)\d[\d.,'\u00a0\u202f]*(?:(?: \d{3})+,\d\d(?!\d))?")
+# _NUMBER in parts, for _number_matches: the number, the groups of three digits after it, the cents.
+_NUMBER_HEAD = re.compile(r"(?<![\d,'])(?<![\d\s]\.)\d[\d.,'\u00a0\u202f]*")
+_THREE_DIGIT_GROUPS = re.compile(r"(?: \d{3})+")
+_CENTS_AFTER_GROUPS = re.compile(r",\d\d(?!\d)")
 _DIGIT_NEXT = re.compile(r"\s?\d")
 # Thousands grouped with plain or thin spaces, "3 499 zł", "75 000 ₽": a number, then groups of three digits.
 # Not before a unit ("15 128GB", "8 256 G", "12/256"): those are specs, never amounts.
@@ -312,6 +316,9 @@ _SKU = re.compile(  # every part number starts with a capital: "(?=[A-Z])" lets 
     r"(?=[A-Z])(?<![\w-])(?:SM-[A-Z]\d{3}[A-Z0-9]*(?:/[A-Z0-9]+)?|A\d{4}|[MF][A-Z0-9]{4}[A-Z]{1,2}/A|[A-Z]{2,3}-[A-Z0-9]*\d[A-Z0-9]*)"
     r"(?![\w-])"
 )
+# _CURRENCY_HINT in two parts, for _currency_hint: the words before the lazy gap, and the words after it.
+_HINT_WORD = re.compile(r"\b(?:all\s+)?(?:prices?|preise?|precios?|preços?|prix|tarifs?|valores)\b", re.IGNORECASE)
+_HINT_TAIL = re.compile(r"\b(?:in|en|em|na)\s+([^\s.,;:!)]+)", re.IGNORECASE)
 _CURRENCY_HINT = re.compile(
     r"\b(?:all\s+)?(?:prices?|preise?|precios?|preços?|prix|tarifs?|valores)\b[^\d]*?\b(?:in|en|em|na)\s+([^\s.,;:!)]+)",
     re.IGNORECASE,
@@ -454,8 +461,7 @@ def _number_spans(text: str) -> tuple[list[tuple[int, int]], int]:
     (-1 when there is none): only a text with such a pair joins amounts grouped by spaces."""
     spans = []
     spaced = -1
-    for match in _NUMBER.finditer(text):
-        start, end = match.span()
+    for start, end in _number_matches(text):
         while text[end - 1] in _NUMBER_TAIL:  # "750," or "1.299.": the separator after it is no part of it
             end -= 1
         if start:
@@ -470,6 +476,27 @@ def _number_spans(text: str) -> tuple[list[tuple[int, int]], int]:
     if spaced >= 0:
         spans = _join_spaced_groups(text, spans)
     return spans, spaced
+
+
+def _number_matches(text: str) -> Iterator[tuple[int, int]]:
+    """The spans ``_NUMBER.finditer(text)`` gives, in time linear in ``text``.
+
+    The regex tries its optional groups of three digits and cents (``1 299,00``) from every number of a run
+    such as ``1 234 234 234 ...``, each time to the run's end (20,000 numbers took 16 s). Only the
+    whole run can be followed by the cents (a shorter one is followed by a space), so where the
+    run ends is found once and reused by the numbers inside it.
+    """
+    position = 0
+    run_start = run_end = -1  # the last run of groups found: groups start at run_start + 4k
+    while (head := _NUMBER_HEAD.search(text, position)) is not None:
+        end = head.end()
+        if not (run_start <= end < run_end and (end - run_start) % 4 == 0):
+            groups = _THREE_DIGIT_GROUPS.match(text, end)
+            run_start, run_end = (end, groups.end()) if groups else (-1, -1)
+        if run_end > end and _CENTS_AFTER_GROUPS.match(text, run_end):
+            end = run_end + 3
+        yield head.start(), end
+        position = end
 
 
 def _glued_currency(text: str, start: int) -> bool:
@@ -1117,9 +1144,9 @@ def extract_offers(
         if tail and not keep_tails:
             found, dropped = [item for item in found if not item.tail], True
         if not found:
-            hint = _CURRENCY_HINT.search(line)
-            if hint and _is_currency(hint.group(1)):
-                currency_hint = hint.group(1)
+            hint = _currency_hint(line)
+            if hint and _is_currency(hint):
+                currency_hint = hint
             elif _BLANKET.search(lower) and _CONDITION_LOWER.search(lower):
                 blanket = blanket or _CONDITION_LOWER.search(lower).group()
             elif _not_a_product(lower, words):
@@ -1178,6 +1205,28 @@ def extract_offers(
         if blanket and not offer.condition:
             offer.condition = blanket
         yield offer
+
+
+def _currency_hint(line: str) -> str | None:
+    """The currency a line such as ``Prices in EUR`` names (``_CURRENCY_HINT``'s group), or ``None``.
+
+    The same match as ``_CURRENCY_HINT.search(line)``, found in time linear in the line: the
+    regex alone tries its lazy gap from every price word to the next digit, again and again on
+    a line of many price words (a 70 KB line of them took 19 s).
+    """
+    position, tail = 0, None
+    while (word := _HINT_WORD.search(line, position)) is not None:
+        end = word.end()
+        digit = _DIGIT.search(line, end)
+        limit = digit.start() if digit else len(line)
+        if tail is None or tail.start() < end:  # the first "in X" from here (an earlier one still is, if not passed)
+            tail = _HINT_TAIL.search(line, end)
+            if tail is None:
+                return None
+        if tail.start() < limit:  # no digit in the gap
+            return tail.group(1)
+        position = limit  # every price word before the digit has the same gap, up to it: none matches
+    return None
 
 
 @lru_cache(maxsize=1024)
