@@ -70,6 +70,31 @@ def test_splitting_a_line_once_gives_the_points_reading_each_rest_again_gives():
         assert text_offers._segments(text, lower, text, line) == reread(text), text
 
 
+def test_a_run_of_a_million_digit_groups_and_a_line_of_price_words_are_read():
+    # The number regex tried its "1 299,00" groups from every number of the run to its end; the
+    # "Prices in EUR" regex its gap from every price word to the next digit.
+    rejected = []
+    text = "iPhone 15 128GB $750\n1" + " 234" * 250_000
+    assert [o.price for o in extract_offers(text, rejected=rejected)] == ["$750"]
+    assert [(ref, reason) for ref, _, reason in rejected] == [
+        ("line 2", "chit-chat or a counter-offer, not a product")]
+    text = "prices " * 150_000 + "in EUR\niPhone 15 - 750"
+    assert [(o.price, o.currency) for o in extract_offers(text)] == [("750", "EUR")]
+
+
+def test_numbers_and_the_currency_hint_are_the_regexes_matches():
+    rng = random.Random(3)
+    pieces = ["1", "234", " ", ",", ",00", ".", "'", "\u00a0", "a", "2345", " 234", " 23"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        assert list(text_offers._number_matches(text)) == [m.span() for m in text_offers._NUMBER.finditer(text)]
+    words = ["prices", "Price", "all", "in", "en", "EUR", "1", "x", "na", ".", "preis", "  ", "in1", "allprices", ")"]
+    for _ in range(20_000):
+        line = "".join(rng.choice(words) + rng.choice([" ", "", "  "]) for _ in range(rng.randint(0, 12)))
+        match = text_offers._CURRENCY_HINT.search(line)
+        assert text_offers._currency_hint(line) == (match.group(1) if match else None), line
+
+
 def test_spans_are_blanked_and_cut_as_one_at_a_time_did():
     def without_one_by_one(text, spans, start=0):
         for low, high in spans:
