@@ -66,7 +66,7 @@ from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 
 from ingestion.chat_markers import strip_invisible
-from ingestion.chat_text import ChatText, decode_head, read_chat_text
+from ingestion.chat_text import ChatText, decode_head, max_message_chars, read_chat_text
 from ingestion.processors.whatsapp_text import (  # one implementation of each idea, shared with WhatsApp
     _AMPM,
     _SP,
@@ -170,28 +170,48 @@ _MESSAGES_KEY = re.compile(r'"messages"\s*:\s*\[')
 _NAME_KEY = re.compile(r'"name"\s*:\s*("(?:[^"\\]|\\.)*")')
 _WINDOW = 1 << 20  # characters decoded per read
 _BATCH = 5000  # messages extracted together
+_JSON_PER_MESSAGE_CHAR = 8  # characters of JSON a message may take per character of its text (escapes, fields)
 _MEDIA_KEYS = ("photo", "file", "media_type", "sticker_emoji", "contact_information")
 
 
-def iter_json_messages(handle: io.TextIOBase, *, window: int = _WINDOW) -> Iterator[dict | str]:
+def iter_json_messages(
+    handle: io.TextIOBase, *, window: int = _WINDOW, max_message: int | None = None
+) -> Iterator[dict | str]:
     """The objects of every ``"messages": [...]`` array in the JSON text read from ``handle``, one at a time.
 
     Before each array's messages, the chat's ``"name"`` (when the text before
     the array gives one) is yielded as a ``str``. Memory is bounded by
-    ``window`` plus the largest message. Raises ``ValueError`` when the text
-    ends inside an array or holds something that is not JSON there.
+    ``window`` plus the largest message, which may take ``max_message``
+    characters of JSON (default ``INGESTION_MAX_MESSAGE_CHARS`` times
+    ``_JSON_PER_MESSAGE_CHAR``, for escapes and the message's other fields).
+    Raises ``ValueError`` when the text ends inside an array, holds something
+    that is not JSON there, or a message longer than that.
     """
+    if max_message is None:
+        max_message = max(max_message_chars() * _JSON_PER_MESSAGE_CHAR, window)
     decoder = json.JSONDecoder()
     buffer, position, eof = "", 0, False
 
-    def fill() -> bool:
+    def fill(more: int = window) -> bool:
         nonlocal buffer, position, eof
-        chunk = handle.read(window)
+        chunk = handle.read(more)
         if not chunk:
             eof = True
             return False
         buffer, position = buffer[position:] + chunk, 0
         return True
+
+    def grow(problem: str = "") -> bool:
+        """More text for a message not yet whole: as much again as is pending (so a long message is
+        decoded a few times, not once per window), up to ``max_message`` characters of JSON."""
+        pending = len(buffer) - position
+        if pending > max_message:
+            raise ValueError(
+                f"a message in the messages array is not valid JSON ({problem or 'not ended'}) within "
+                f"{max_message:,} characters, the most one may take (INGESTION_MAX_MESSAGE_CHARS x "
+                f"{_JSON_PER_MESSAGE_CHAR}); check the file, or raise the limit"
+            )
+        return fill(max(window, pending))
 
     while True:
         match = _MESSAGES_KEY.search(buffer, position)
@@ -218,10 +238,10 @@ def iter_json_messages(handle: io.TextIOBase, *, window: int = _WINDOW) -> Itera
             try:
                 value, end = decoder.raw_decode(buffer, position)
             except json.JSONDecodeError as exc:
-                if fill():
+                if grow(exc.msg):
                     continue
                 raise ValueError(f"not valid JSON in the messages array: {exc.msg}") from None
-            if end == len(buffer) and not eof and fill():
+            if end == len(buffer) and not eof and grow():
                 continue  # a number or literal may go on in the next window; decode it again whole
             position = end
             if isinstance(value, dict):

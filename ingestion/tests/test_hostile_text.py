@@ -205,6 +205,17 @@ def test_a_telegram_json_message_over_the_limits_is_cut_naming_message_and_line(
     assert [o.price for o in offers] == ["$800"] * 5 + [f"${100 + n}" for n in range(kept)] + ["$500"]
 
 
+def test_a_telegram_json_message_of_more_json_than_any_real_one_is_refused_by_its_size(tmp_path, settings):
+    settings.INGESTION_MAX_MESSAGE_CHARS = 1000  # a message may take 8,000 characters of JSON, or one window
+    export = {"name": "Shop", "messages": [{"id": 1, "type": "message", "date": "2025-09-12T10:02:00",
+                                            "from": "Shop", "text": "iPhone 15 $750 / " * 200_000}]}
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(export), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"not valid JSON \(Unterminated string starting at\) within 1,048,576 "
+                                         r"characters.*INGESTION_MAX_MESSAGE_CHARS"):
+        run(telegram.processor, path)
+
+
 def test_a_file_without_newlines_is_never_held_whole(tmp_path):
     path = tmp_path / "chat.txt"
     with open(path, "wb") as handle:
