@@ -127,6 +127,12 @@ Descriptions
 Candidates come out once the whole text is read, because of the closing
 "All brand new" line and of tail prices.
 
+Time grows linearly with the length of a line, however many numbers, spans or
+products it holds (``bench/hostile_text.py``): each line is scanned once, spans
+are blanked and cut in one pass, and a line of many products is split from that
+one scan. The chat processors cap lines and messages before they get here
+(``ingestion.chat_text``).
+
 Lines without offers
     ``extract_offers(..., rejected=[])`` appends each line that has a digit but
     gave no offer as ``(ref, line, reason)``: a question; a wanted, buying or

@@ -37,7 +37,10 @@ Telegram JSON export (``result.json``, Telegram Desktop's "Export chat history" 
     time (``json.JSONDecoder.raw_decode`` over a 1 MiB text window) and
     extracted in batches of 5,000, so memory stays bounded by a batch, not the
     file (the ingest limit is 50 MiB; ``json.load`` would hold every message as
-    Python objects, several times the file's size). An export of a whole
+    Python objects, several times the file's size). One message may take
+    ``INGESTION_MAX_MESSAGE_CHARS`` x 8 characters of JSON; a file with a
+    longer one is refused, saying so. A Desktop copy is read like a WhatsApp
+    export (``ingestion.chat_text.read_chat_text``: encodings, line limit). An export of a whole
     account (``chats.list[*].messages``) is read the same way: every
     ``"messages": [`` array in the file is read in turn.
 

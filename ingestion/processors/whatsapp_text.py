@@ -73,14 +73,21 @@ Kinds
 The processor
     ``--option day_first=true|false`` and ``--option timezone=<IANA name>``
     (default ``context.timezone``, else ``settings.TIME_ZONE``); a bad value is a
-    ``ValueError`` naming the option. Bytes that are not UTF-8 are replaced and
-    their lines reported, as are lines before the first header (``RowError``
-    ``"line N"``). Each candidate gets the message time as ``observed_at`` and
+    ``ValueError`` naming the option. The file is read through
+    ``ingestion.chat_text.read_chat_text``: in chunks, in UTF-8, or UTF-16/32
+    with a byte-order mark, or UTF-16 without one when ASCII-heavy (an
+    ambiguous one is a ``ValueError`` saying "UTF-16 without a byte-order
+    mark"); a line longer than ``INGESTION_MAX_LINE_CHARS`` keeps its start.
+    Bytes that are not valid text are replaced and their lines reported, as
+    are lines cut and lines before the first header (``RowError`` ``"line
+    N"``); a message body longer than ``INGESTION_MAX_MESSAGE_CHARS`` is cut
+    at a line end, with a ``RowError`` naming the lines not read
+    (``message_offers``). Each candidate gets the message time as ``observed_at`` and
     the author as ``sender``. ``context.stats`` counts ``lines``, ``messages``,
     ``text_messages``, ``system_messages``, ``media_omitted``, ``deleted``,
-    ``edited``, ``polls``, ``locations``, ``calls``, ``headers_in_body`` and
-    ``offers_found``, and says ``date_order`` and ``chat_format``
-    (``whatsapp``). A file with no WhatsApp header that is a Telegram Desktop
+    ``edited``, ``polls``, ``locations``, ``calls``, ``headers_in_body``,
+    ``lines_cut``, ``messages_cut`` and ``offers_found``, and says
+    ``date_order``, ``chat_format`` (``whatsapp``) and ``encoding`` (when not UTF-8). A file with no WhatsApp header that is a Telegram Desktop
     copy (``Name, [12.09.2025 10:02]`` lines) is read by the ``telegram``
     processor instead (``chat_format`` ``telegram_desktop``), and so is a
     Telegram JSON export (``telegram_json``): forcing ``--processor
