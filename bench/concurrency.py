@@ -145,6 +145,10 @@ def main() -> int:
             services.append(servers.start_qcluster(env, log_dir=logs, lifetime=3600))
         print(f"gunicorn on {web.url}" + ("" if args.no_worker else ", qcluster running"))
         warm_up(web, read_key)
+        baseline = [servers.Client(web.url, token=read_key).get("/offers?page_size=50") for _ in range(100)]
+        idle = [r.seconds for r in baseline if r.status == 200]
+        print(f"API reads (GET /offers) with nothing else running: {len(idle)}/100 answered 200; "
+              f"p50 {ms(percentile(idle, .5))}  p95 {ms(percentile(idle, .95))}")
 
         outcomes = run_at_once(args, env, web, lists, upload, small, write_key, read_key, logs, services)
         return report(args, outcomes, lists, upload, small)
