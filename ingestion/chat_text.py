@@ -207,6 +207,7 @@ class _Lines:
         self.cut: list[tuple[int, int]] = []
         self.line = 1  # number of the line being read
         self.line_start = 0  # its first piece
+        self.line_offset = 0  # where it starts in that piece
         self.kept = 0  # characters of it kept so far
         self.length = 0  # characters of it read so far
         self.carriage = False  # the text so far ended with "\r" (a "\n" right after it ends no other line)
@@ -233,6 +234,18 @@ class _Lines:
             self.carriage = True
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
+        first = text.find("\n")
+        if (first >= 0 and self.length + first <= self.limit and not self.bad_line
+                and (self.strict or "\ufffd" not in text) and _lines_within(text, first + 1, self.limit)):
+            # The usual chunk: no line too long, no byte replaced: kept whole, nothing done per line.
+            self.pieces.append(text)
+            self.line += text.count("\n")
+            last = text.rfind("\n") + 1
+            self.line_start, self.line_offset = len(self.pieces) - 1, last
+            self.kept = self.length = len(text) - last
+            if final:
+                self._end_line(last=True)
+            return
         parts = text.split("\n")
         self._add(parts[0])
         if len(parts) > 1:
@@ -244,11 +257,11 @@ class _Lines:
             else:
                 self.pieces.append("\n")
                 for part in middle:
-                    self.line_start = len(self.pieces)
+                    self.line_start, self.line_offset = len(self.pieces), 0
                     self._add(part)
                     self._end_line()
                     self.pieces.append("\n")
-            self.line_start = len(self.pieces)
+            self.line_start, self.line_offset = len(self.pieces), 0
             self._add(parts[-1])
         if final:
             self._end_line(last=True)
@@ -271,11 +284,25 @@ class _Lines:
         if self.length > self.limit:
             self.cut.append((self.line, self.length))
         if self.bad_line:
-            self.replaced.append((self.line, "".join(self.pieces[self.line_start:])[:200]))
+            line = "".join(self.pieces[self.line_start:])
+            self.replaced.append((self.line, line[self.line_offset:self.line_offset + 200]))
         if not last:
             self.line += 1
         self.kept = self.length = 0
         self.bad_line = False
+
+
+def _lines_within(text: str, start: int, limit: int) -> bool:
+    """Whether no line of ``text[start:]`` (``start`` a line start) is longer than ``limit``:
+    a window of ``limit + 1`` characters from each line start holds a newline, found from the
+    window's end, so the check takes a step per ``limit`` characters, not one per line."""
+    size = len(text)
+    while size - start > limit:
+        newline = text.rfind("\n", start, start + limit + 1)
+        if newline < 0:
+            return False
+        start = newline + 1
+    return True
 
 
 def cut_message(body: str, limit: int) -> tuple[str, int, int]:

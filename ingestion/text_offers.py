@@ -467,7 +467,8 @@ def _number_spans(text: str) -> tuple[list[tuple[int, int]], int]:
     (-1 when there is none): only a text with such a pair joins amounts grouped by spaces."""
     spans = []
     spaced = -1
-    for start, end in _number_matches(text):
+    matches = _number_matches(text) if len(text) > _LONG_LINE else map(re.Match.span, _NUMBER.finditer(text))
+    for start, end in matches:
         while text[end - 1] in _NUMBER_TAIL:  # "750," or "1.299.": the separator after it is no part of it
             end -= 1
         if start:
@@ -623,6 +624,11 @@ def _word_before(text: str, position: int, spaces: _Spaces | None = None) -> tup
 # A currency key (``normalize``: case-folded, without spaces, dots and bidi marks; CLDR's longest has 53
 # characters, NFKC may shorten a key a little) or a mark word ("down", "@") is never longer than this.
 _KEY_CHARS_MAX = 256
+# Lines up to this long take the plain ways (the regex for numbers, a search back for word starts, a copy
+# of the line per span blanked): quicker on short lines, and their cost, which grows with the square of
+# a line's length, stays small up to here. Longer lines take the ways that grow linearly.
+_LONG_LINE = 4096
+_FEW_SPANS = 8
 _NOT_IN_KEY = re.compile("[\\s.\u200e\u200f\u061c]+")  # what normalize._KEY_DROP drops, and any space
 _MARK_ENDS = ":=."
 
@@ -740,7 +746,7 @@ def _scan(text: str, lower: str, words: list[str], message: str = "") -> _Line:
     blocked = _blocked_spans(text, numbers)
     line.cut.extend(blocked)
     size = len(text)
-    spaces = _Spaces(lower)
+    spaces = _Spaces(lower) if size > _LONG_LINE else None
     if blocked:  # a sweep over the blocked spans by start, numbers coming in order
         blocked_by_start, next_blocked, reach = sorted(blocked), 0, -1
     for start, end in numbers:
@@ -821,6 +827,11 @@ def _without(text: str, spans: list[tuple[int, int]], start: int = 0) -> str:
     spaces, as overwriting one span after the other would. Built once from the merged spans:
     linear in the length of ``text`` and the number of spans.
     """
+    if len(spans) <= _FEW_SPANS:  # few spans: overwriting one after the other is quicker
+        for low, high in spans:
+            if high > start:
+                text = text[:low] + " " * (high - low) + text[high:]
+        return text[start:]
     size = length = len(text)
     covered = []
     for low, high in spans:
@@ -1021,6 +1032,10 @@ def _read_line(text: str, lower: str, words: list[str], message: str = "", shown
 
 def _cut(text: str, spans: list[tuple[int, int]]) -> str:
     """``text`` with the (possibly overlapping) spans replaced by a separator, built in one pass."""
+    if len(spans) <= _FEW_SPANS:  # few spans: one copy each is quicker
+        for start, end in reversed(_merged(spans)):
+            text = f"{text[:start]} | {text[end:]}"
+        return text
     pieces = []
     position = 0
     for start, end in _merged(spans):
@@ -1150,7 +1165,11 @@ def extract_offers(
         if tail and not keep_tails:
             found, dropped = [item for item in found if not item.tail], True
         if not found:
-            hint = _currency_hint(line)
+            if len(line) > _LONG_LINE:
+                hint = _currency_hint(line)
+            else:
+                hint = _CURRENCY_HINT.search(line)
+                hint = hint and hint.group(1)
             if hint and _is_currency(hint):
                 currency_hint = hint
             elif _BLANKET.search(lower) and _CONDITION_LOWER.search(lower):

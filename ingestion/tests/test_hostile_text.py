@@ -95,6 +95,35 @@ def test_numbers_and_the_currency_hint_are_the_regexes_matches():
         assert text_offers._currency_hint(line) == (match.group(1) if match else None), line
 
 
+def test_long_lines_are_read_as_short_ones_are(monkeypatch):
+    # Lines longer than _LONG_LINE take the linear ways (word starts from an index of spaces, long
+    # words never a currency, numbers without the regex, spans blanked in one pass): forced on short
+    # random lines, they give what the plain ways give.
+    pieces = ["iPhone 15", "128GB", "$750", "750$", "€1.299,00", "/", "|", ";", ",", "-", "now", "was", "x10",
+              "10pcs", "3 499 zł", "1 234", "75 000 ₽", "+44 7911 123456", "0142", "http://x.com/1;", "USD",
+              "Rs1,05,000", "1.65 lakh", "15.5L", "NEW", "grade A", "700-750", "A2849", "S23+", "(€690)", "@",
+              "450k", "each", "🇮🇳", "~999~", "down to", "12/128", "Prices in EUR", "N250,000", "kr", "13 128 450 kr",
+              "U.S.D.", "((", "$", "abc" * 30, "." * 70 + "USD", "now" + ":" * 80]
+    rng = random.Random(12)
+    texts = ["\n".join(" ".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(rng.randint(1, 3)))
+             for _ in range(1500)]
+
+    def read_all():
+        results = []
+        for text in texts:
+            rejected = []
+            offers = [(o.ref, o.sku, o.description, o.price, o.currency, o.quantity, o.condition, o.extra)
+                      for o in extract_offers(text, rejected=rejected)]
+            results.append((offers, rejected))
+        return results
+
+    plain = read_all()
+    monkeypatch.setattr(text_offers, "_LONG_LINE", 0)
+    monkeypatch.setattr(text_offers, "_FEW_SPANS", 0)
+    monkeypatch.setattr(text_offers, "_KEY_CHARS_MAX", 4)
+    assert read_all() == plain
+
+
 def test_spans_are_blanked_and_cut_as_one_at_a_time_did():
     def without_one_by_one(text, spans, start=0):
         for low, high in spans:
