@@ -244,8 +244,9 @@ def scan_xlsx_sheet(chunks, filename: str, sheet_name: str) -> SheetScan:
             prefix = _ROOT_PREFIX_RE.search(chunk)
             tag = prefix.group(1) if prefix and prefix.group(1) else b""
             row_open = b"<" + tag + b"row"
-            # r first, as writers put it; a row without cells (<row r="9"/>) extends no range
-            numbered_row_re = re.compile(re.escape(row_open) + rb' r="(\d+)"[^>]*(?<!/)>')
+            # r first, as writers put it (its number captured); any other row (no r, r later, no cells:
+            # <row r="9"/> extends no range) captures "" and sends the chunk to the careful path
+            numbered_row_re = re.compile(re.escape(row_open) + rb'(?: r="(\d+)"[^>]*(?<!/)>|[\s>/])')
             row_re = re.compile(re.escape(row_open) + rb"\b([^>]*)>")
             cell_open = b"<" + tag + b"c"
             # one quick pass for both unusual cells: r not first (or absent), or a column beyond Z
@@ -258,7 +259,7 @@ def scan_xlsx_sheet(chunks, filename: str, sheet_name: str) -> SheetScan:
         # Each test below is one pass of C code over the chunk; the slow paths are for unusual files.
         numbers = numbered_row_re.findall(chunk)
         marks_hidden = b"hidden" in chunk or b'ht="0' in chunk
-        if len(numbers) == chunk.count(row_open) and not marks_hidden:
+        if not marks_hidden and b"" not in numbers:
             if numbers:
                 last_row = max(last_row, max(map(int, numbers)))
                 position = last_row
@@ -279,7 +280,7 @@ def scan_xlsx_sheet(chunks, filename: str, sheet_name: str) -> SheetScan:
             if unplaced_re.search(chunk):
                 # Cells without a reference take the next column: the row with most cells counts.
                 columns = max(columns, max(part.count(cell_open) for part in row_re.split(chunk)[::2]))
-        if b"autoFilter" in chunk:
+        if hidden and b"autoFilter" in chunk:  # after sheetData (ECMA-376 order); matters for hidden rows only
             found = _AUTOFILTER_RE.search(chunk)
             if found:
                 top = int(found.group(2))

@@ -569,3 +569,13 @@ def test_an_html_table_the_page_never_closes_ends_with_the_file(tmp_path):
     candidates, errors, _ = run(path)
     assert [(c.ref, c.sku, c.price) for c in candidates] == [("row 2", "A1", "10"), ("row 3", "A2", "20")]
     assert not errors
+
+
+def test_rows_without_numbers_follow_the_row_before():
+    """The schema lets r out; such a row is the one after the row before (hidden ones noted)."""
+    body = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            b'<row r="3"><c r="A3"><v>1</v></c></row>' + b"<row><c><v>1</v></c></row>" * 5
+            + b'<row hidden="1"><c><v>2</v></c></row><row r="20"/></sheetData></worksheet>')
+    scan = workbook_limits.scan_xlsx_sheet([body[:100], body[100:]], "list.xlsx", "Prices")
+    assert scan.rows == 9  # rows 3 to 9 hold cells; the empty row 20 extends nothing
+    assert scan.hidden is not None and [i + 1 for i, flag in enumerate(scan.hidden) if flag] == [9]
