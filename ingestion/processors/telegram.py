@@ -106,11 +106,25 @@ _DESKTOP_HEADER = re.compile(
 
 
 def looks_like_desktop_copy(text: str) -> bool:
-    """True when the first non-blank line of ``text`` is a Telegram Desktop header (``Name, [date time]``)."""
-    for line in text.lstrip("\ufeff").splitlines():
+    """True when the first non-blank line of ``text`` is a Telegram Desktop header (``Name, [date time]``).
+
+    Only that line is looked at (a whole file's lines are never split out for it).
+    """
+    start = 0
+    while text.startswith("\ufeff", start):
+        start += 1
+    first = _NON_BLANK.search(text, start)
+    if first is None:
+        return False
+    start = max(start, text.rfind("\n", start, first.start()) + 1)
+    end = text.find("\n", first.start())
+    for line in text[start:end if end >= 0 else len(text)].splitlines():
         if line.strip():
             return _DESKTOP_HEADER.fullmatch(line.rstrip("\r")) is not None
     return False
+
+
+_NON_BLANK = re.compile(r"\S")
 
 
 def parse_desktop_copy(text: str, *, day_first: bool | None = None, tz: tzinfo | None = None) -> ParsedTranscript:

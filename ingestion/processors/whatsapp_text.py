@@ -224,6 +224,7 @@ _HEADER_START = frozenset("0123456789[\ufeff\u200e\u200f\u061c")
 # The start of a line that may hold a header: a cheap C-level search, so the other lines cost nothing.
 _LINE_START = re.compile(r"\n(?=[\d\[\ufeff\u200e\u200f\u061c])")
 _ERAS = {"R": 2018, "H": 1988}  # Reiwa 1 = 2019, Heisei 1 = 1989
+_NON_BLANK = re.compile(r"\S")
 
 
 def _read_header(text: str, offset: int = 0) -> tuple[int, int, int, bool, int, int, int, int] | None:
@@ -693,7 +694,8 @@ class WhatsAppTextProcessor:
             if telegram.looks_like_desktop_copy(chat.text):
                 yield from telegram.process_desktop_text(chat, context, day_first=day_first, tz=tz)
                 return
-            if chat.text.lstrip()[:1] == "{" and telegram.processor.detect(
+            first = _NON_BLANK.search(chat.text)  # not chat.text.lstrip(): no copy of the text
+            if first is not None and first.group() == "{" and telegram.processor.detect(
                     Path(path), chat.text[:65536].encode()) >= 95:
                 yield from telegram.processor.process(path, context)
                 return
