@@ -304,6 +304,13 @@ def report(args, outcomes: dict, lists, upload, small) -> int:
           f"p95 {ms(percentile(seconds, .95))}  max {ms(max(seconds, default=0))}  "
           f"(target p95 < 100 ms on SQLite)")
 
+    quarters = []
+    for q in range(4):  # does the latency grow as the running documents' hidden rows pile up?
+        low, high = start + (end - start) * q / 4, start + (end - start) * (q + 1) / 4
+        part = [r.seconds for at, r in reads if low <= at < high]
+        quarters.append(f"{len(part)} reads p50 {percentile(part, .5) * 1000:.0f} / p95 {percentile(part, .95) * 1000:.0f} ms")
+    print("   by quarter of the ingests: " + "; ".join(quarters))
+
     partial = outcomes["partial_seen"]
     failures += bool(partial)
     print(f"== visibility: {outcomes['watch_polls']} polls of the large documents' offers, "
