@@ -51,6 +51,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def ms(seconds: float) -> str:
+    """Seconds as milliseconds, aligned."""
     return f"{seconds * 1000:8.1f} ms"
 
 
@@ -65,6 +66,7 @@ def setup_django(env: dict[str, str]) -> None:
 
 
 def close_db() -> None:
+    """Close this process's connections (it must hold no lock or snapshot between its looks)."""
     from django.db import connections
 
     connections.close_all()
@@ -98,6 +100,7 @@ def document_state(filename: str) -> tuple[int, str, int] | None:
 
 
 def main() -> int:
+    """Set up, run everything at once, print the figures; 1 when an operation failed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=600_000, help="rows in each of the two large lists")
     parser.add_argument("--api-writes", type=int, default=100, help="POST /documents during the ingests")
@@ -253,6 +256,7 @@ def run_at_once(args, env, web, lists, upload, small, write_key, read_key, logs,
 
 
 def report(args, outcomes: dict, lists, upload, small) -> int:
+    """Print each operation's outcome and latency and the API's percentiles; the failures' count."""
     from documents.models import SourceDocument
 
     failures = 0

@@ -28,6 +28,7 @@ BUSY_TIMEOUT_MS = 2000
 
 
 def pytest_configure(config):
+    """Register the ``slow`` marker (the suite runs with --strict-markers)."""
     config.addinivalue_line(
         "markers", "slow: starts real servers or ingests large files (seconds each); -m 'not slow' leaves them out"
     )
@@ -44,6 +45,7 @@ class Live:
 
     @property
     def kind(self) -> str:
+        """``"sqlite"`` or ``"postgres"``."""
         return self.database.kind
 
     def env(self, **overrides: str) -> dict[str, str]:

@@ -68,6 +68,7 @@ def history_rows(document_id: int) -> int:
 
 
 def status_of(document_id: int) -> str:
+    """The document's status as stored now ("" when there is no such document)."""
     from documents.models import SourceDocument
 
     return SourceDocument.objects.filter(pk=document_id).values_list("status", flat=True).first() or ""

@@ -145,6 +145,7 @@ class Service:
 
     @property
     def pid(self) -> int:
+        """The process's id (also its process group's)."""
         return self.popen.pid
 
     def log(self) -> str:
@@ -154,6 +155,7 @@ class Service:
         return self.log_path.read_text(errors="replace")
 
     def running(self) -> bool:
+        """Whether it has not exited yet."""
         return self.popen.poll() is None
 
     def wait(self, timeout: float) -> int:
@@ -388,6 +390,7 @@ def with_busy_timeout(database: dict, milliseconds: int) -> dict:
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
+        """Never follow: the caller sees the 3xx and its Location."""
         return None
 
 
@@ -401,10 +404,12 @@ class Response:
     seconds: float
 
     def json(self):
+        """The body, parsed as JSON."""
         return json.loads(self.body)
 
     @property
     def location(self) -> str:
+        """The Location header of a redirect ("" without one)."""
         return self.headers.get("Location", "")
 
 
@@ -457,9 +462,11 @@ class Client:
         return Response(status, response_headers, body, time.perf_counter() - start)
 
     def get(self, path: str) -> Response:
+        """``GET path``."""
         return self.request("GET", path)
 
     def csrf_token(self) -> str:
+        """The CSRF cookie's value, set by a page got before ("" when none was)."""
         for cookie in self.cookies:
             if cookie.name == "csrftoken":
                 return cookie.value

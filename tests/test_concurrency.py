@@ -32,6 +32,7 @@ class Watch:
         self.polls = 0
 
     def poll(self, document_id: int, rows: int) -> None:
+        """Read the document's visible offers once, between two reads of its status."""
         before = status_of(document_id)
         seen = visible_offers(document_id)
         after = status_of(document_id)
