@@ -312,7 +312,8 @@ def report(args, outcomes: dict, lists, upload, small) -> int:
     for q in range(4):  # does the latency grow as the running documents' hidden rows pile up?
         low, high = start + (end - start) * q / 4, start + (end - start) * (q + 1) / 4
         part = [r.seconds for at, r in reads if low <= at < high]
-        quarters.append(f"{len(part)} reads p50 {percentile(part, .5) * 1000:.0f} / p95 {percentile(part, .95) * 1000:.0f} ms")
+        quarters.append(f"{len(part)} reads p50 {percentile(part, .5) * 1000:.0f} / "
+                        f"p95 {percentile(part, .95) * 1000:.0f} ms")
     print("   by quarter of the ingests: " + "; ".join(quarters))
 
     partial = outcomes["partial_seen"]

@@ -17,7 +17,8 @@ from pricehub.settings import *  # noqa: F403
 from tests.servers import with_busy_timeout
 
 if os.environ.get("LIVE_SQLITE_BUSY_TIMEOUT_MS"):
-    DATABASES["default"] = with_busy_timeout(DATABASES["default"], int(os.environ["LIVE_SQLITE_BUSY_TIMEOUT_MS"]))  # noqa: F405
+    _busy_ms = int(os.environ["LIVE_SQLITE_BUSY_TIMEOUT_MS"])
+    DATABASES["default"] = with_busy_timeout(DATABASES["default"], _busy_ms)  # noqa: F405
 
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 PASSWORD_HASHERS = [
