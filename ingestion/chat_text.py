@@ -33,7 +33,6 @@ Limits (Django settings, read when the file is read; the defaults without Django
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
