@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ingestion import processors
+from ingestion import chat_text, processors
 
 # Kernel file systems whose files are made up when read (/proc/self/environ, /sys/...):
 # "regular" files by their mode, but never a price list.
@@ -57,17 +57,22 @@ def refusal(head: bytes, filename: str, processor: str = "") -> str:
     """Why a file whose first bytes (``processors.HEAD_BYTES`` of them) are ``head`` cannot be
     ingested, or ``""``: it is empty (or blank), or no processor reads it. With ``processor``
     given, the user has chosen, unless that processor does not read the file and another does
-    (``--processor whatsapp_text`` on a spreadsheet): then the message names the right one."""
+    (``--processor whatsapp_text`` on a spreadsheet): then the message names the right one.
+    Text in UTF-16 without a byte-order mark whose byte order cannot be told is refused saying
+    so (``chat_text.encoding_problem``)."""
     empty = emptiness(head)
     if empty:
         return empty
     if not processor:
-        return "" if processors.detect_name(filename, head) else processors.not_supported_message()
+        if processors.detect_name(filename, head):
+            return ""
+        return chat_text.encoding_problem(head, filename) or processors.not_supported_message()
     if not processors.detect_name(filename, head, among=[processor]):
         other = processors.detect_name(filename, head)
         if other:
             return (f"this is not a file the {processor} processor reads; it looks like one for {other} "
                     f"(pass --processor {other}, or leave --processor out)")
+        return chat_text.encoding_problem(head, filename)
     return ""
 
 

@@ -241,6 +241,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 _storage = Path(env_str("INGESTION_STORAGE_DIR", "./storage"))
 INGESTION_STORAGE_DIR = (_storage if _storage.is_absolute() else BASE_DIR / _storage).resolve()
 
+# Chats: a longer line keeps its start, a longer message is cut at a line end; both are reported.
+INGESTION_MAX_LINE_CHARS = env_int("INGESTION_MAX_LINE_CHARS", 10_000, minimum=100)
+INGESTION_MAX_MESSAGE_CHARS = env_int("INGESTION_MAX_MESSAGE_CHARS", 200_000, minimum=1000)
+
 # A process ingesting a document renews its lease at least every third of this; a document whose
 # lease has expired lost its process and is re-run (up to INGESTION_MAX_ATTEMPTS starts) or failed.
 INGESTION_LEASE_SECONDS = env_int("INGESTION_LEASE_SECONDS", 60, minimum=1)

@@ -287,3 +287,15 @@ def test_ingest_says_a_file_is_unchanged_stores_nothing_and_force_ingests_it_aga
     assert SourceDocument.objects.count() == 1
     code, out, _ = run("ingest", str(sheet), "--vendor", "Acme", "--force")
     assert code == 0 and "succeeded" in out and SourceDocument.objects.count() == 2
+
+
+def test_a_chat_in_utf16_without_a_byte_order_mark_is_read_or_refused_saying_so(tmp_path):
+    latin = tmp_path / "chat-utf16le.txt"
+    latin.write_bytes("12/03/2024, 09:15 - Ali: iPhone 15 128GB 650$\n".encode("utf-16-le"))
+    code, out, err = run("ingest", str(latin), "--vendor", "Acme")
+    assert code == 0 and "succeeded" in out, err
+    persian = tmp_path / "chat-fa.txt"  # no ASCII-heavy text to tell the byte order by
+    persian.write_bytes(("آیفون ۱۵ قیمت ۶۵۰ دلار موجود است " * 20).encode("utf-16-le"))
+    code, _, err = run("ingest", str(persian), "--vendor", "Acme")
+    assert code == 1 and "UTF-16 without a byte-order mark" in err
+    assert SourceDocument.objects.count() == 1
