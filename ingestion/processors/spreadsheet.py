@@ -90,7 +90,6 @@ from __future__ import annotations
 import codecs
 import csv
 import html
-import io
 import logging
 import posixpath
 import re

@@ -56,7 +56,6 @@ DEFAULTS = {
 }
 # Parts smaller than this are not held to the ratio (a few KB of repeated style XML compress 50:1).
 RATIO_FLOOR_BYTES = 1 << 20
-XLSX_MAX_COLUMNS = 16_384  # ECMA-376 Part 1, 18.3.1.4: column XFD
 _CHUNK = 1 << 20
 
 
@@ -103,6 +102,8 @@ def too_many_cells(filename: str, where: str, rows: int, columns: int) -> Workbo
 
 
 def too_large(filename: str, size: int, what: str = "unpacks to") -> WorkbookLimitError:
+    """The error for a package whose parts unpack to (or a CSV/HTML file that ``what`` = "is")
+    more than ``INGESTION_MAX_UNCOMPRESSED_BYTES``; ``size`` in bytes."""
     return WorkbookLimitError(
         f"{filename} {what} more than {_size(limit('INGESTION_MAX_UNCOMPRESSED_BYTES'))} ({_size(size)}; limit "
         f"INGESTION_MAX_UNCOMPRESSED_BYTES); split the list into smaller files"
