@@ -241,6 +241,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 _storage = Path(env_str("INGESTION_STORAGE_DIR", "./storage"))
 INGESTION_STORAGE_DIR = (_storage if _storage.is_absolute() else BASE_DIR / _storage).resolve()
 
+# Workbooks and CSV files past these are refused before they are loaded, naming the file, sheet and setting.
+INGESTION_MAX_UNCOMPRESSED_BYTES = env_int("INGESTION_MAX_UNCOMPRESSED_BYTES", 2 * 1024**3, minimum=1024)
+INGESTION_MAX_COMPRESSION_RATIO = env_int("INGESTION_MAX_COMPRESSION_RATIO", 100, minimum=2)
+INGESTION_MAX_SHEET_ROWS = env_int("INGESTION_MAX_SHEET_ROWS", 2_000_000, minimum=1)
+INGESTION_MAX_SHEET_CELLS = env_int("INGESTION_MAX_SHEET_CELLS", 40_000_000, minimum=1)
+INGESTION_MAX_CSV_LINE_CHARS = env_int("INGESTION_MAX_CSV_LINE_CHARS", 1024 * 1024, minimum=100)
+
 # Chats: a longer line keeps its start, a longer message is cut at a line end; both are reported.
 INGESTION_MAX_LINE_CHARS = env_int("INGESTION_MAX_LINE_CHARS", 10_000, minimum=100)
 INGESTION_MAX_MESSAGE_CHARS = env_int("INGESTION_MAX_MESSAGE_CHARS", 200_000, minimum=1000)
