@@ -11,7 +11,8 @@ postgres://postgres@127.0.0.1:5432/postgres, dropped at the end), migrated, this
   an operator's admin login and admin upload, and --api-writes `POST /documents` (each a small
   list of its own) from a script with a write token;
 - `GET /offers` (newest first) in a loop from a read token until both ingests have ended (a
-  1,000-row list ingested before the clock starts gives it visible offers older than the run's);
+  1,000-row list ingested before the clock starts gives it visible offers older than the run's),
+  each followed by a `GET /healthz` (no database: what the machine's load alone costs);
 - a django-q2 cluster (2 workers) that ingests the uploads (--no-worker leaves it out: they stay
   queued);
 
@@ -190,7 +191,7 @@ def warm_up(web, read_key: str) -> None:
 def run_at_once(args, env, web, lists, upload, small, write_key, read_key, logs, services) -> dict:
     """Start the two ingests; once one is processing, the admin session, the API writes and the read
     loop; watch the large documents' visible offers until both ingests end."""
-    outcomes: dict = {"reads": [], "api": [], "partial_seen": [], "watch_polls": 0}
+    outcomes: dict = {"reads": [], "health": [], "api": [], "partial_seen": [], "watch_polls": 0}
     stop_reading = threading.Event()
 
     def admin():
@@ -206,9 +207,12 @@ def run_at_once(args, env, web, lists, upload, small, write_key, read_key, logs,
 
     def api_reads():
         client = servers.Client(web.url, token=read_key)
+        plain = servers.Client(web.url)
         while not stop_reading.is_set():
             at = time.perf_counter()
             outcomes["reads"].append((at, client.get("/offers?page_size=50")))
+            # No database at all: what the machine's load alone costs a request.
+            outcomes["health"].append((time.perf_counter(), plain.get("/healthz")))
 
     ingests = []
     started = time.perf_counter()
@@ -315,6 +319,9 @@ def report(args, outcomes: dict, lists, upload, small) -> int:
           f"p95 {ms(percentile(seconds, .95))}  max {ms(max(seconds, default=0))}  "
           f"(target p95 < 100 ms on SQLite)")
 
+    health = [r.seconds for at, r in outcomes["health"] if start <= at <= end and r.status == 200]
+    print(f"   GET /healthz (no database) in the same loop: {len(health)} answered 200, "
+          f"p50 {ms(percentile(health, .5))}  p95 {ms(percentile(health, .95))}")
     writes_done = outcomes.get("api_writes_done_at", end)
     for label, part in (("while the API writes ran", [r.seconds for at, r in reads if at < writes_done]),
                         ("after the API writes ended", [r.seconds for at, r in reads if at >= writes_done])):
