@@ -1,6 +1,7 @@
 """Benchmark: ingests, admin and API writes and API reads at the same time, on SQLite or PostgreSQL.
 
-    .venv/bin/python bench/concurrency.py [--rows 600000] [--api-writes 100] [--postgres [URL]] [--no-worker]
+    .venv/bin/python bench/concurrency.py [--rows 600000] [--api-writes 100] [--postgres [URL]] [--redis URL]
+                                          [--no-worker]
 
 On a fresh database (a SQLite file in a temporary folder, or with --postgres a throwaway
 database on the server of URL, default BENCH_POSTGRES_URL or
@@ -111,6 +112,9 @@ def main() -> int:
     parser.add_argument("--postgres", nargs="?", const=os.environ.get(
         "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"), default="", metavar="URL",
         help="run on a throwaway database on this PostgreSQL server instead of SQLite")
+    parser.add_argument("--redis", default="", metavar="URL",
+                        help="REDIS_URL for the run (the cache, so the API's rate-limit counters, and the task "
+                             "broker move to Redis), e.g. redis://127.0.0.1:6379/13")
     parser.add_argument("--no-worker", action="store_true", help="no django-q2 cluster: uploads stay queued")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, database)")
     args = parser.parse_args()
@@ -125,7 +129,8 @@ def main() -> int:
     else:
         database = servers.LiveDatabase("sqlite", str(folder / "bench.sqlite3"))
     print(f"database: {database.kind} ({database.name}); rows per large list: {args.rows:,}; "
-          f"API writes: {args.api_writes}; worker: {'no' if args.no_worker else 'yes'}; folder: {folder}")
+          f"API writes: {args.api_writes}; worker: {'no' if args.no_worker else 'yes'}; "
+          f"cache and broker: {args.redis or 'the database'}; folder: {folder}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     services: list[servers.Service] = []
     try:
@@ -133,7 +138,8 @@ def main() -> int:
         started = time.perf_counter()
         database.migrate(storage)
         print(f"migrated in {time.perf_counter() - started:.1f} s")
-        env = servers.live_env(database, storage, API_RATE_LIMIT_PER_MINUTE="1000000", Q_WORKERS="2")
+        env = servers.live_env(database, storage, API_RATE_LIMIT_PER_MINUTE="1000000", Q_WORKERS="2",
+                               **({"REDIS_URL": args.redis} if args.redis else {}))
         setup_django(env)
         write_key, read_key = make_users()
         # Yesterday's list: offers visible before the run, older than every row the run writes.
