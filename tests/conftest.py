@@ -27,13 +27,6 @@ from tests import servers
 BUSY_TIMEOUT_MS = 2000
 
 
-def pytest_configure(config):
-    """Register the ``slow`` marker (the suite runs with --strict-markers)."""
-    config.addinivalue_line(
-        "markers", "slow: starts real servers or ingests large files (seconds each); -m 'not slow' leaves them out"
-    )
-
-
 @dataclass
 class Live:
     """A live test's database, storage and log folder; ``env()`` is a subprocess's environment."""
