@@ -19,12 +19,11 @@ def short_sqlite_wait(connection):
     if connection.vendor != "sqlite" or connection.in_atomic_block:
         yield
         return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA busy_timeout")
-        (usual,) = cursor.fetchone()
-        cursor.execute(f"PRAGMA busy_timeout = {int(settings.API_SQLITE_WAIT_MS)}")
+    connection.ensure_connection()
+    raw = connection.connection  # pricehub.sqlite's connection: how long its writers wait for the lock
+    usual = raw.write_lock_timeout
+    raw.write_lock_timeout = settings.API_SQLITE_WAIT_MS / 1000
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA busy_timeout = {int(usual)}")
+        raw.write_lock_timeout = usual

@@ -72,10 +72,3 @@ def status_of(document_id: int) -> str:
     from documents.models import SourceDocument
 
     return SourceDocument.objects.filter(pk=document_id).values_list("status", flat=True).first() or ""
-
-
-def busy_timeout_ms() -> int:
-    """SQLite: the busy timeout every connection of the settings gets (``PRAGMA busy_timeout``)."""
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA busy_timeout")
-        return cursor.fetchone()[0]

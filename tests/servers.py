@@ -371,18 +371,11 @@ def postgres_server_url(settings: dict) -> str:
 
 
 def with_busy_timeout(database: dict, milliseconds: int) -> dict:
-    """A copy of a SQLite connection's settings whose ``PRAGMA busy_timeout`` is ``milliseconds``
-    (other engines: unchanged)."""
-    if not database.get("ENGINE", "").endswith("sqlite3"):
+    """A copy of a SQLite connection's settings whose writers wait at most ``milliseconds`` for
+    the write lock (``pricehub.sqlite``'s ``write_lock_timeout``; other engines: unchanged)."""
+    if database.get("ENGINE") != "pricehub.sqlite":
         return database
-    options = dict(database.get("OPTIONS", {}))
-    init = options.get("init_command", "")
-    if re.search(r"busy_timeout\s*=\s*\d+", init):
-        init = re.sub(r"busy_timeout\s*=\s*\d+", f"busy_timeout={milliseconds}", init)
-    else:
-        init = f"PRAGMA busy_timeout={milliseconds}; {init}"
-    options["init_command"] = init
-    return {**database, "OPTIONS": options}
+    return {**database, "OPTIONS": {**database.get("OPTIONS", {}), "write_lock_timeout": milliseconds / 1000}}
 
 
 # --------------------------------------------------------------------------- HTTP

@@ -89,7 +89,8 @@ def test_sqlite_default_shares_the_file_safely(settings):
     options = settings.DATABASES["default"]["OPTIONS"]
     assert options["transaction_mode"] == "IMMEDIATE"
     assert "journal_mode=WAL" in options["init_command"]
-    assert "busy_timeout" in options["init_command"]
+    assert settings.DATABASES["default"]["ENGINE"] == "pricehub.sqlite"  # writers wait in small steps
+    assert options["write_lock_timeout"] == 10
 
 
 def test_database_url_selects_postgresql():
