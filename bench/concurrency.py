@@ -1,13 +1,13 @@
 """Benchmark: ingests, admin and API writes and API reads at the same time, on SQLite or PostgreSQL.
 
-    .venv/bin/python bench/concurrency.py [--rows 600000] [--api-writes 100] [--postgres [URL]] [--redis URL]
-                                          [--no-worker]
+    .venv/bin/python bench/concurrency.py [--rows 600000] [--ingests 1|2] [--api-writes 100] [--postgres [URL]]
+                                          [--redis URL] [--no-worker]
 
 On a fresh database (a SQLite file in a temporary folder, or with --postgres a throwaway
 database on the server of URL, default BENCH_POSTGRES_URL or
 postgres://postgres@127.0.0.1:5432/postgres, dropped at the end), migrated, this runs at once:
 
-- two `manage.py ingest` runs of generated CSV price lists of --rows rows each;
+- two (--ingests 1: one) `manage.py ingest` runs of generated CSV price lists of --rows rows each;
 - a real gunicorn (2 workers, 127.0.0.1, a free port) serving, once an ingest is processing,
   an operator's admin login and admin upload, and --api-writes `POST /documents` (each a small
   list of its own) from a script with a write token;
@@ -107,7 +107,8 @@ def document_state(filename: str) -> tuple[int, str, int] | None:
 def main() -> int:
     """Set up, run everything at once, print the figures; 1 when an operation failed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=600_000, help="rows in each of the two large lists")
+    parser.add_argument("--rows", type=int, default=600_000, help="rows in each of the large lists")
+    parser.add_argument("--ingests", type=int, default=2, choices=[1, 2], help="large lists ingested at once")
     parser.add_argument("--api-writes", type=int, default=100, help="POST /documents during the ingests")
     parser.add_argument("--postgres", nargs="?", const=os.environ.get(
         "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"), default="", metavar="URL",
@@ -148,7 +149,7 @@ def main() -> int:
 
         started = time.perf_counter()
         lists = [servers.write_price_csv(folder / f"{name}.csv", args.rows, prefix=name.upper(), seed=i)
-                 for i, name in enumerate(("large-a", "large-b"))]
+                 for i, name in enumerate(("large-a", "large-b")[:args.ingests])]
         upload = servers.write_price_csv(folder / "admin-upload.csv", 1000, prefix="ADMIN")
         small = [servers.write_price_csv(folder / f"api-{i:03d}.csv", 20, prefix=f"API{i:03d}")
                  for i in range(args.api_writes)]

@@ -3,10 +3,15 @@ staff session, per client address for requests without valid credentials), count
 one-minute windows in Django's cache, so every gunicorn worker and host shares the counters
 (the database cache by default, Redis when ``REDIS_URL`` is set).
 
+On the embedded SQLite default the counters live in a small SQLite file of their own beside the
+database (``<SQLITE_PATH>-ratelimit``, one table, made on first use): counting then never waits
+for the database's write lock, which an ingest holds for most of its run (one batch after
+another). An in-memory database (the test suite's) counts in the database cache, where a
+request waits at most ``API_SQLITE_WAIT_MS`` for the write lock and past it goes uncounted, with
+a warning in the log.
+
 Over the limit the answer is ``429`` with ``Retry-After``: the whole seconds until the window
-ends. On SQLite a request waits at most ``API_SQLITE_WAIT_MS`` for the write lock to
-count itself; a database busier than that (a long write elsewhere) lets it through uncounted,
-with a warning in the log, rather than stalling reads behind the writer. A fixed window lets a client send up to twice the limit around a window's edge; in
+ends. A fixed window lets a client send up to twice the limit around a window's edge; in
 exchange a request costs one counter update.
 """
 
@@ -14,8 +19,13 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import random
+import sqlite3
+import threading
 import time
 import zlib
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import caches
@@ -44,6 +54,9 @@ def hit(bucket: str, *, now: float | None = None) -> tuple[int, float]:
     timeout = WINDOW_SECONDS + 5  # outlives the window; the key names its window, so no reset is needed
     cache = caches[settings.API_RATE_LIMIT_CACHE]
     if isinstance(cache, DatabaseCache):
+        counters = counter_file()
+        if counters is not None:
+            return _file_hit(counters, key, now + timeout), remaining
         return _database_cache_hit(cache, key, timeout), remaining
     try:
         return cache.incr(key), remaining  # the common case: the window's counter exists
@@ -51,6 +64,46 @@ def hit(bucket: str, *, now: float | None = None) -> tuple[int, float]:
         if cache.add(key, 1, timeout):
             return 1, remaining
         return cache.incr(key), remaining  # another process added it first
+
+
+def counter_file() -> Path | None:
+    """Where the counters live on SQLite: a file beside the database (``None`` for another
+    database, or a database in memory)."""
+    database = connections["default"]
+    name = str(database.settings_dict["NAME"])
+    if database.vendor != "sqlite" or database.is_in_memory_db():
+        return None
+    return Path(name + "-ratelimit")
+
+
+_local = threading.local()
+
+
+def _file_connection(path: Path) -> sqlite3.Connection:
+    """This process's (and thread's) connection to the counter file, made on first use."""
+    key = (os.getpid(), str(path))  # never a connection opened before a fork
+    connection = getattr(_local, "connections", {}).get(key)
+    if connection is None:
+        connection = sqlite3.connect(path, timeout=5, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=OFF")  # counters of a minute: a lost one is harmless
+        connection.execute("CREATE TABLE IF NOT EXISTS hits (key TEXT PRIMARY KEY, count INTEGER NOT NULL, "
+                           "expires REAL NOT NULL)")
+        _local.connections = {key: connection}
+    return connection
+
+
+def _file_hit(path: Path, key: str, expires: float) -> int:
+    """Count one request under ``key`` in the counter file, in one statement (atomic across
+    processes); now and then drop counters whose window has passed."""
+    connection = _file_connection(path)
+    (count,) = connection.execute(
+        "INSERT INTO hits (key, count, expires) VALUES (?, 1, ?) "
+        "ON CONFLICT (key) DO UPDATE SET count = count + 1 RETURNING count", [key, expires],
+    ).fetchone()
+    if random.random() < 0.01:
+        connection.execute("DELETE FROM hits WHERE expires < ?", [time.time()])
+    return count
 
 
 def _database_cache_hit(cache: DatabaseCache, key: str, timeout: int) -> int:
@@ -72,7 +125,7 @@ def check(bucket: str, who: str) -> None:
     limit = settings.API_RATE_LIMIT_PER_MINUTE
     try:
         count, remaining = hit(bucket)
-    except OperationalError as exc:  # SQLite busy past API_SQLITE_WAIT_MS
+    except (OperationalError, sqlite3.OperationalError) as exc:  # SQLite busy past its wait
         log.warning("API rate limit: request of %s not counted, the database is busy (%s)", who, exc)
         return
     if count > limit:
