@@ -289,3 +289,17 @@ def test_an_empty_correction_says_what_is_missing(staff_client, failed_document)
     response = staff_client.post(url, {})  # nothing chosen: detect finds a spreadsheet, which needs a vendor
     assert response.status_code == 200 and b"which needs a vendor" in response.content
     assert SourceDocument.objects.count() == 1
+
+
+def test_uploading_unchanged_content_tells_the_operator_and_ingest_again_forces_it(staff_client, price_list):
+    first = upload(staff_client, price_list, new_vendor="Acme", currency="EUR")
+    assert first.status_code == 302
+    earlier = SourceDocument.objects.get()
+    again = upload(staff_client, price_list, vendor=earlier.vendor_id, currency="EUR")
+    page = again.content.decode()
+    assert again.status_code == 200 and SourceDocument.objects.count() == 1
+    assert f"already ingested as document #{earlier.pk}" in page
+    assert f'href="{reverse("admin:documents_sourcedocument_change", args=[earlier.pk])}"' in page
+    assert "tick &quot;Ingest again&quot;" in page or 'tick "Ingest again"' in page
+    forced = upload(staff_client, price_list, vendor=earlier.vendor_id, currency="EUR", force="on")
+    assert forced.status_code == 302 and SourceDocument.objects.count() == 2
