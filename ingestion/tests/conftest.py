@@ -49,3 +49,16 @@ def price_list(tmp_path):
             ["X1", "Pixel 8 Pro", "call", 1, "Used"],
         ],
     )
+
+
+def stored_files(settings) -> list:
+    """Every file under ``settings.INGESTION_STORAGE_DIR`` (none when it does not exist), sorted."""
+    root = Path(settings.INGESTION_STORAGE_DIR)
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@pytest.fixture
+def empty_storage(tmp_path, settings):
+    """Settings whose storage is a folder of this test's own, not yet made."""
+    settings.INGESTION_STORAGE_DIR = tmp_path / "storage"
+    return settings

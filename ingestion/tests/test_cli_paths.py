@@ -18,6 +18,7 @@ from django.core.management.base import CommandError
 
 from documents.models import SourceDocument
 from ingestion import intake
+from ingestion.tests.conftest import stored_files
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,17 +56,6 @@ def release_fifo_readers(fifo: Path) -> None:
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
     except OSError:
         pass  # no reader: nobody blocked
-
-
-def stored_files(settings) -> list:
-    root = Path(settings.INGESTION_STORAGE_DIR)
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-@pytest.fixture
-def empty_storage(tmp_path, settings):
-    settings.INGESTION_STORAGE_DIR = tmp_path / "storage"
-    return settings
 
 
 @pytest.fixture

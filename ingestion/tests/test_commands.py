@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from ingestion import processors
 
 from documents.models import SourceDocument
-from ingestion.tests.conftest import HEADER, write_xlsx
+from ingestion.tests.conftest import HEADER, stored_files, write_xlsx
 from offers.models import Vendor
 
 pytestmark = pytest.mark.django_db
@@ -104,17 +104,6 @@ def test_list_documents_table_newest_first_with_filters(price_list, tmp_path):
 # --------------------------------------------------------------------------- folders, refusals, options
 
 CSV = "MODEL/SKU,DESCRIPTION,PRICE\nX1,Pixel 8,500\n"
-
-
-def stored_files(settings) -> list:
-    root = settings.INGESTION_STORAGE_DIR
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-@pytest.fixture
-def empty_storage(tmp_path, settings):
-    settings.INGESTION_STORAGE_DIR = tmp_path / "storage"
-    return settings
 
 
 @pytest.fixture
