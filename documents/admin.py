@@ -102,7 +102,7 @@ class SourceDocumentAdmin(admin.ModelAdmin):
         # A snapshot is read-only: no save buttons (actions such as re-ingest still apply).
         extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False}
         document = self.get_object(request, unquote(object_id))
-        if document is not None and document.status in RUNNING:
+        if document is not None and document.status in RUNNING and not document.is_stalled:
             extra_context["refresh_seconds"] = REFRESH_SECONDS
         return super().change_view(request, object_id, form_url, extra_context)
 

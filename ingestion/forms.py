@@ -173,7 +173,7 @@ class UploadForm(IngestSettingsForm):
     """
 
     file = forms.FileField(
-        help_text="Spreadsheet (.xlsx, .xls, .ods, .csv), WhatsApp transcript (.txt) or Telegram chat (.txt copy, "
+        help_text="Spreadsheet (.xlsx, .xlsm, .xls, .ods, .csv), WhatsApp transcript (.txt) or Telegram chat (.txt copy, "
                   "result.json)."
     )
     force = forms.BooleanField(

@@ -191,7 +191,7 @@ def register_file(
     if currency:
         run_currency = iso_currency_code(currency) or ""
         if not run_currency:
-            raise IngestError(f"--currency {currency!r} is not an ISO 4217 currency code (EUR, USD, INR ...)")
+            raise IngestError(f"currency {currency!r} is not an ISO 4217 currency code (EUR, USD, INR ...)")
     options, detected = _checked_options(stream, filename, processor, options or {})
     vendor = vendor_by_name(vendor_name) if vendor_name.strip() else None
     settings_given = {"currency": run_currency, "options": options}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import DatabaseError
 from django_q.tasks import async_task
 
 from documents.models import SourceDocument
@@ -39,7 +40,11 @@ def ingest_document(document_id: int) -> str:
 
 def recover_stale_documents() -> str:
     """Every minute (a django-q2 schedule): re-run or fail documents whose ingest stopped."""
-    done = services.recover_stale_documents()
+    try:
+        done = services.recover_stale_documents()
+    except DatabaseError as exc:  # the next run, a minute later, tries again
+        log.warning("recovering stopped documents failed, tried again in a minute: %s", exc)
+        return f"not run: {exc}"
     for document, what in done:
         log.warning("document #%s (%s): %s", document.pk, document.original_filename, what)
     return f"{len(done)} document(s) recovered" if done else "nothing to recover"

@@ -4,9 +4,15 @@ an expiry, revoke it. Only the key's hash is stored, so a lost key is replaced, 
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from rest_framework.authtoken.models import TokenProxy
 
 from pricehub.models import ApiToken
 from pricehub.tokens import set_key
+
+# DRF's own token list would stand beside "API tokens" as a second, unhashed kind of key: its keys
+# are moved into ApiToken on first use (pricehub.tokens), so operators make tokens here only.
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)
 
 
 @admin.register(ApiToken)

@@ -131,7 +131,7 @@ def check(bucket: str, who: str) -> None:
     if count > limit:
         raise Throttled(
             wait=max(1, math.ceil(remaining)),
-            detail=f"rate limit of {limit} requests a minute reached for {who}; wait for the next minute",
+            detail=f"rate limit of {limit} requests a minute reached for {who}.",
         )
 
 

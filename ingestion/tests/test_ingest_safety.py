@@ -238,3 +238,20 @@ def test_a_long_description_is_cut_and_the_document_says_so(tmp_path):
     assert len(offer.description) == services.DESCRIPTION_MAX_CHARS
     assert offer.extra["description_cut"] == len(long)
     assert document.status == "partial" and "longer than 2,000 characters, cut" in document.warnings[0]
+
+
+def test_recovery_against_a_locked_database_says_so_in_one_line(tmp_path, settings, monkeypatch):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+    from django.db import OperationalError
+
+    from ingestion import tasks
+
+    def locked():
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(services, "recover_stale_documents", locked)
+    monkeypatch.setattr("ingestion.management.commands.recover_documents.recover_stale_documents", locked)
+    with pytest.raises(CommandError, match=r"^the database refused the recovery \(database is locked\)"):
+        call_command("recover_documents")
+    assert tasks.recover_stale_documents() == "not run: database is locked"

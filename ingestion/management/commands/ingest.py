@@ -138,6 +138,14 @@ class Command(BaseCommand):
             finally:
                 if bar:
                     bar.close()
+            if document.status in (document.Status.PENDING, document.Status.PROCESSING):
+                # This run stopped renewing its lease (paused, too slow) and another process took over.
+                owner = document.lease_owner or "the worker"
+                reason = (f"taken over: this run lost document #{document.pk} to another process ({owner}), "
+                          f"which ingests it now; see GET /documents/{document.pk}")
+                refusals.append(reason)
+                self._report_refused(entry.given, reason, as_json=json, alone=len(attempted) == 1)
+                continue
             if document.status == document.Status.FAILED:
                 refusals.append("")
             self._report(entry.given, document, as_json=json)
