@@ -628,15 +628,14 @@ def normalize_candidate(candidate: OfferCandidate, *, currency: str = "", observ
     condition = parse_condition(candidate.condition)
     if condition.code == "unknown" and condition.raw and is_sold_out(condition.raw):
         return _sold_out(candidate, "condition", condition.raw)
-    removed = 0
-    texts = []
-    for text in (candidate.ref, candidate.sku, candidate.description, condition.raw):
-        text, count = strip_control_characters(text)
-        texts.append(text)
-        removed += count
-    ref, sku, description, condition_raw = texts
-    if removed:  # PostgreSQL refuses NUL; none of them is what the vendor meant to write
-        extra["control_characters_removed"] = removed
+    ref, sku, description, condition_raw = candidate.ref, candidate.sku, candidate.description, condition.raw
+    if not (ref.isprintable() and sku.isprintable() and description.isprintable() and condition_raw.isprintable()):
+        # PostgreSQL refuses NUL; none of them is what the vendor meant to write
+        (ref, a), (sku, b), (description, c), (condition_raw, d) = map(
+            strip_control_characters, (ref, sku, description, condition_raw)
+        )
+        if a + b + c + d:
+            extra["control_characters_removed"] = a + b + c + d
     description = description.strip()
     if len(description) > DESCRIPTION_MAX_CHARS:
         extra["description_cut"] = len(description)
