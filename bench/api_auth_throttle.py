@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -57,15 +56,9 @@ def main() -> None:
             drop()
 
 
-def redis_answers() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def run(db: str, count: int) -> None:
+    from tests.servers import redis_answers
+
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.test import override_settings

@@ -96,6 +96,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def redis_answers(host: str = "127.0.0.1", port: int = 6379) -> bool:
+    """Whether something listens where Redis should (tests and benchmarks that need it skip otherwise)."""
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def descendants(pid: int) -> list[int]:
     """The pids of ``pid``'s children, their children and so on (from /proc)."""
     parents: dict[int, list[int]] = {}

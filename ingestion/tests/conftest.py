@@ -62,3 +62,21 @@ def empty_storage(tmp_path, settings):
     """Settings whose storage is a folder of this test's own, not yet made."""
     settings.INGESTION_STORAGE_DIR = tmp_path / "storage"
     return settings
+
+
+def run_command(*args) -> tuple[int, str, str]:
+    """``call_command(*args)`` as a user runs it: ``(exit code, stdout, stderr)``, a ``CommandError``
+    giving its return code and message."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out, err = StringIO(), StringIO()
+    try:
+        call_command(*args, stdout=out, stderr=err)
+        code = 0
+    except CommandError as exc:
+        code = exc.returncode
+        err.write(str(exc))
+    return code, out.getvalue(), err.getvalue()

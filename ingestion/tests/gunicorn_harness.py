@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
+from tests.servers import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
 UPLOAD = "/admin/documents/sourcedocument/upload/"
@@ -34,13 +36,6 @@ class Answer:
     sent_before_answer: int  # bytes of the body handed to the socket when the answer's first byte came
     declared: int
     seconds: float
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def peak_rss(pid: int) -> int:

@@ -9,16 +9,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from documents.models import SourceDocument
 from ingestion import intake
-from ingestion.tests.conftest import stored_files
+from ingestion.tests.conftest import run_command, stored_files
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +28,6 @@ def run(*args, timeout: int = 60):
     """``call_command(*args)``: ``(exit code, stdout, stderr)``. An alarm fails the test if the
     command has not returned after ``timeout`` seconds (as opening a FIFO for reading blocks);
     the command runs in this thread, on the test's database connection."""
-    out, err = StringIO(), StringIO()
 
     def timed_out(signum, frame):
         raise TimeoutError(f"ingest {args[1:]} still running after {timeout} s (blocked opening a FIFO?)")
@@ -39,15 +35,10 @@ def run(*args, timeout: int = 60):
     previous = signal.signal(signal.SIGALRM, timed_out)
     signal.alarm(timeout)
     try:
-        call_command(*args, stdout=out, stderr=err)
-        code = 0
-    except CommandError as exc:
-        code = exc.returncode
-        err.write(str(exc))
+        return run_command(*args)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-    return code, out.getvalue(), err.getvalue()
 
 
 def release_fifo_readers(fifo: Path) -> None:

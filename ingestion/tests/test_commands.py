@@ -12,24 +12,14 @@ from django.core.management.base import CommandError
 from ingestion import processors
 
 from documents.models import SourceDocument
-from ingestion.tests.conftest import HEADER, stored_files, write_xlsx
+from ingestion.tests.conftest import HEADER, run_command, stored_files, write_xlsx
 from offers.models import Vendor
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(*args):
-    from io import StringIO
-
-    out, err = StringIO(), StringIO()
-    try:
-        call_command(*args, stdout=out, stderr=err)
-        code = 0
-    except CommandError as exc:
-        code = exc.returncode
-        err.write(str(exc))
-    return code, out.getvalue(), err.getvalue()
+run = run_command
 
 
 def test_ingest_prints_a_summary_and_creates_the_vendor(price_list):

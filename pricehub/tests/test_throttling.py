@@ -1,7 +1,6 @@
 """The API's rate limit: per token, per address without credentials, 429 with Retry-After, and
 counters shared by real gunicorn workers through the database cache and through Redis."""
 
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,6 +11,7 @@ from rest_framework.test import APIClient
 from pricehub import throttling
 from pricehub.tests import live_api
 from pricehub.tokens import issue_token
+from tests.servers import redis_answers
 
 
 def fresh_window(needed_seconds: float = 15) -> None:
@@ -92,14 +92,6 @@ def test_x_forwarded_for_is_trusted_only_for_the_configured_proxies(settings):
 
 
 # ----------------------------------------------------------------------------- real gunicorn workers
-
-
-def redis_answers() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture
