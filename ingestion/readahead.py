@@ -5,7 +5,10 @@ matching and writing them: a thread cannot overlap the two (both hold the
 interpreter lock), a forked child can, on the machine's second core. The
 child inherits what it works on (a generator not yet started, a list of
 messages) and sends its results back through a pipe, pickled, a chunk at a
-time; the pipe's buffer keeps it a few chunks ahead and no further.
+time. A thread of the consumer takes them off the pipe as they come, so the
+child goes on while the consumer is busy in the database (its writes release
+the interpreter lock); it stays at most ``AHEAD_BYTES`` of pickled chunks
+ahead.
 
 - ``read_ahead(items, finish=...)``: the child runs an iterator (a
   processor). ``finish``, a pure function of one item, runs on whichever side
@@ -24,14 +27,19 @@ available, everything runs inline.
 
 from __future__ import annotations
 
+import collections
 import multiprocessing
 import os
 import pickle
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from typing import Any
 
 PIPE_BYTES = 1 << 20
+# Pickled chunks received and not yet consumed, at most (about 200,000 spreadsheet rows): while the
+# consumer writes a batch of 5,000 offers to the database, the child reads the next batches.
+AHEAD_BYTES = 32 << 20
 
 
 class ReaderFailed(RuntimeError):
@@ -61,7 +69,7 @@ def read_ahead(
         return
 
     def produce(pipe: _Pipe) -> None:
-        backlog = pipe.capacity // 4  # unread bytes above which the child finishes items itself
+        backlog = pipe.capacity // 4  # bytes not yet consumed above which the child finishes items itself
 
         def flush(buffer: list) -> None:
             if finish is _unchanged or pipe.unread() < backlog:
@@ -138,8 +146,8 @@ def split_map(function: Callable[[Any], Any], items: Sequence, *, chunk: int = 5
 class _Pipe:
     """The child's end: pickled ``(kind, value)`` messages."""
 
-    def __init__(self, connection, capacity: int):
-        self.connection, self.capacity = connection, capacity
+    def __init__(self, connection, capacity: int, received):
+        self.connection, self.capacity, self.received = connection, capacity, received
 
     def send(self, kind: str, value) -> None:
         self.connection.send_bytes(pickle.dumps((kind, value), protocol=pickle.HIGHEST_PROTOCOL))
@@ -151,7 +159,8 @@ class _Pipe:
             self.send("error", RuntimeError(f"{exc.__class__.__name__}: {exc}"))
 
     def unread(self) -> int:
-        """Bytes in the pipe not yet read by the parent; a full pipe where that cannot be asked."""
+        """Bytes sent and not yet consumed by the parent: those in the pipe (a full pipe where that
+        cannot be asked) and those its receiving thread holds."""
         try:
             import array
             import fcntl
@@ -159,49 +168,87 @@ class _Pipe:
 
             count = array.array("i", [0])
             fcntl.ioctl(self.connection.fileno(), termios.FIONREAD, count, True)
-            return count[0]
+            in_pipe = count[0]
         except (ImportError, OSError):
-            return self.capacity
+            in_pipe = self.capacity
+        return in_pipe + self.received.value
 
 
 class _Child:
-    """A forked child running ``work(pipe)``, and the parent's end of the pipe."""
+    """A forked child running ``work(pipe)``, and the parent's end of the pipe, emptied by a
+    thread into memory (up to ``AHEAD_BYTES``); the child sees how much waits there
+    (``_Pipe.unread``, through a shared counter)."""
 
     def __init__(self, work: Callable[[_Pipe], None]):
         for stream in (sys.stdout, sys.stderr):  # or the child would write the parent's buffered text again
             stream.flush()
-        reader, writer = multiprocessing.get_context("fork").Pipe(duplex=False)
+        context = multiprocessing.get_context("fork")
+        reader, writer = context.Pipe(duplex=False)
         capacity = _widen(writer)
+        received = context.RawValue("q", 0)  # bytes the thread holds: shared memory, seen by both processes
         pid = os.fork()
         if pid == 0:
             reader.close()
             code = 0
             try:
                 _forbid_database()
-                work(_Pipe(writer, capacity))
+                work(_Pipe(writer, capacity, received))
             except BaseException:  # noqa: BLE001 - nothing may escape into the parent's code
                 code = 1
             finally:
                 os._exit(code)
         writer.close()
         self.pid, self.reader, self.status = pid, reader, ""
+        self._received = received
+        self._messages: collections.deque = collections.deque()  # pickled messages, then None at the end
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._take, name=f"reader-{pid}", daemon=True)
+        self._thread.start()
+
+    def _take(self) -> None:
+        """In a thread: move messages from the pipe into memory, while less than ``AHEAD_BYTES`` wait."""
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._received.value < AHEAD_BYTES)
+            try:
+                data = self.reader.recv_bytes()
+            except (EOFError, OSError):  # the child ended (or was stopped): its messages are all here
+                data = None
+            with self._changed:
+                self._messages.append(data)
+                if data is not None:
+                    self._received.value += len(data)
+                self._changed.notify_all()
+            if data is None:
+                return
 
     def receive(self) -> tuple[str, Any]:
         """The next message; raises the child's error, or ``ReaderFailed`` if it died."""
-        try:
-            kind, value = pickle.loads(self.reader.recv_bytes())
-        except EOFError:
-            raise ReaderFailed(f"the reader process ended unexpectedly ({self._reap()})") from None
+        with self._changed:
+            self._changed.wait_for(lambda: self._messages)
+            data = self._messages[0]
+            if data is not None:
+                self._messages.popleft()
+                self._received.value -= len(data)
+                self._changed.notify_all()
+        if data is None:
+            raise ReaderFailed(f"the reader process ended unexpectedly ({self._reap()})")
+        kind, value = pickle.loads(data)
         if kind == "error":
             raise value
         return kind, value
 
     def close(self) -> None:
         """Stop the child, wherever it is (done, mid-chunk, blocked on the pipe), and reap it."""
-        self.reader.close()
         if not self.status:  # not reaped yet, so the pid is still this child's
             os.kill(self.pid, 9)  # a child that already exited is unharmed
             self._reap()
+        with self._changed:  # a thread waiting for room reads on, to the end of the pipe
+            self._messages.clear()
+            self._received.value = 0
+            self._changed.notify_all()
+        self._thread.join()
+        self.reader.close()
 
     def _reap(self) -> str:
         _, status = os.waitpid(self.pid, 0)

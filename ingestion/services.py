@@ -57,6 +57,7 @@ from offers.models import Offer, Vendor
 from offers.text import strip_accents, strip_control_characters
 from offers.vendors import vendor_by_name, vendor_for_sender
 from offers.wording import counted
+from pricehub.sqlite.checkpoints import Checkpointer, background_checkpoints
 
 log = logging.getLogger(__name__)
 
@@ -309,7 +310,8 @@ def process_document(document: SourceDocument, *, progress: Progress | None = No
             # (a tenth of a second per 100,000 rows) and of the reader's copy-on-write.
             gc.freeze()
             try:
-                outcome = _run(document, processor, path, context, lease)
+                with background_checkpoints() as checkpointer:
+                    outcome = _run(document, processor, path, context, lease, checkpointer)
                 _finish(document, processor.name, context, outcome, started, lease)
             finally:
                 gc.unfreeze()
@@ -444,7 +446,8 @@ class _Outcome:
     changed_refs: dict[str, list[str]] = field(default_factory=dict)  # ... -> the first REFS_NAMED of them
 
 
-def _run(document: SourceDocument, processor, path: Path, context: IngestContext, lease: Lease) -> _Outcome:
+def _run(document: SourceDocument, processor, path: Path, context: IngestContext, lease: Lease,
+         checkpointer: Checkpointer | None) -> _Outcome:
     outcome = _Outcome()
     attribution = _Attribution(document)
 
@@ -481,18 +484,32 @@ def _run(document: SourceDocument, processor, path: Path, context: IngestContext
         rows.append(row)
         refs.append(ref)
         if len(rows) >= BATCH_SIZE:
-            outcome.offers_created += _write_batch(document, rows, refs, lease)
+            outcome.offers_created += _write_batch(document, rows, refs, lease, checkpointer)
             rows, refs = [], []
     if rows:
-        outcome.offers_created += _write_batch(document, rows, refs, lease)
+        outcome.offers_created += _write_batch(document, rows, refs, lease, checkpointer)
     return outcome
 
 
-def _write_batch(document: SourceDocument, rows: list[OfferRow], refs: list[ProductRef], lease: Lease) -> int:
-    """One batch in one short transaction, committed only while this process owns the document."""
+def _write_batch(document: SourceDocument, rows: list[OfferRow], refs: list[ProductRef], lease: Lease,
+                 checkpointer: Checkpointer | None) -> int:
+    """One batch in one short transaction, committed only while this process owns the document;
+    its checkpoint, on SQLite, is then run beside the next batch (``pricehub.sqlite.checkpoints``).
+
+    On PostgreSQL the batch's commit does not wait for its WAL to reach the disk
+    (``synchronous_commit = off``): until the document ends its offers are hidden, and a crash
+    loses at most the last batches of a document that recovery ingests again anyway; the
+    document's final commit is synchronous and makes every batch before it durable.
+    """
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
         lease.renew()
-        return persist_offers(document, rows, refs)
+        created = persist_offers(document, rows, refs)
+    if checkpointer is not None:
+        checkpointer.nudge()
+    return created
 
 
 def first_observed(document: SourceDocument) -> datetime:

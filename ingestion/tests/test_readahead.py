@@ -140,3 +140,56 @@ def test_the_child_cannot_use_the_database_and_the_parents_connection_survives(b
     with pytest.raises(RuntimeError, match="must not use the database"):
         list(read_ahead(querying(), chunk=1))
     assert Vendor.objects.get(pk=vendor.pk).name == "Kept"  # same session, same transaction
+
+
+def counted_blobs(count: int, size: int, progress_file):
+    """``count`` items of ``size`` bytes each (all different: pickle would send a repeated one once);
+    the child writes how many it has produced to ``progress_file``."""
+    for i in range(count):
+        yield i, b"%08d" % i * (size // 8)
+        with open(progress_file, "w") as handle:
+            handle.write(str(i + 1))
+
+
+def produced(progress_file) -> int:
+    try:
+        return int(progress_file.read_text() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def wait_until_still(progress_file, settle: float = 0.5, timeout: float = 20.0) -> int:
+    """The child's count once it has not moved for ``settle`` seconds (it is blocked or done)."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = produced(progress_file)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= settle:
+            return now
+        time.sleep(0.05)
+    return produced(progress_file)
+
+
+def test_the_child_reads_on_while_the_consumer_is_busy_beyond_what_the_pipe_holds(tmp_path):
+    progress = tmp_path / "progress"
+    reader = read_ahead(counted_blobs(400, 20_000, progress), chunk=10)  # 8 MB in all, the pipe holds 1 MiB
+    assert next(reader)[0] == 0
+    # The consumer does not ask for more (as while it writes a batch to the database): the child still produces
+    # every item, far more than the 1 MiB pipe holds, because the consumer's thread empties the pipe.
+    assert wait_until_still(progress) == 400
+    assert [i for i, _ in reader] == list(range(1, 400))
+
+
+def test_the_child_stays_at_most_ahead_bytes_ahead(tmp_path, monkeypatch):
+    from ingestion import readahead
+
+    monkeypatch.setattr(readahead, "AHEAD_BYTES", 2 << 20)
+    progress = tmp_path / "progress"
+    reader = read_ahead(counted_blobs(5000, 20_000, progress), chunk=10)  # 100 MB in all
+    assert next(reader)[0] == 0
+    ahead = wait_until_still(progress) * 20_000
+    # held by the consumer's thread (2 MiB), in the pipe (1 MiB), and the chunk the child is sending
+    assert ahead <= (2 << 20) + (1 << 20) + 3 * 10 * 20_000
+    assert [i for i, _ in reader] == list(range(1, 5000))
