@@ -27,6 +27,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
@@ -57,13 +58,18 @@ from offers.models import Offer, Vendor
 from offers.text import strip_accents, strip_control_characters
 from offers.vendors import vendor_by_name, vendor_for_sender
 from offers.wording import counted
+from pricehub.sqlite.base import WaitingWriters
 from pricehub.sqlite.checkpoints import Checkpointer, background_checkpoints
 
 log = logging.getLogger(__name__)
 
-# Offers written per transaction: other writers wait at most one batch (about 0.1 s), and fewer,
-# larger commits write the indexes' hot pages to SQLite's log fewer times.
+# Offers written per batch. A writer waiting for SQLite's write lock waits at most one batch
+# (about 0.2 s): the ingest commits after it (``_Transactions``).
 BATCH_SIZE = 5000
+# On SQLite, while no other writer waits, batches share a transaction up to
+# settings.INGESTION_ROWS_PER_COMMIT offers: each commit writes every index page the transaction
+# changed to the log again (the price index's pages, all over the index, once per commit), which
+# made 5,000-offer commits a tenth slower.
 MAX_RECORDED_ERRORS = 5000
 # Longest description kept; a longer one is cut, and the offer says so (extra["description_cut"]).
 DESCRIPTION_MAX_CHARS = 2000
@@ -459,57 +465,103 @@ def _run(document: SourceDocument, processor, path: Path, context: IngestContext
     rows: list[OfferRow] = []
     refs: list[ProductRef] = []
     prepare = partial(_prepare, currency=context.currency, observed_at=first_observed(document))
-    for row, ref, sender in read_ahead(processor.process(path, context), finish=prepare, state=context.stats):
-        outcome.rows_seen += 1
-        error = row if isinstance(row, RowError) else attribution.complete(row, sender)
-        if error is not None:
-            if error.skipped:  # not an offer, and not an error either: recorded with its reason
-                outcome.skipped_counts[error.skipped] = outcome.skipped_counts.get(error.skipped, 0) + 1
-                if len(outcome.skipped) < MAX_RECORDED_ERRORS:
-                    outcome.skipped.append(error)
+    with _Transactions(checkpointer) as transactions:
+        for row, ref, sender in read_ahead(processor.process(path, context), finish=prepare, state=context.stats):
+            outcome.rows_seen += 1
+            error = row if isinstance(row, RowError) else attribution.complete(row, sender)
+            if error is not None:
+                if error.skipped:  # not an offer, and not an error either: recorded with its reason
+                    outcome.skipped_counts[error.skipped] = outcome.skipped_counts.get(error.skipped, 0) + 1
+                    if len(outcome.skipped) < MAX_RECORDED_ERRORS:
+                        outcome.skipped.append(error)
+                    continue
+                reject(error)
                 continue
-            reject(error)
-            continue
-        for key in CHANGED_TEXT_WARNINGS:
-            if key in row.extra:
-                outcome.changed[key] = outcome.changed.get(key, 0) + 1
-                named = outcome.changed_refs.setdefault(key, [])
-                if len(named) < REFS_NAMED:
-                    named.append(row.source_ref)
-        source = row.extra.get("currency_source")
-        if source == "default":
-            outcome.currency_defaulted += 1
-        elif source == "context":
-            outcome.currency_from_context += 1
-        rows.append(row)
-        refs.append(ref)
-        if len(rows) >= BATCH_SIZE:
-            outcome.offers_created += _write_batch(document, rows, refs, lease, checkpointer)
-            rows, refs = [], []
-    if rows:
-        outcome.offers_created += _write_batch(document, rows, refs, lease, checkpointer)
+            for key in CHANGED_TEXT_WARNINGS:
+                if key in row.extra:
+                    outcome.changed[key] = outcome.changed.get(key, 0) + 1
+                    named = outcome.changed_refs.setdefault(key, [])
+                    if len(named) < REFS_NAMED:
+                        named.append(row.source_ref)
+            source = row.extra.get("currency_source")
+            if source == "default":
+                outcome.currency_defaulted += 1
+            elif source == "context":
+                outcome.currency_from_context += 1
+            rows.append(row)
+            refs.append(ref)
+            if len(rows) >= BATCH_SIZE:
+                outcome.offers_created += _write_batch(document, rows, refs, lease, transactions)
+                rows, refs = [], []
+        if rows:
+            outcome.offers_created += _write_batch(document, rows, refs, lease, transactions)
     return outcome
 
 
 def _write_batch(document: SourceDocument, rows: list[OfferRow], refs: list[ProductRef], lease: Lease,
-                 checkpointer: Checkpointer | None) -> int:
-    """One batch in one short transaction, committed only while this process owns the document;
-    its checkpoint, on SQLite, is then run beside the next batch (``pricehub.sqlite.checkpoints``).
+                 transactions: _Transactions) -> int:
+    """One batch, in the open transaction (or a new one), written only while this process owns
+    the document; returns how many offers."""
+    transactions.begin()
+    lease.renew()
+    created = persist_offers(document, rows, refs)
+    transactions.written(len(rows))
+    return created
 
-    On PostgreSQL the batch's commit does not wait for its WAL to reach the disk
-    (``synchronous_commit = off``): until the document ends its offers are hidden, and a crash
-    loses at most the last batches of a document that recovery ingests again anyway; the
-    document's final commit is synchronous and makes every batch before it durable.
+
+class _Transactions:
+    """The ingest's write transactions, used as ``with``: a batch opens one (``begin``) unless one
+    is open, and it is committed after the batch (``written``) when another writer has waited for
+    SQLite's write lock since the last check (``pricehub.sqlite.base.WaitingWriters``), when it
+    holds ``settings.INGESTION_ROWS_PER_COMMIT`` offers, and at the end; on PostgreSQL, or SQLite in memory, after
+    every batch. Leaving the ``with`` on an exception rolls the open one back.
+
+    After each commit the SQLite checkpoint runs beside the next batch
+    (``pricehub.sqlite.checkpoints``). On PostgreSQL a batch's commit does not wait for its WAL
+    to reach the disk (``synchronous_commit = off``): until the document ends its offers are
+    hidden, and a crash loses at most the last batches of a document that recovery ingests again
+    anyway; the document's final commit is synchronous and makes every batch before it durable.
     """
-    with transaction.atomic():
+
+    def __init__(self, checkpointer: Checkpointer | None):
+        self.checkpointer = checkpointer
+        connection.ensure_connection()
+        self.waiting = WaitingWriters.of(connection) if connection.vendor == "sqlite" else None
+        self._open: ExitStack | None = None
+        self.rows = 0
+
+    def begin(self) -> None:
+        if self._open is not None:
+            return
+        stack = ExitStack()
+        stack.enter_context(transaction.atomic())
+        self._open, self.rows = stack, 0
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
-        lease.renew()
-        created = persist_offers(document, rows, refs)
-    if checkpointer is not None:
-        checkpointer.nudge()
-    return created
+
+    def written(self, count: int) -> None:
+        self.rows += count
+        if self.waiting is None or self.rows >= settings.INGESTION_ROWS_PER_COMMIT or self.waiting.since_last():
+            self.commit()
+
+    def commit(self) -> None:
+        if self._open is None:
+            return
+        stack, self._open = self._open, None
+        stack.close()
+        if self.checkpointer is not None:
+            self.checkpointer.nudge()
+
+    def __enter__(self) -> _Transactions:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:
+            self.commit()
+        elif self._open is not None:
+            stack, self._open = self._open, None
+            stack.__exit__(*exc)
 
 
 def first_observed(document: SourceDocument) -> datetime:

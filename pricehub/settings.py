@@ -262,6 +262,9 @@ INGESTION_MAX_MESSAGE_CHARS = env_int("INGESTION_MAX_MESSAGE_CHARS", 200_000, mi
 # lease has expired lost its process and is re-run (up to INGESTION_MAX_ATTEMPTS starts) or failed.
 INGESTION_LEASE_SECONDS = env_int("INGESTION_LEASE_SECONDS", 60, minimum=1)
 INGESTION_MAX_ATTEMPTS = env_int("INGESTION_MAX_ATTEMPTS", 2, minimum=1)
+# SQLite: offers an ingest writes before it commits while no other writer waits for the lock (one
+# that waits makes it commit at its next batch of 5,000). Fewer commits write the indexes less.
+INGESTION_ROWS_PER_COMMIT = env_int("INGESTION_ROWS_PER_COMMIT", 50_000, minimum=1)
 
 ENABLE_OPENAI = env_bool("ENABLE_OPENAI", False)
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")

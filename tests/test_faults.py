@@ -36,6 +36,10 @@ from tests.live import (
 
 pytestmark = pytest.mark.slow
 
+# These faults strike between two committed batches: on SQLite an ingest alone would commit only
+# every INGESTION_ROWS_PER_COMMIT offers, so these ingests commit every batch of 5,000.
+EVERY_BATCH = {"INGESTION_ROWS_PER_COMMIT": "5000"}
+
 
 def start_and_kill_mid_file(live, name: str, rows: int, env: dict[str, str]):
     """Start ``manage.py ingest`` of a ``rows``-row list, SIGKILL it once it has committed some batches
@@ -74,7 +78,7 @@ def test_an_ingest_killed_mid_file_shows_nothing_then_is_rerun_once_its_lease_ex
 
     rows = 60_000
     settings.INGESTION_LEASE_SECONDS = 5
-    ingest, document = start_and_kill_mid_file(live, "killed.csv", rows, live.env(INGESTION_LEASE_SECONDS="5"))
+    ingest, document = start_and_kill_mid_file(live, "killed.csv", rows, live.env(INGESTION_LEASE_SECONDS="5", **EVERY_BATCH))
 
     # Killed mid-file: some rows are in the table, none is visible, the document is left processing
     # under the dead process's lease.
@@ -106,7 +110,7 @@ def test_an_ingest_killed_on_its_last_attempt_is_failed_with_the_reason(live, se
 
     settings.INGESTION_LEASE_SECONDS = 2
     settings.INGESTION_MAX_ATTEMPTS = 1
-    env = live.env(INGESTION_LEASE_SECONDS="2", INGESTION_MAX_ATTEMPTS="1")
+    env = live.env(INGESTION_LEASE_SECONDS="2", INGESTION_MAX_ATTEMPTS="1", **EVERY_BATCH)
     ingest, document = start_and_kill_mid_file(live, "last.csv", 30_000, env)
     assert visible_offers(document.pk) == 0
 
@@ -132,7 +136,7 @@ def test_a_redelivered_task_runs_a_document_whose_lease_expired_and_skips_one_wh
 
     rows = 30_000
     settings.INGESTION_LEASE_SECONDS = 4
-    ingest, document = start_and_kill_mid_file(live, "redelivered.csv", rows, live.env(INGESTION_LEASE_SECONDS="4"))
+    ingest, document = start_and_kill_mid_file(live, "redelivered.csv", rows, live.env(INGESTION_LEASE_SECONDS="4", **EVERY_BATCH))
     owner = document.lease_owner
 
     said = ingest_document(document.pk)  # redelivered at once: the lease still runs
@@ -225,7 +229,7 @@ def test_a_database_locked_past_the_busy_timeout_mid_ingest_ends_with_a_failed_d
     if live.kind != "sqlite":
         pytest.skip("a file lock is SQLite's; on PostgreSQL see the cut-connection test")
     path = servers.write_price_csv(live.storage.parent / "locked.csv", 60_000, prefix="LOCKED")
-    ingest = servers.start_ingest("ingest", path, live.env(), vendor="Locked Vendor", log_dir=live.logs,
+    ingest = servers.start_ingest("ingest", path, live.env(**EVERY_BATCH), vendor="Locked Vendor", log_dir=live.logs,
                                   lifetime=120)
     document = wait_for(lambda: (d := document_named("locked.csv")) is not None and d.status == "processing" and d,
                         timeout=60, what="locked.csv to be processing")

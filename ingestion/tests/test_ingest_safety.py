@@ -40,8 +40,8 @@ def test_batches_are_hidden_until_the_document_ends(long_list, small_batches, mo
     seen = []
     write_batch = services._write_batch
 
-    def counting(document, rows, refs, lease, checkpointer):
-        written = write_batch(document, rows, refs, lease, checkpointer)
+    def counting(document, rows, refs, lease, transactions):
+        written = write_batch(document, rows, refs, lease, transactions)
         seen.append((
             Offer.objects.filter(source_document=document).count(),
             Offer.all_objects.filter(source_document=document).count(),
@@ -63,11 +63,11 @@ def _interrupt_after(monkeypatch, batches: int):
     write_batch = services._write_batch
     calls = []
 
-    def interrupted(document, rows, refs, lease, checkpointer):
+    def interrupted(document, rows, refs, lease, transactions):
         if len(calls) == batches:
             raise Interrupted()
         calls.append(1)
-        return write_batch(document, rows, refs, lease, checkpointer)
+        return write_batch(document, rows, refs, lease, transactions)
 
     monkeypatch.setattr(services, "_write_batch", interrupted)
 
@@ -131,9 +131,9 @@ def test_after_the_last_attempt_the_document_fails_with_the_reason_and_keeps_no_
 def test_a_process_that_lost_its_lease_writes_no_more_and_records_nothing(long_list, small_batches, monkeypatch):
     write_batch = services._write_batch
 
-    def taken_over(document, rows, refs, lease, checkpointer):
+    def taken_over(document, rows, refs, lease, transactions):
         SourceDocument.objects.filter(pk=document.pk).update(lease_owner="elsewhere:1:abc")
-        return write_batch(document, rows, refs, lease, checkpointer)
+        return write_batch(document, rows, refs, lease, transactions)
 
     monkeypatch.setattr(services, "_write_batch", taken_over)
     document = ingest_path(long_list, vendor_name="Acme", currency="USD")

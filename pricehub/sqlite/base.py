@@ -6,6 +6,10 @@ wait by SQLite's busy handler, which sleeps longer and longer between tries (1, 
 batch with only a short gap between them (it reads the next rows meanwhile), such a waiter wakes
 up mostly while a batch holds the lock, and can wait seconds, or fail with "database is locked".
 
+A writer that finds the lock taken also says so, in the modification time of a file beside the
+database (``<database>-waiting``): a long job that holds the lock in turns (an ingest) reads it
+with ``WaitingWriters`` and, when someone waited, commits at its next batch instead of going on.
+
 Here SQLite's own handler waits only ``POLL_MS``; a transaction's ``BEGIN IMMEDIATE`` and a
 write outside a transaction (autocommit) are then tried again every millisecond or two until
 ``write_lock_timeout`` seconds have passed (``DATABASES[...]["OPTIONS"]["write_lock_timeout"]``,
@@ -17,6 +21,7 @@ backend.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 
@@ -30,23 +35,70 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY or "database is locked" in str(exc)
 
 
-def retry_while_busy(attempt, timeout: float):
+def retry_while_busy(attempt, timeout: float, marker: str | None = None):
     """``attempt()``, tried again every ``RETRY_SECONDS`` while SQLite answers SQLITE_BUSY, until
-    ``timeout`` seconds have passed; then the last ``sqlite3.OperationalError`` is raised."""
+    ``timeout`` seconds have passed; then the last ``sqlite3.OperationalError`` is raised. At the
+    first SQLITE_BUSY the file ``marker`` (if given) is touched: a writer is waiting."""
     deadline = time.monotonic() + timeout
+    announced = marker is None
     while True:
         try:
             return attempt()
         except sqlite3.OperationalError as exc:
             if not _is_busy(exc) or time.monotonic() >= deadline:
                 raise
+        if not announced:
+            announce_waiting(marker)
+            announced = True
         time.sleep(RETRY_SECONDS)
 
 
+def announce_waiting(marker: str) -> None:
+    """Set the modification time of ``marker`` (created if missing) to now, to the nanosecond."""
+    now = time.time_ns()
+    try:
+        try:
+            os.utime(marker, ns=(now, now))
+        except FileNotFoundError:
+            with open(marker, "a"):
+                pass
+            os.utime(marker, ns=(now, now))
+    except OSError:  # a read-only folder: the wait itself still works, the job just commits less often
+        pass
+
+
+class WaitingWriters:
+    """``since_last()``: whether a writer of the SQLite database whose waiting ``marker`` this is
+    has found the write lock taken since the previous call (or since this object was made)."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+        self._seen = self._mtime()
+
+    @classmethod
+    def of(cls, connection) -> WaitingWriters | None:
+        """For Django ``connection``: ``None`` unless it is an SQLite file with this backend."""
+        marker = getattr(getattr(connection, "connection", None), "marker", None)
+        return cls(marker) if marker else None
+
+    def _mtime(self) -> int:
+        try:
+            return os.stat(self.marker).st_mtime_ns
+        except OSError:
+            return 0
+
+    def since_last(self) -> bool:
+        now = self._mtime()
+        waited, self._seen = now != self._seen, now
+        return waited
+
+
 class PatientConnection(sqlite3.Connection):
-    """A sqlite3 connection that knows how long its writers may wait for the write lock."""
+    """A sqlite3 connection that knows how long its writers may wait for the write lock, and the
+    file its writers touch when they find it taken (``marker``; ``None`` in memory)."""
 
     write_lock_timeout: float = 10.0
+    marker: str | None = None
 
 
 class PatientCursor(base.SQLiteCursorWrapper):
@@ -58,7 +110,7 @@ class PatientCursor(base.SQLiteCursorWrapper):
         if self.connection.in_transaction:
             return super().execute(query, params)
         return retry_while_busy(lambda: super(PatientCursor, self).execute(query, params),
-                                self.connection.write_lock_timeout)
+                                self.connection.write_lock_timeout, self.connection.marker)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -73,6 +125,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def get_new_connection(self, conn_params):
         connection = super().get_new_connection(conn_params)
         connection.write_lock_timeout = self.write_lock_timeout
+        if not self.is_in_memory_db():
+            connection.marker = f"{self.settings_dict['NAME']}-waiting"
         connection.execute(f"PRAGMA busy_timeout = {POLL_MS}")
         return connection
 
@@ -82,4 +136,5 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _start_transaction_under_autocommit(self):
         begin = f"BEGIN {self.transaction_mode}" if self.transaction_mode else "BEGIN"
         with self.wrap_database_errors:
-            retry_while_busy(lambda: self.connection.execute(begin), self.connection.write_lock_timeout)
+            retry_while_busy(lambda: self.connection.execute(begin), self.connection.write_lock_timeout,
+                             self.connection.marker)
