@@ -296,3 +296,9 @@ LOGGING = {
 # vendor's default gives one. Offers that fell back on it are counted in the
 # document's stats (currency_defaulted) and marked in their extra.
 DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "USD").upper()
+# A vendor's current offer for a product is its latest one observed within this many hours; older
+# offers are history (the board, GET /products/{id}/offers/current).
+OFFER_FRESHNESS_HOURS = env_int("OFFER_FRESHNESS_HOURS", 72, minimum=1)
+# The currency the operators' exchange-rate table converts to, so that offers in several currencies
+# compare on the board; without a rate an offer is compared only within its own currency.
+EXCHANGE_BASE_CURRENCY = env_str("EXCHANGE_BASE_CURRENCY", DEFAULT_CURRENCY).upper()
