@@ -309,3 +309,32 @@ def price_title(row: Offer | PriceHistory) -> str:
     except (TypeError, ValueError, ArithmeticError):
         price = str(row.price)
     return f"{product} — {vendor} — {price} {row.currency}".rstrip()
+
+
+class ExchangeRate(models.Model):
+    """How many units of ``settings.EXCHANGE_BASE_CURRENCY`` one unit of ``currency`` was worth on ``date``.
+
+    Kept by operators (admin). An offer is converted with the latest rate dated on or before
+    the day it was observed (``offers.board``); an offer whose currency has no such rate is
+    compared only with offers in its own currency, never converted with a guess.
+    """
+
+    date = models.DateField(help_text="Day the rate holds from (until a later rate of the same currency).")
+    currency = models.CharField(max_length=3, help_text="ISO 4217 code of the currency the rate converts from.")
+    rate = models.DecimalField(
+        max_digits=20, decimal_places=10,
+        help_text="Units of the base currency (EXCHANGE_BASE_CURRENCY) per 1 unit of this currency.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date", "currency"]
+        constraints = [
+            # Currency first: every lookup is "this currency, on or before that day".
+            models.UniqueConstraint(fields=["currency", "date"], name="exchangerate_currency_date_unique"),
+            models.CheckConstraint(condition=models.Q(rate__gt=0), name="exchangerate_rate_positive"),
+            models.CheckConstraint(condition=models.Q(IsCurrencyCode("currency")), name="exchangerate_currency_iso"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} on {self.date:%Y-%m-%d}: {self.rate}"
