@@ -40,3 +40,27 @@ class ProductFilter(django_filters.FilterSet):
     class Meta:
         model = Product
         fields = []
+
+
+class BoardFilterForm(forms.Form):
+    """The best-price board's filters, shared by ``GET /board`` and the admin's "Best prices"
+    page; a bad value is an error naming the filter."""
+
+    q = forms.CharField(required=False, max_length=200, label="Product",
+                        help_text="Every word of the product name, or a vendor SKU.")
+    brand = forms.CharField(required=False, max_length=100)
+    category_id = forms.IntegerField(required=False, min_value=1, label="Category id")
+    condition = forms.ChoiceField(required=False, choices=[("", "Any")] + list(Condition.choices))
+    currency = forms.RegexField(required=False, regex=r"^[A-Za-z]{3}$", max_length=3,
+                                help_text="Offers in this ISO 4217 currency only.",
+                                error_messages={"invalid": "an ISO 4217 code: three letters such as EUR"})
+    min_vendors = forms.IntegerField(required=False, min_value=1, max_value=1000, label="Min. vendors")
+
+    def board_arguments(self) -> dict:
+        """The cleaned filters as keyword arguments of ``offers.board.board`` (call after ``is_valid``)."""
+        data = self.cleaned_data
+        return {
+            "q": data.get("q") or "", "brand": data.get("brand") or "", "category_id": data.get("category_id"),
+            "condition": data.get("condition") or "", "currency": (data.get("currency") or "").upper(),
+            "min_vendors": data.get("min_vendors") or 1,
+        }

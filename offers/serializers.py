@@ -57,3 +57,72 @@ class PriceSeriesSerializer(serializers.Serializer):
 class ProductPriceHistorySerializer(serializers.Serializer):
     product = ProductSerializer()
     series = PriceSeriesSerializer(many=True)
+
+
+class CurrentOfferSerializer(serializers.Serializer):
+    """One vendor's current offer (``offers.board.CurrentOffer``). ``base_price`` is the price in
+    ``base_currency`` with ``rate`` of ``rate_date``; null when no rate exists, with
+    ``conversion_note`` saying why (never converted silently)."""
+
+    offer_id = serializers.IntegerField()
+    vendor_id = serializers.IntegerField()
+    vendor_name = serializers.CharField()
+    condition = serializers.CharField()
+    price = serializers.DecimalField(max_digits=14, decimal_places=2)
+    currency = serializers.CharField()
+    quantity = serializers.IntegerField(allow_null=True)
+    observed_at = serializers.DateTimeField()
+    age_hours = serializers.FloatField(help_text="Hours since observed_at.")
+    base_currency = serializers.CharField()
+    base_price = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+    rate = serializers.DecimalField(max_digits=20, decimal_places=10, allow_null=True,
+                                    help_text="Base-currency units per unit of currency; null for the base currency "
+                                              "itself or without a rate.")
+    rate_date = serializers.DateField(allow_null=True)
+    conversion_note = serializers.CharField(allow_blank=True)
+
+
+class ProductCurrentOffersSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField()
+    product_name = serializers.CharField()
+    as_of = serializers.DateTimeField(help_text="End of the freshness window (the request's time).")
+    freshness_hours = serializers.IntegerField()
+    base_currency = serializers.CharField()
+    results = CurrentOfferSerializer(many=True)
+
+
+class BoardRowSerializer(serializers.Serializer):
+    """One row of the board (``offers.board.BoardRow``): prices are in ``currency``, which is the
+    base currency when ``converted``, else the offers' own currency (``note`` says why)."""
+
+    product_id = serializers.IntegerField()
+    product_name = serializers.CharField()
+    brand = serializers.CharField(allow_blank=True)
+    condition = serializers.CharField()
+    currency = serializers.CharField()
+    converted = serializers.BooleanField()
+    best_price = serializers.DecimalField(max_digits=20, decimal_places=2)
+    best_vendor_id = serializers.IntegerField(source="best.vendor_id")
+    best_vendor_name = serializers.CharField(source="best.vendor_name")
+    best_offer_id = serializers.IntegerField(source="best.offer_id")
+    best_offer_price = serializers.DecimalField(source="best.price", max_digits=14, decimal_places=2,
+                                                help_text="The best offer's price in its own currency.")
+    best_offer_currency = serializers.CharField(source="best.currency")
+    best_quantity = serializers.IntegerField(source="best.quantity", allow_null=True)
+    best_observed_at = serializers.DateTimeField(source="best.observed_at")
+    best_age_hours = serializers.FloatField(source="best.age_hours")
+    vendor_count = serializers.IntegerField()
+    vendors_all_currencies = serializers.IntegerField()
+    min_price = serializers.DecimalField(max_digits=20, decimal_places=2)
+    max_price = serializers.DecimalField(max_digits=20, decimal_places=2)
+    spread = serializers.DecimalField(max_digits=20, decimal_places=2, help_text="max_price - min_price.")
+    note = serializers.CharField(allow_blank=True)
+
+
+class BoardPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    as_of = serializers.DateTimeField()
+    freshness_hours = serializers.IntegerField()
+    base_currency = serializers.CharField()
+    results = BoardRowSerializer(many=True)
