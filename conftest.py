@@ -9,9 +9,17 @@ import pytest
 from rest_framework.test import APIClient
 
 
+def with_upload_permission(user):
+    """``user``, allowed to change (upload) documents: what a script's user needs for its write token."""
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(Permission.objects.get(codename="change_sourcedocument"))
+    return user
+
+
 @pytest.fixture
 def api_user(django_user_model):
-    return django_user_model.objects.create_user(username="script", password="pw-script-123")
+    return with_upload_permission(django_user_model.objects.create_user(username="script", password="pw-script-123"))
 
 
 @pytest.fixture

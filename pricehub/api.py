@@ -38,17 +38,33 @@ class IsStaffOrTokenUser(BasePermission):
         return token is not None or user.is_staff
 
 
-class CanUpload(BasePermission):
-    """Uploads: a ``write`` token (``IsStaffOrTokenUser`` refuses a ``read`` one), or a staff
-    session whose user may change documents (as the admin's upload asks)."""
+UPLOAD_PERMISSION = "documents.change_sourcedocument"
 
-    message = "uploading documents needs a 'write' API token, or a staff user with the change-document permission"
+
+class CanUpload(BasePermission):
+    """Uploads: a user who may change documents (``UPLOAD_PERMISSION``, as the admin's upload
+    asks), by a staff session or by a ``write`` token of theirs (``IsStaffOrTokenUser`` refuses a
+    ``read`` one): a token never does more than its user may. A token whose user lacks the
+    permission gets a 403 naming the user and the permission."""
+
+    message = ("uploading documents needs a 'write' API token or a staff session, of a user with the "
+               f"change-document permission ({UPLOAD_PERMISSION})")
 
     def has_permission(self, request, view) -> bool:
-        if isinstance(request.auth, ApiToken):
-            return request.auth.scope == ApiToken.Scope.WRITE
-        user = request.user
-        return bool(user and user.is_authenticated and user.has_perm("documents.change_sourcedocument"))
+        user, token = request.user, request.auth
+        if not (user and user.is_authenticated):
+            return False
+        if isinstance(token, ApiToken) and token.scope != ApiToken.Scope.WRITE:
+            return False
+        if user.has_perm(UPLOAD_PERMISSION):
+            return True
+        if isinstance(token, ApiToken):
+            raise PermissionDenied(
+                f"this API token ({token.key_prefix}…) acts for the user {user.get_username()!r}, who may not "
+                f"change documents ({UPLOAD_PERMISSION}): give the user that permission in the admin (Users), "
+                "or use a token of a user who has it"
+            )
+        return False
 
 
 class IdCursorPagination(CursorPagination):

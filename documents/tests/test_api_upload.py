@@ -7,6 +7,7 @@ import pytest
 from openpyxl import Workbook
 from rest_framework.test import APIClient
 
+from conftest import with_upload_permission
 from documents.models import SourceDocument
 from offers.models import Offer
 from pricehub.tokens import issue_token
@@ -35,7 +36,7 @@ def price_list(tmp_path):
 
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user(username="uploader", password="pw-up-12345")
+    return with_upload_permission(django_user_model.objects.create_user(username="uploader", password="pw-up-12345"))
 
 
 def client_with(user, scope):
@@ -75,6 +76,17 @@ def test_a_read_token_may_not_upload(user, price_list, settings):
     response = upload(client_with(user, "read"), price_list, vendor="Acme")
     assert response.status_code == 403
     assert "read-only" in response.json()["detail"]
+    assert SourceDocument.objects.count() == 0 and stored_files(settings) == before
+
+
+def test_a_write_token_of_a_user_who_may_not_change_documents_may_not_upload(django_user_model, price_list,
+                                                                             settings):
+    plain = django_user_model.objects.create_user(username="reporting", password="pw-r-12345")
+    before = stored_files(settings)
+    response = upload(client_with(plain, "write"), price_list, vendor="Acme")
+    assert response.status_code == 403
+    detail = response.json()["detail"]
+    assert "'reporting'" in detail and "documents.change_sourcedocument" in detail
     assert SourceDocument.objects.count() == 0 and stored_files(settings) == before
 
 

@@ -5,6 +5,7 @@ capture it; stderr: what it is and when it expires). Only its hash is stored."""
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from pricehub.api import UPLOAD_PERMISSION
 from pricehub.models import ApiToken
 from pricehub.tokens import issue_token
 
@@ -34,6 +35,9 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(f"--expires-days: {exc}" if "expires_days" in str(exc) else str(exc)) from None
         expiry = f"expires {token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else "never expires"
+        if scope == ApiToken.Scope.WRITE and not user.has_perm(UPLOAD_PERMISSION):
+            self.stderr.write(f"Note: {username} may not change documents ({UPLOAD_PERMISSION}), so this token "
+                              "cannot upload until the user gets that permission in the admin (Users).")
         self.stderr.write(f"API token #{token.pk} {token.name!r} for {username}, scope {scope}, {expiry}. "
                           "Copy it now: it is not stored and cannot be shown again.")
         self.stdout.write(key)
