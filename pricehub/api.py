@@ -68,8 +68,9 @@ class CanUpload(BasePermission):
 
 
 class IdCursorPagination(CursorPagination):
-    """Cursor pages, newest first, ``page_size`` up to 500; a bad ``page_size`` or ``cursor``
-    is a 400 saying so (DRF would quietly use the default, or answer 404)."""
+    """Cursor pages, newest first, ``page_size`` up to 500; a bad ``page_size`` (above 500
+    included) or ``cursor`` is a 400 saying so (DRF would quietly use the default or the
+    maximum, or answer 404)."""
 
     page_size = 50
     page_size_query_param = "page_size"
@@ -87,7 +88,11 @@ class IdCursorPagination(CursorPagination):
         if size < 1:
             raise ValidationError({self.page_size_query_param: [f"{raw!r} is not a whole number from 1 to "
                                                                 f"{self.max_page_size}"]})
-        return min(size, self.max_page_size)
+        if size > self.max_page_size:
+            raise ValidationError({self.page_size_query_param: [
+                f"{size:,} is more than {self.max_page_size}, the most a page holds: ask for "
+                f"{self.max_page_size} and follow the 'next' links"]})
+        return size
 
     def decode_cursor(self, request):
         try:

@@ -80,8 +80,11 @@ def test_a_bad_value_of_a_known_parameter_is_a_400_naming_it(token_client, catal
     assert field in response.json()
 
 
-def test_page_size_above_the_maximum_is_capped(token_client, catalog):
+def test_page_size_above_the_maximum_is_a_400_saying_the_maximum(token_client, catalog):
     response = token_client.get("/offers", {"page_size": "10000"})
+    assert response.status_code == 400
+    assert "more than 500" in response.json()["page_size"][0]
+    response = token_client.get("/offers", {"page_size": "500"})
     assert response.status_code == 200 and len(response.json()["results"]) == 3
 
 
