@@ -1,0 +1,431 @@
+"""An offer's SKU and description read into product attributes (pure Python, no Django).
+
+``parse_offer(sku, description)`` -> ``OfferAttributes``: brand, model, storage,
+RAM and connectivity (what makes a product), then colour, region, SIM, lock and
+identifiers (what an offer says beside its product). The product is
+``brand + model + storage (+ connectivity, + RAM)``; ``product_key()`` is that
+key as text and ``product_name()`` the name built from it.
+
+How a line is read, in order (each step removes what it recognised, so that
+prices, colours and chat words never reach the model):
+
+1. digits of other scripts folded to ASCII (``offers.text.ascii_digits``),
+   Persian and Arabic product words to English ("آیفون ۱۵ ۱۲۸ گیگ" ->
+   "iphone 15 128gb"), accents stripped, case folded;
+2. identifiers (``offers.identifiers``): EAN, Apple part numbers, Samsung SM-
+   codes, Pixel hardware codes, A numbers; a model code names the model;
+3. prices, quantities and condition grades removed; RAM and storage
+   (``8/256``, ``12+512``, ``12GB 256GB``, ``1TB``), connectivity, SIM, lock,
+   region and colour read;
+4. the rest cut into tokens, abbreviations expanded (``IP15PM`` -> iphone 15 pro
+   max, ``S24U`` -> s24 ultra, ``8pro`` -> 8 pro, ``2nd gen`` -> 2, ``PS5`` ->
+   playstation 5); the model is the run of model words from the first family
+   word (iphone, galaxy, pixel...) or brand name, or, without one, from an
+   unambiguous iPhone or Galaxy S pattern (``15 Pro Max``, ``S24 Ultra``).
+
+Facts (brands and family words, model codes, colours, Apple region letters)
+are PriceHub's own tables in ``offers/data``, each citing its public source.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+from offers.identifiers import find_identifiers, load
+from offers.text import ascii_digits, strip_accents
+
+TABLET = "tablet"  # families whose connectivity (Wi-Fi / Wi-Fi + Cellular) makes the product
+WIFI, CELLULAR = "Wi-Fi", "Wi-Fi + Cellular"
+
+#: Words whose presence on one side only makes two models different products.
+VARIANT_WORDS = frozenset(
+    "pro max ultra plus mini fe lite slim digital disc oled air edge xl fold flip cellular wifi anc se e s "
+    "note tab buds watch ipad iphone pixel redmi poco".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferAttributes:
+    """What one offer line says. Strings are "" when the line does not say.
+
+    ``brand``: canonical maker ("Apple"); ``model``: canonical model without brand
+    or storage ("iPhone 15 Pro Max"); ``storage``/``ram``: "256GB", "1TB";
+    ``connectivity``: "Wi-Fi", "Wi-Fi + Cellular" (tablets) or "5G" (a line sold
+    as 4G and 5G models); ``color``; ``region`` ("US", "HK", "EU", "Global"...);
+    ``sim`` ("eSIM", "Dual SIM"); ``lock`` ("Unlocked", "Locked");
+    ``identifiers``: ``(kind, value)`` pairs (see ``offers.identifiers``);
+    ``tokens``: the model's lower-case words, for similarity.
+    """
+
+    brand: str = ""
+    model: str = ""
+    storage: str = ""
+    ram: str = ""
+    connectivity: str = ""
+    color: str = ""
+    region: str = ""
+    sim: str = ""
+    lock: str = ""
+    identifiers: tuple[tuple[str, str], ...] = ()
+    tokens: tuple[str, ...] = ()
+
+    def product_key(self) -> str:
+        """``"brand|model|storage|connectivity|ram"`` lower-cased, e.g. ``"apple|iphone 15 pro max|256gb||"``;
+        "" when the brand or the model is unknown (the line cannot name a product by itself)."""
+        if not self.brand or not self.model:
+            return ""
+        return f"{self.brand}|{self.model}|{self.storage}|{self.connectivity}|{self.ram}".lower()
+
+    def product_name(self) -> str:
+        """The product's display name: ``"Apple iPhone 15 Pro Max 256GB"``, ``"Xiaomi Redmi Note 13 8GB/256GB"``,
+        ``"Apple iPad Air 11 M2 128GB Wi-Fi + Cellular"``; "" when brand or model is unknown."""
+        if not self.brand or not self.model:
+            return ""
+        memory = f"{self.ram}/{self.storage}" if self.ram and self.storage else self.storage or self.ram
+        return " ".join(part for part in (self.brand, self.model, memory, self.connectivity) if part)
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+
+@cache
+def _brand_tables() -> tuple[dict[str, str], dict[str, str]]:
+    """(brand alias -> brand, family word -> brand)."""
+    aliases, families = {}, {}
+    for brand, entry in load("brands")["brands"].items():
+        for word in entry["aliases"]:
+            aliases[word] = brand
+        for word in entry["families"]:
+            families[word] = brand
+    return aliases, families
+
+
+@cache
+def _colour_pattern() -> tuple[re.Pattern, dict[str, str]]:
+    colours = load("colours")["colours"]
+    names = sorted(colours, key=len, reverse=True)
+    return re.compile(r"(?<![a-z0-9])(" + "|".join(re.escape(n) for n in names) + r")(?![a-z0-9])"), colours
+
+
+@cache
+def _five_g_models() -> frozenset[str]:
+    return frozenset(load("model_codes")["five_g_models"]["models"])
+
+
+# Persian and Arabic words vendors write for products and units (case 07: "آیفون ۱۵ ۱۲۸ گیگ").
+_FOREIGN = {
+    "آیفون": " iphone ", "ایفون": " iphone ", "ايفون": " iphone ", "آيفون": " iphone ",
+    "سامسونگ": " samsung ", "سامسونج": " samsung ", "گلکسی": " galaxy ", "جالكسي": " galaxy ",
+    "شیائومی": " xiaomi ", "شاومي": " xiaomi ", "ردمی": " redmi ", "نوت": " note ", "اپل": " apple ",
+    "ایرپاد": " airpods ", "آیپد": " ipad ", "ایپد": " ipad ", "پیکسل": " pixel ",
+    "گیگابایت": "gb ", "گیگ": "gb ", "جيجا": "gb ", "ترابایت": "tb ", "ترا": "tb ", "تيرا": "tb ",
+    "پرومکس": " pro max ", "پرو": " pro ", "برو": " pro ", "مکس": " max ", "ماكس": " max ",
+    "پلاس": " plus ", "بلس": " plus ", "اولترا": " ultra ", "الترا": " ultra ", "مینی": " mini ", "رم": " ram ",
+}
+_FOREIGN_RE = re.compile("|".join(sorted(map(re.escape, _FOREIGN), key=len, reverse=True)))
+
+_STORAGE_SIZES = {"16", "32", "64", "128", "256", "512"}
+_PRICE = re.compile(
+    r"(?:[$€£₹¥]|usd|eur|aed|rs\.?|inr)\s*\d[\d,.]*\s*k?\b"
+    r"|\b\d[\d,.]*\s*k?\s*(?:[$€£₹¥]|usd\b|usdt\b|eur\b|euro?s?\b|aed\b|dollars?\b|rs\b|inr\b|tl\b|try\b|ngn\b|naira\b|rub\b|دلار|تومان|ریال)"
+    r"|@\s*\d[\d,.]*|\bprice\s*:?\s*\d[\d,.]*"
+)
+_QUANTITY = re.compile(r"\bx\s?\d+\b|\b\d+\s?x\b|\b\d+\s?(?:pcs|pc|units?|nos|qty)\b|\b(?:qty|moq)\s*:?\s*\d+\b")
+_GRADE = re.compile(r"\bgrade\s*[a-d][+-]?(?![a-z0-9])|\b[a-d]\+?\s*grade\b|\b[a-d][+-]?\s*stock\b")
+_RAM_PAIR = re.compile(r"(?<![\d.a-z])(\d{1,2})\s*(?:gb)?\s*[/+]\s*(\d{2,4}|[12])\s*(gb|tb|t|g)?(?![a-z0-9])")
+_SIZE = re.compile(r"(?<![\d.])(\d{1,4})\s*(gb|tb|gig|g|t)(?![a-z0-9])")
+_RAM_WORD = re.compile(r"(?<![\d.])(\d{1,2})\s*(?:gb|g)?\s*ram\b|\bram\s*:?\s*(\d{1,2})\s*(?:gb|g)?(?![a-z0-9])")
+_WIFI = re.compile(r"\bwi-?\s?fi\b|\bwlan\b")
+_CELL = re.compile(r"\bcellular\b|\blte\b|\b[45]g\b|\bcell\b")
+_FIVE_G = re.compile(r"\b5g\b")
+_ESIM = re.compile(r"\be-?sim\b")
+_DUAL = re.compile(r"\bdual\s*-?sim\b|\bdual\b|(?<![a-z])ds\b")
+_UNLOCKED = re.compile(r"\bunlocked\b|\bfactory unlock\b|\bopen line\b")
+_LOCKED = re.compile(r"\b(?:carrier\s*)?locked\b")
+_APPLE_REGION = re.compile(r"\b([a-z]{1,2})/a\b")
+_REGION_WORDS = {
+    "us": "US", "usa": "US", "hk": "HK", "eu": "EU", "euro": "EU", "europe": "EU", "jp": "JP", "japan": "JP",
+    "uk": "UK", "cn": "CN", "china": "CN", "global": "Global", "intl": "Global", "international": "Global",
+    "uae": "AE", "dubai": "AE", "india": "IN", "kr": "KR", "korea": "KR",
+}
+_REGION = re.compile(r"\b(" + "|".join(sorted(_REGION_WORDS, key=len, reverse=True)) + r")\b(?:\s*(?:spec|version|ver))?")
+_USB_C = re.compile(r"\b(?:usb|type)\s*-?\s*c\b|\blightning\b|\bmagsafe\b")
+_TOKEN = re.compile(r"[a-z0-9]+(?:\.\d+)?\+?")
+
+# Token expansions: vendor abbreviations to model words.
+_ABBREVIATIONS = {
+    "ip": ("iphone",), "iph": ("iphone",), "pm": ("pro", "max"), "promax": ("pro", "max"),
+    "ps5": ("playstation", "5"), "ps4": ("playstation", "4"), "ps": ("playstation",),
+    "airpod": ("airpods",), "2nd": ("2",), "3rd": ("3",), "1st": ("1",),
+    "zfold": ("z", "fold"), "zflip": ("z", "flip"), "plus": ("plus",), "+": ("plus",),
+    "dig": ("digital",), "de": ("digital",), "mini": ("mini",), "anc": ("anc",),
+}
+_ORDINAL = re.compile(r"(\d{1,2})(?:st|nd|rd|th)")
+_FAMILY_DIGITS = re.compile(
+    r"(iphone|ipad|ip|pixel|galaxy|playstation|ps|switch|redmi|note|poco|airpods|buds|fold|flip|tab|series|xiaomi|mi|oneplus|nord)(\d.*)"
+)
+_SUFFIX = re.compile(r"([a-z]?\d{1,2}[a-z]?)(promax|pm|pro|max|plus|mini|ultra|fe|lite|slim|oled|u|p)")
+_SUFFIX_WORDS = {
+    "promax": ("pro", "max"), "pm": ("pro", "max"), "u": ("ultra",), "p": ("pro",),
+}
+_FILLER = frozenset(
+    "console edition inch in smartphone phone tablet model version gen generation the with and chip case "
+    "charging usb c type gps nfc 5g 4g lte wifi cellular ram rom mm active noise cancellation cancelling "
+    "earbuds headphones wireless apple samsung google sony nintendo xiaomi mi oneplus motorola huawei z "
+    "dual sim esim".split()
+)
+_MODEL_WORDS = frozenset(
+    "iphone ipad airpods watch galaxy pixel playstation switch redmi poco note tab buds fold flip z "
+    "pro max ultra plus mini fe lite slim digital disc oled air edge xl se e anc series nord razr "
+    "mate reno magic macbook imac xperia".split()
+)
+_MODEL_CODE = re.compile(r"(?:[a-z]{1,4})?\d{1,2}(?:\.\d)?(?!yr|pc|x)[a-z]{0,2}")
+_DISPLAY = {
+    "iphone": "iPhone", "ipad": "iPad", "airpods": "AirPods", "playstation": "PlayStation", "fe": "FE",
+    "xl": "XL", "oled": "OLED", "mini": "mini", "se": "SE", "anc": "ANC", "macbook": "MacBook", "imac": "iMac",
+    "5g": "5G", "z": "Z",
+}
+
+
+@lru_cache(maxsize=8192)
+def _expand(token: str) -> tuple[str, ...]:
+    """One raw token as model words: ``ip15pm`` -> (iphone, 15, pro, max), ``s24+`` -> (s24, plus)."""
+    if token in _ABBREVIATIONS:
+        return _ABBREVIATIONS[token]
+    if token.endswith("+") and len(token) > 1:
+        return _expand(token[:-1]) + ("plus",)
+    if match := _ORDINAL.fullmatch(token):
+        return (match.group(1),)
+    if match := _FAMILY_DIGITS.fullmatch(token):
+        family = _ABBREVIATIONS.get(match.group(1), (match.group(1),))
+        if match.group(1) in ("buds", "fold", "flip"):  # Samsung writes Buds2, Fold6
+            rest = _expand(match.group(2))
+            return (match.group(1) + rest[0],) + rest[1:]
+        return family + _expand(match.group(2))
+    if match := _SUFFIX.fullmatch(token):
+        suffix = match.group(2)
+        head = match.group(1)
+        if suffix == "u" and not head.startswith("s"):  # S24U is the Ultra; other "u" endings are names
+            return (token,)
+        if suffix == "p" and head[0].isalpha():
+            return (token,)
+        return _expand(head) + _SUFFIX_WORDS.get(suffix, (suffix,))
+    return (token,)
+
+
+def _display(token: str) -> str:
+    if token in _DISPLAY:
+        return _DISPLAY[token]
+    if token[0].isdigit():
+        return token
+    return token[0].upper() + token[1:]
+
+
+def _canonical(text: str) -> str:
+    """``text`` (digits already ASCII) with Persian/Arabic product words in English, accents stripped, case folded."""
+    if not text.isascii():
+        text = _FOREIGN_RE.sub(lambda m: _FOREIGN[m.group(0)], text)
+        text = strip_accents(text)
+    return text.casefold()
+
+
+def _gb(number: str, unit: str) -> str:
+    value = int(number)
+    if unit in ("tb", "t") or (value == 1024):
+        return f"{value if unit in ('tb', 't') else 1}TB"
+    return f"{value}GB"
+
+
+def _apple_generation(tokens: list[str], i: int) -> bool:
+    """True when ``tokens[i]`` starts an iPhone model written without "iPhone" (``15 pro max``, ``16e``)."""
+    token = tokens[i]
+    if token == "16e":
+        return True
+    if not token.isdigit() or not 11 <= int(token) <= 17:
+        return False
+    return i + 1 < len(tokens) and tokens[i + 1] in ("pro", "plus", "mini", "max")
+
+
+@lru_cache(maxsize=131072)
+def parse_offer(sku: str, description: str) -> OfferAttributes:
+    """Attributes of one offer from its vendor SKU and description (either may be "").
+
+    Pure and cached (same inputs, same frozen result). Never raises on odd text:
+    what it cannot read stays "". Example: ``parse_offer("", "IP15PM 256 NAT
+    MTP03LL/A")`` -> brand "Apple", model "iPhone 15 Pro Max", storage "256GB",
+    color "Natural Titanium", region "US", identifiers (("mpn", "MTP03"),).
+    """
+    raw = ascii_digits(f"{sku} {description}" if sku else description)
+    upper = raw.upper()
+    identifiers, fact, region, spans = find_identifiers(upper)
+    if spans and len(upper) == len(raw):  # blank identifiers out of the title
+        chars = list(raw)
+        for start, end in spans:
+            chars[start:end] = " " * (end - start)
+        raw = "".join(chars)
+    text = _canonical(raw)
+    text = _PRICE.sub(" ", text)
+    text = _QUANTITY.sub(" ", text)
+    if "grade" in text or "stock" in text:
+        text = _GRADE.sub(" ", text)
+
+    ram = storage = ""
+    if "/" in text or "+" in text:
+        for match in _RAM_PAIR.finditer(text):
+            first, second, unit = match.groups()
+            small, big = int(first), int(second)
+            if small <= 24 and ((unit in ("tb", "t") or big in (1, 2)) or str(big) in _STORAGE_SIZES or big == 1024):
+                ram, storage = f"{small}GB", _gb(second, unit or ("tb" if big in (1, 2) else "gb"))
+                text = text[: match.start()] + " " + text[match.end():]
+                break
+    if "ram" in text:
+        match = _RAM_WORD.search(text)
+        if match:
+            ram = ram or f"{int(match.group(1) or match.group(2))}GB"
+            text = text[: match.start()] + " " + text[match.end():]
+    if not storage:
+        sizes = []
+        for match in _SIZE.finditer(text):
+            number, unit = match.groups()
+            if unit == "g" and number in ("3", "4", "5"):
+                continue  # 4G / 5G: networks, not memory
+            sizes.append((match, _gb(number, unit)))
+        if sizes:
+            values = sorted(sizes, key=lambda item: _bytes(item[1]))
+            storage = values[-1][1]
+            if len(values) > 1 and not ram and _bytes(values[0][1]) <= 24:
+                ram = values[0][1]
+            for match, _ in reversed(sizes):
+                text = text[: match.start()] + " " + text[match.end():]
+
+    connectivity = ""
+    wifi = bool(_WIFI.search(text)) if "wi" in text or "wlan" in text else False
+    cellular = bool(_CELL.search(text))
+    five_g = "5g" in text and bool(_FIVE_G.search(text))
+    sim = "eSIM" if "sim" in text and _ESIM.search(text) else ""
+    if not sim and "/DS" in upper:
+        sim = "Dual SIM"
+    if not sim and ("dual" in text or "ds" in text) and _DUAL.search(text):
+        sim = "Dual SIM"
+    lock = ""
+    if "lock" in text or "open line" in text:
+        lock = "Unlocked" if _UNLOCKED.search(text) else "Locked" if _LOCKED.search(text) else ""
+    if not region and "/a" in text:
+        match = _APPLE_REGION.search(text)
+        if match:
+            region = load("apple_regions")["regions"].get(match.group(1).upper(), "")
+    match = _REGION.search(text)
+    if match:
+        region = region or _REGION_WORDS[match.group(1)]
+        text = text[: match.start()] + " " + text[match.end():]
+    colour_re, colours = _colour_pattern()
+    color = ""
+    for match in colour_re.finditer(text):
+        color = color or colours[match.group(1)]
+    if color:
+        text = colour_re.sub(" ", text)
+    text = _USB_C.sub(" ", text)
+
+    brand, model_tokens, storage = _read_model(text, storage)
+    if fact is not None:  # a model code is better evidence than the words
+        brand = fact.brand
+        model_tokens = fact.model.lower().split()
+        region = region or fact.region
+        if fact.connectivity:
+            connectivity = fact.connectivity
+    if model_tokens and model_tokens[-1] == "5g":
+        model_tokens = model_tokens[:-1]
+        five_g = True
+    model_key = " ".join(model_tokens)
+    family = model_tokens[0] if model_tokens else ""
+    if not connectivity:
+        if family == "ipad" or (brand == "Samsung" and "tab" in model_tokens) or (family == "pad"):
+            connectivity = CELLULAR if cellular else WIFI
+        elif five_g and model_key in _five_g_models():
+            connectivity = "5G"
+    if brand in ("Apple", "Sony", "Nintendo"):
+        ram = ""  # these makers do not sell RAM variants
+    model = " ".join(_display(t) for t in model_tokens)
+    return OfferAttributes(
+        brand=brand, model=model, storage=storage, ram=ram, connectivity=connectivity, color=color,
+        region=region, sim=sim, lock=lock, identifiers=identifiers, tokens=tuple(model_tokens),
+    )
+
+
+def _bytes(size: str) -> int:
+    return int(size[:-2]) * (1024 if size.endswith("TB") else 1)
+
+
+def _read_model(text: str, storage: str) -> tuple[str, list[str], str]:
+    """``(brand, model tokens, storage)`` from the cleaned text (storage read from a bare 256 when none yet)."""
+    aliases, families = _brand_tables()
+    tokens: list[str] = []
+    for raw in _TOKEN.findall(text):
+        tokens.extend(_expand(raw))
+    brand = ""
+    start = -1
+    for i, token in enumerate(tokens):
+        if token in families:
+            brand, start = families[token], i
+            break
+        if token in aliases and not brand:
+            brand = aliases[token]
+            if start < 0:
+                start = i
+    if start < 0 or (brand and tokens[start] in aliases and brand == "Apple"):
+        for i in range(len(tokens)):
+            if _apple_generation(tokens, i) and brand in ("", "Apple"):
+                brand, start = "Apple", i
+                tokens.insert(i, "iphone")
+                break
+            if re.fullmatch(r"s2\d", tokens[i]) and brand in ("", "Samsung") and i + 1 <= len(tokens):
+                brand, start = "Samsung", i
+                break
+    if start < 0:
+        return brand, [], storage
+    model: list[str] = []
+    for token in tokens[start:]:
+        if token in aliases or (token in _FILLER and token not in _MODEL_WORDS):
+            continue
+        if token.isdigit():
+            if token in _STORAGE_SIZES and int(token) >= 32 or token == "1024":
+                if not storage:
+                    storage = _gb(token, "gb")
+                continue
+            if int(token) >= 100 or (model and model[-1].isdigit() and token != "5"):
+                break
+            model.append(token)
+            continue
+        if token in _MODEL_WORDS or _MODEL_CODE.fullmatch(token):
+            model.append(token)
+            continue
+        break  # a word that is not a model word ends the model
+    return brand, _tidy(brand, model), storage
+
+
+def _tidy(brand: str, model: list[str]) -> list[str]:
+    """Canonical order and spelling per maker: Galaxy first, Z before Fold/Flip, Buds2, iPhone first."""
+    if not model:
+        return model
+    out: list[str] = []
+    for token in model:
+        if out and out[-1] in ("fold", "flip", "buds") and token.isdigit():
+            out[-1] += token
+            continue
+        if out and token == out[-1]:
+            continue
+        out.append(token)
+    if brand == "Samsung":
+        out = [t for t in out if t != "z"]
+        out = [t for t in out if t != "galaxy"]
+        fixed = []
+        for token in out:
+            if token.startswith(("fold", "flip")):
+                fixed.append("z")
+            fixed.append(token)
+        out = ["galaxy"] + fixed
+    if brand == "Sony" and out[0] == "playstation" and len(out) > 1 and out[1] == "playstation":
+        out = out[1:]
+    return out

@@ -1,0 +1,142 @@
+"""Product identifiers found in offer text, and the tables that give them meaning.
+
+Pure Python, no Django. Tables live in ``offers/data/*.json`` (PriceHub's own
+files, each citing its public source in its ``_source`` key) and are read once.
+
+Identifier kinds (the ``kind`` of an ``(kind, value)`` pair):
+
+- ``ean``: an EAN-13 or UPC-A (12 digits, written as EAN-13 with a leading 0)
+  whose GS1 check digit is right. Source for the check digit: GS1 General
+  Specifications, "GS1 check digit calculation" (weights 3 and 1 from the right).
+- ``mpn``: an Apple part number such as ``MTP03LL/A``; the value is the base
+  (``MTP03``: model, storage and colour), the letters before ``/A`` are the
+  region (``offers/data/apple_regions.json``).
+- ``model_code``: a Samsung ``SM-`` code without its regional suffix
+  (``SM-S928``), or a Google Pixel hardware code (``GC3VE``).
+- ``a_number``: an Apple A number (``A2849``), naming a model sold in a region.
+
+Only ``ean`` and ``mpn`` name a whole product (model and storage); the others
+name a model, and serve to read the model, never to link an offer alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import NamedTuple
+
+DATA = Path(__file__).with_name("data")
+
+#: Identifier kinds that name one product (model and storage): safe as aliases.
+PRODUCT_KINDS = frozenset({"ean", "mpn"})
+
+
+@cache
+def load(name: str) -> dict:
+    """The JSON table ``offers/data/<name>.json`` (read once). Raises ``FileNotFoundError``."""
+    with open(DATA / f"{name}.json", encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def ean_is_valid(digits: str) -> bool:
+    """True when ``digits`` (12 or 13 ASCII digits: UPC-A or EAN-13) ends with its GS1 check digit.
+
+    The check digit makes the weighted sum (weights 3, 1, 3... counted from the
+    digit before it, rightwards to left) a multiple of 10 (GS1 General Specifications).
+    """
+    if len(digits) not in (12, 13) or not digits.isdigit():
+        return False
+    body, check = digits[:-1], int(digits[-1])
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10 == check
+
+
+class ModelFact(NamedTuple):
+    """What a model code says: brand, model name (without brand), connectivity ("" when it does not say), region."""
+
+    brand: str
+    model: str
+    connectivity: str
+    region: str
+
+
+# Apple part number: base of 4-5 characters ending in a digit, region letters, "/A".
+_MPN = re.compile(r"\b([A-Z][A-Z0-9]{2,3}\d)([A-Z]{1,2})/A\b")
+_SAMSUNG = re.compile(r"\bSM-?([ASFXRT]\d{3})(\d?[A-Z]{0,2}\d?)(?:/DS)?\b")
+_A_NUMBER = re.compile(r"\bA(\d{4})\b")
+_EAN = re.compile(r"(?<!\d)(\d{12,13})(?!\d)")
+_PIXEL = re.compile(r"\b(G[A-Z0-9]{4})\b")
+
+
+@cache
+def _apple_regions() -> dict[str, str]:
+    return load("apple_regions")["regions"]
+
+
+@cache
+def _codes() -> dict:
+    return load("model_codes")
+
+
+def _fact(brand: str, entry: str, region: str = "") -> ModelFact:
+    model, _, connectivity = entry.partition("|")
+    return ModelFact(brand, model, connectivity, region)
+
+
+def find_identifiers(text: str) -> tuple[tuple[tuple[str, str], ...], ModelFact | None, str, list[tuple[int, int]]]:
+    """Identifiers in ``text`` (upper-case ASCII digits expected).
+
+    Returns ``(identifiers, model_fact, region, spans)``: the ``(kind, value)`` pairs
+    in the order found, the first model fact a code gives (or None), the region an
+    Apple part number or Samsung suffix names ("" when none), and the character
+    spans of every identifier (so the caller can blank them out of the title).
+    """
+    found: list[tuple[str, str]] = []
+    spans: list[tuple[int, int]] = []
+    fact: ModelFact | None = None
+    region = ""
+    if "/A" in text:
+        regions = _apple_regions()
+        for match in _MPN.finditer(text):
+            letters = match.group(2)
+            if letters in regions:
+                found.append(("mpn", match.group(1)))
+                spans.append(match.span())
+                region = region or regions[letters]
+    if "SM" in text:
+        codes = _codes()
+        for match in _SAMSUNG.finditer(text):
+            base, suffix = match.group(1), match.group(2)
+            found.append(("model_code", f"SM-{base}"))
+            spans.append(match.span())
+            model = codes["samsung"].get(base)
+            suffix_region = codes["samsung_regions"].get(suffix, "")
+            region = region or suffix_region
+            if model and fact is None:
+                fact = _fact("Samsung", model, suffix_region)
+    if "A" in text:
+        for match in _A_NUMBER.finditer(text):
+            code = match.group(0)
+            model = _codes()["apple"].get(code)
+            if model:
+                found.append(("a_number", code))
+                spans.append(match.span())
+                if fact is None:
+                    fact = _fact("Apple", model)
+    if "G" in text:
+        google = _codes()["google"]
+        for match in _PIXEL.finditer(text):
+            model = google.get(match.group(1))
+            if model:
+                found.append(("model_code", match.group(1)))
+                spans.append(match.span())
+                if fact is None:
+                    fact = _fact("Google", model)
+    for match in _EAN.finditer(text):
+        digits = match.group(1)
+        if ean_is_valid(digits):
+            found.append(("ean", digits.zfill(13)))
+            spans.append(match.span())
+    return tuple(found), fact, region, spans

@@ -1,0 +1,272 @@
+"""Which canonical product an offer is: the decision, and the order of the steps (pure Python, no Django).
+
+An offer is linked to a canonical product, never to another offer. Steps, in
+order (``link_offer``), each against a ``ProductIndex`` (the database matcher's
+prefetched batch, or the in-memory ``Catalogue`` of the quality bench):
+
+1. ``sku``: the vendor's remembered SKU (per vendor), unless the offer's own
+   attributes contradict that product (another brand, storage or connectivity);
+2. ``identifier``: an EAN or Apple part number already linked to a product
+   (model codes and A numbers name a model, not a storage: they only feed the
+   parser);
+3. ``key``: a product with the same exact attribute key (``product_key()``);
+4. ``similar``: ``decide`` inside the block of products of the same brand,
+   storage and connectivity: rapidfuzz ``token_sort_ratio`` on model tokens,
+   with a veto when the two models differ by a variant word (pro, max, ultra,
+   plus, mini, fe, lite, slim, digital, disc, oled, air, cellular...) or any
+   number;
+5. ``new``: a new product built from the offer's attributes.
+
+Bands: ``accept`` (confidence >= 90, no veto), ``review`` (60-89: the offer is
+attached to its best candidate and flagged for an operator), ``new`` (< 60).
+The thresholds follow the measured notes in docs (reference "product-matching":
+auto-accept >= 90 without veto, review 60-89, new below).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from rapidfuzz.fuzz import token_sort_ratio
+
+from offers.attributes import OfferAttributes, parse_offer
+from offers.identifiers import PRODUCT_KINDS
+
+ACCEPT, REVIEW = 90, 60
+
+#: Model words whose presence on one side only vetoes a similarity link.
+VETO_WORDS = frozenset(
+    "pro max ultra plus mini fe lite slim digital disc oled air edge xl se e s anc cellular wifi "
+    "fold flip note tab buds watch series ipad iphone pixel redmi poco 5g".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateProduct:
+    """A canonical product as the decision sees it: ``id``, ``brand`` ("Apple"), ``model``
+    ("iPhone 15 Pro Max"), ``storage`` ("256GB" or ""), ``ram``, ``connectivity``, and
+    ``tokens`` (the model's lower-case words, as ``OfferAttributes.tokens``)."""
+
+    id: int
+    brand: str
+    model: str
+    storage: str = ""
+    ram: str = ""
+    connectivity: str = ""
+    tokens: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, product_id: int, attrs: OfferAttributes) -> CandidateProduct:
+        """The product an offer's attributes describe, under ``product_id``."""
+        return cls(product_id, attrs.brand, attrs.model, attrs.storage, attrs.ram, attrs.connectivity, attrs.tokens)
+
+    def key(self) -> str:
+        """The same exact key as ``OfferAttributes.product_key()``."""
+        return f"{self.brand}|{self.model}|{self.storage}|{self.connectivity}|{self.ram}".lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The link chosen for one offer.
+
+    ``product_id``: the product (None for ``new``); ``method``: "sku", "identifier",
+    "key", "similar" or "new"; ``confidence``: 0-100 (for "new", the best candidate's
+    score, 0 when none); ``band``: "accept", "review" or "new"; ``reason``: a short
+    text for the review queue (the vetoed words, the score).
+    """
+
+    product_id: int | None
+    method: str
+    confidence: int
+    band: str
+    reason: str = ""
+
+
+def block_of(attrs: OfferAttributes | CandidateProduct) -> tuple[str, str, str]:
+    """The blocking key: ``(brand, storage, connectivity)`` lower-cased."""
+    return attrs.brand.lower(), attrs.storage.lower(), attrs.connectivity.lower()
+
+
+def veto(a: Sequence[str], b: Sequence[str]) -> str:
+    """The words that make two models different products ("" when none): any word in
+    one token list but not the other that is a variant word or holds a digit."""
+    diff = set(a) ^ set(b)
+    bad = sorted(t for t in diff if t in VETO_WORDS or any(ch.isdigit() for ch in t))
+    return " ".join(bad)
+
+
+def decide(attrs: OfferAttributes, candidates: Sequence[CandidateProduct]) -> Decision:
+    """The best candidate product for ``attrs`` among ``candidates`` (any products; those
+    outside the offer's block of brand, storage and connectivity are skipped).
+
+    A candidate with the same exact key is a ``key`` link (100). Otherwise each
+    candidate is scored with ``token_sort_ratio`` on model tokens (0-100); a
+    candidate differing by a variant word or a number is vetoed, so is one whose
+    RAM is known on both sides and differs. RAM known on one side only costs 5
+    points, and a tie between several candidates caps the link at review. Returns
+    a ``Decision`` (band "new" with product_id None when nothing reaches 60).
+    """
+    if not attrs.brand or not attrs.tokens:
+        return Decision(None, "new", 0, "new", "no brand or model read")
+    key = attrs.product_key()
+    block = block_of(attrs)
+    words = " ".join(attrs.tokens)
+    scored: list[tuple[int, CandidateProduct]] = []
+    vetoed: list[str] = []
+    for candidate in candidates:
+        if block_of(candidate) != block:
+            continue
+        if candidate.key() == key:
+            return Decision(candidate.id, "key", 100, "accept")
+        if attrs.ram and candidate.ram and attrs.ram != candidate.ram:
+            vetoed.append(f"RAM {candidate.ram}")
+            continue
+        why = veto(attrs.tokens, candidate.tokens)
+        if why:
+            vetoed.append(why)
+            continue
+        score = round(token_sort_ratio(words, " ".join(candidate.tokens)))
+        if bool(attrs.ram) != bool(candidate.ram):
+            score -= 5
+        scored.append((score, candidate))
+    if not scored:
+        reason = f"vetoed: {', '.join(vetoed)}" if vetoed else "no candidate in block"
+        return Decision(None, "new", 0, "new", reason)
+    scored.sort(key=lambda item: (-item[0], item[1].id))
+    score, best = scored[0]
+    if len(scored) > 1 and scored[1][0] == score:
+        score = min(score, ACCEPT - 1)  # two products fit as well: an operator chooses
+    if score >= ACCEPT:
+        return Decision(best.id, "similar", score, "accept", f"score {score}")
+    if score >= REVIEW:
+        return Decision(best.id, "similar", score, "review", f"score {score}")
+    return Decision(None, "new", score, "new", f"best score {score}")
+
+
+# --- the order of the steps, shared by the database matcher and the bench ------------------------
+
+
+class ProductIndex(Protocol):
+    """What ``link_offer`` asks of a product store (all lookups return product ids or None)."""
+
+    def by_sku(self, vendor: str, sku: str) -> int | None: ...
+    def by_identifier(self, kind: str, value: str) -> int | None: ...
+    def by_key(self, key: str) -> int | None: ...
+    def product(self, product_id: int) -> CandidateProduct | None: ...
+    def block(self, brand: str, storage: str, connectivity: str) -> Sequence[CandidateProduct]: ...
+
+
+def normalize_sku(sku: str) -> str:
+    """A vendor SKU as remembered: spaces removed, upper case ("" stays "")."""
+    return "".join(sku.split()).upper()
+
+
+def _consistent(attrs: OfferAttributes, product: CandidateProduct | None) -> bool:
+    """False when the offer's own attributes say it is not ``product`` (brand, storage, connectivity)."""
+    if product is None:
+        return False
+    for mine, theirs in ((attrs.brand, product.brand), (attrs.storage, product.storage),
+                         (attrs.connectivity, product.connectivity)):
+        if mine and theirs and mine.lower() != theirs.lower():
+            return False
+    if attrs.tokens and product.tokens and veto(attrs.tokens, product.tokens):
+        return False
+    return True
+
+
+def link_offer(index: ProductIndex, vendor: str, sku: str, attrs: OfferAttributes) -> Decision:
+    """The decision for one offer of ``vendor`` with raw ``sku`` and parsed ``attrs``, in the
+    order sku -> identifier -> key -> similar -> new. Reads ``index`` only; the caller
+    records the outcome (new product, SKU and identifier aliases)."""
+    sku_key = normalize_sku(sku)
+    if sku_key:
+        found = index.by_sku(vendor, sku_key)
+        if found is not None and _consistent(attrs, index.product(found)):
+            return Decision(found, "sku", 100, "accept")
+    for kind, value in attrs.identifiers:
+        if kind in PRODUCT_KINDS:
+            found = index.by_identifier(kind, value)
+            if found is not None and _consistent(attrs, index.product(found)):
+                return Decision(found, "identifier", 100, "accept")
+    key = attrs.product_key()
+    if key:
+        found = index.by_key(key)
+        if found is not None:
+            return Decision(found, "key", 100, "accept")
+        return decide(attrs, index.block(attrs.brand, attrs.storage, attrs.connectivity))
+    return Decision(None, "new", 0, "new", "no brand or model read")
+
+
+@dataclass
+class Catalogue:
+    """An in-memory ``ProductIndex`` that grows as offers are matched (the bench's store,
+    and a reference for the database one). Products get ids 1, 2, 3... in order."""
+
+    products: dict[int, CandidateProduct] = field(default_factory=dict)
+    skus: dict[tuple[str, str], int] = field(default_factory=dict)
+    identifiers: dict[tuple[str, str], int] = field(default_factory=dict)
+    keys: dict[str, int] = field(default_factory=dict)
+    blocks: dict[tuple[str, str, str], list[CandidateProduct]] = field(default_factory=dict)
+
+    def by_sku(self, vendor: str, sku: str) -> int | None:
+        return self.skus.get((vendor, sku))
+
+    def by_identifier(self, kind: str, value: str) -> int | None:
+        return self.identifiers.get((kind, value))
+
+    def by_key(self, key: str) -> int | None:
+        return self.keys.get(key)
+
+    def product(self, product_id: int) -> CandidateProduct | None:
+        return self.products.get(product_id)
+
+    def block(self, brand: str, storage: str, connectivity: str) -> Sequence[CandidateProduct]:
+        return self.blocks.get((brand.lower(), storage.lower(), connectivity.lower()), ())
+
+    def record(self, vendor: str, sku: str, attrs: OfferAttributes, decision: Decision, fallback_key: str) -> int:
+        """Apply ``decision``: create the product for "new", remember the SKU, the product
+        identifiers and the key. Returns the offer's product id. ``fallback_key`` names a
+        product for a line whose brand or model is unknown (its normalised text)."""
+        product_id = decision.product_id
+        key = attrs.product_key() or fallback_key
+        if product_id is None:
+            product_id = self.keys.get(key) if not attrs.product_key() else None
+        if product_id is None:
+            product_id = len(self.products) + 1
+            product = CandidateProduct.of(product_id, attrs)
+            self.products[product_id] = product
+            if attrs.product_key():
+                self.blocks.setdefault(block_of(product), []).append(product)
+        self.keys.setdefault(key, product_id)
+        sku_key = normalize_sku(sku)
+        if sku_key:
+            self.skus.setdefault((vendor, sku_key), product_id)
+        for kind, value in attrs.identifiers:
+            if kind in PRODUCT_KINDS:
+                self.identifiers.setdefault((kind, value), product_id)
+        return product_id
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One offer's outcome in ``match_offers``: the product id, and the decision behind it."""
+
+    product_id: int
+    decision: Decision
+    attrs: OfferAttributes
+
+
+def match_offers(rows: Iterable[tuple[str, str, str]], catalogue: Catalogue | None = None) -> list[Match]:
+    """Match ``(vendor, sku, description)`` rows in order against ``catalogue`` (a new empty
+    one by default), creating products as the ingest would. Returns one ``Match`` per row."""
+    catalogue = catalogue if catalogue is not None else Catalogue()
+    out: list[Match] = []
+    for vendor, sku, description in rows:
+        attrs = parse_offer(sku, description)
+        decision = link_offer(catalogue, vendor, sku, attrs)
+        fallback = "raw|" + " ".join((description or sku).casefold().split())
+        product_id = catalogue.record(vendor, sku, attrs, decision, fallback)
+        out.append(Match(product_id, decision, attrs))
+    return out
