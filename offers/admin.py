@@ -2,17 +2,35 @@
 without counting the table, filtered through indexes, and searched product first
 (see offers.selectors)."""
 
+from datetime import timedelta
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import PAGE_VAR, ChangeList
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from offers import selectors
+from offers import board, selectors
 from offers.csv_export import export_offers_csv
-from offers.models import Category, Offer, PriceHistory, Product, ProductAlias, Tag, Vendor, VendorAlias
+from offers.filters import BoardFilterForm
+from offers.models import (
+    Category,
+    ExchangeRate,
+    Offer,
+    PriceHistory,
+    Product,
+    ProductAlias,
+    Tag,
+    Vendor,
+    VendorAlias,
+)
 from offers.vendors import merge_vendors
 
 OFFER_COUNT_CAP = 10_000
@@ -269,6 +287,64 @@ class ProductAdmin(OffersProtectMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tags")
 
+    def get_urls(self):
+        return [
+            path("best-prices/", self.admin_site.admin_view(self.best_prices_view), name="offers_product_best_prices"),
+        ] + super().get_urls()
+
+    BEST_PRICES_PER_PAGE = 100
+
+    def best_prices_view(self, request):
+        """The "Best prices" page: the board (``offers.board.board``) with the filters of ``GET /board``,
+        100 rows a page, each product linked to its page. Staff only (``admin_view``), and users who
+        may view products."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = BoardFilterForm(request.GET or None)
+        rows = []
+        if form.is_bound and form.is_valid():
+            rows = board.board(**form.board_arguments())
+        elif not form.is_bound:
+            form = BoardFilterForm()
+            rows = board.board()
+        paginator = Paginator(rows, self.BEST_PRICES_PER_PAGE)
+        page = paginator.get_page(request.GET.get("p"))
+        query = request.GET.copy()
+        query.pop("p", None)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Best prices",
+            "form": form,
+            "page": page,
+            "rows": page.object_list,
+            "query": query.urlencode(),
+            "base_currency": board.base_currency(),
+            "freshness_hours": settings.OFFER_FRESHNESS_HOURS,
+            "rates_url": reverse("admin:offers_exchangerate_changelist"),
+        }
+        return TemplateResponse(request, "admin/offers/product/best_prices.html", context)
+
+    CHART_DAYS = 180
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The product's page, with its current offers by vendor and a price chart per vendor series."""
+        extra_context = dict(extra_context or {})
+        product = self.get_object(request, unquote(object_id))
+        if product is not None:
+            now = timezone.now()
+            since = now - timedelta(days=self.CHART_DAYS)
+            series = board.price_series(product, since=since)
+            extra_context.update({
+                "current_offers": board.current_offers(product, now=now),
+                "freshness_hours": settings.OFFER_FRESHNESS_HOURS,
+                "base_currency": board.base_currency(),
+                "chart_days": self.CHART_DAYS,
+                "charts": [(s, svg_chart(s, since, now)) for s in series],
+                "best_prices_url": reverse("admin:offers_product_best_prices"),
+            })
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_search_results(self, request, queryset, search_term):
         """The same product search as the offer list's."""
         if not search_term.strip():
@@ -353,3 +429,83 @@ class PriceHistoryAdmin(LargeTableAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+def svg_chart(series: board.Series, start, end, *, width: int = 640, height: int = 160):
+    """One price series drawn as inline SVG (a line with a dot per point, each dot titled with its
+    date and price): time runs from ``start`` to ``end`` on the x axis, the series' lowest to
+    highest price on the y axis, labelled. Returns safe HTML; text is escaped."""
+    left, right, top, bottom = 70, 10, 10, 24
+    plot_w, plot_h = width - left - right, height - top - bottom
+    points = series.points
+    low = min(price for _, price in points)
+    high = max(price for _, price in points)
+    span_price = (high - low) or 1
+    span_time = (end - start).total_seconds() or 1
+
+    def x(when) -> float:
+        return left + plot_w * max(0.0, min(1.0, (when - start).total_seconds() / span_time))
+
+    def y(price) -> float:
+        if high == low:
+            return top + plot_h / 2
+        return top + plot_h * (1 - float((price - low) / span_price))
+
+    coords = [(x(when), y(price), when, price) for when, price in points]
+    line = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy, _, _ in coords)
+    dots = format_html_join(
+        "", '<circle cx="{}" cy="{}" r="2.5"><title>{} — {} {}</title></circle>',
+        ((f"{cx:.1f}", f"{cy:.1f}", f"{when:%Y-%m-%d %H:%M}", price, series.currency) for cx, cy, when, price in coords),
+    )
+    return format_html(
+        '<svg class="price-chart" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+        'viewBox="0 0 {w} {h}" role="img" aria-label="{label}">'
+        '<rect x="{l}" y="{t}" width="{pw}" height="{ph}" fill="none" stroke="#ccc"/>'
+        '<text x="{lx}" y="{ty}" font-size="11" text-anchor="end">{high}</text>'
+        '<text x="{lx}" y="{by}" font-size="11" text-anchor="end">{low}</text>'
+        '<text x="{l}" y="{dy}" font-size="11">{first}</text>'
+        '<text x="{rx}" y="{dy}" font-size="11" text-anchor="end">{last}</text>'
+        '<polyline points="{line}" fill="none" stroke="#417690" stroke-width="1.5"/>'
+        '<g fill="#417690">{dots}</g></svg>',
+        w=width, h=height, l=left, t=top, pw=plot_w, ph=plot_h, lx=left - 4, ty=top + 10, by=top + plot_h,
+        high=f"{high:,.2f} {series.currency}", low=f"{low:,.2f} {series.currency}", dy=height - 6, first=f"{start:%Y-%m-%d}",
+        rx=left + plot_w, last=f"{end:%Y-%m-%d}", line=line, dots=dots,
+        label=f"{series.vendor_name} {series.condition} prices in {series.currency}",
+    )
+
+
+class ExchangeRateForm(forms.ModelForm):
+    class Meta:
+        model = ExchangeRate
+        fields = ["date", "currency", "rate"]
+
+    def clean_currency(self):
+        """``eur`` is read as ``EUR``; anything but three letters is refused here, by name."""
+        code = (self.cleaned_data.get("currency") or "").strip().upper()
+        if not (len(code) == 3 and code.isascii() and code.isalpha()):
+            raise forms.ValidationError("an ISO 4217 code: three letters such as EUR")
+        return code
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    """Operators' exchange rates: units of EXCHANGE_BASE_CURRENCY per unit of a currency, per day."""
+
+    list_display = ["date", "currency", "rate", "created_at"]
+    list_filter = ["currency"]
+    date_hierarchy = "date"
+    ordering = ["-date", "currency"]
+    search_fields = ["currency"]
+    form = ExchangeRateForm
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "base_currency": board.base_currency(),
+                         "best_prices_url": reverse("admin:offers_product_best_prices")}
+        return super().changelist_view(request, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.base_fields["rate"].help_text = (
+            f"Units of {board.base_currency()} (the base currency) for 1 unit of this currency."
+        )
+        return form
