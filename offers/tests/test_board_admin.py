@@ -80,7 +80,7 @@ def test_product_page_shows_current_offers_and_svg_charts(staff_client, market):
     assert current.index("Bolt &lt;b&gt;Phones&lt;/b&gt;") < current.index("Acme Mobile")
     assert "710.00" not in current  # older than the window: history only
     assert "not converted: no exchange rate EUR→USD" in current
-    charts = html[html.index('id="price-charts"'):]
+    charts = html[html.index('id="price-charts"'):html.index("</div>", html.index('id="price-charts"'))]
     assert charts.count('<svg class="price-chart"') == 3  # Acme, Bolt, Euro
     assert "<polyline" in charts and "<script" not in charts and "<b>Phones" not in charts
     assert "710.00 USD" in charts  # Acme's older point is on its chart
