@@ -62,6 +62,9 @@ from pricehub.sqlite.base import WaitingWriters
 from pricehub.sqlite.checkpoints import Checkpointer, background_checkpoints
 
 log = logging.getLogger(__name__)
+# Marks the log lines that only repeat a document's recorded outcome (its failure reason): the
+# ingest command, which prints that outcome itself, leaves them out (``record.document_outcome``).
+OUTCOME_LOG = {"document_outcome": True}
 
 # Offers written per batch. A writer waiting for SQLite's write lock waits at most one batch
 # (about 0.2 s): the ingest commits after it (``_Transactions``).
@@ -322,10 +325,10 @@ def process_document(document: SourceDocument, *, progress: Progress | None = No
             finally:
                 gc.unfreeze()
     except LeaseLost as exc:  # another process took the document over: its outcome is theirs to record
-        log.warning("ingest of document %s stopped: %s", document.pk, exc)
+        log.warning("ingest of document %s stopped: %s", document.pk, exc, extra=OUTCOME_LOG)
         document.refresh_from_db()
     except ValueError as exc:  # the content cannot be read (broken JSON, bad option value): no traceback
-        log.warning("ingest of document %s failed: %s", document.pk, user_message(exc, document))
+        log.warning("ingest of document %s failed: %s", document.pk, user_message(exc, document), extra=OUTCOME_LOG)
         record_failure(document, user_message(exc, document), started=started, lease=lease)
     except Exception as exc:  # the document records why; the caller gets a failed document
         log.exception("ingest of document %s failed", document.pk)

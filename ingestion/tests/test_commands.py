@@ -278,3 +278,17 @@ def test_a_chat_in_utf16_without_a_byte_order_mark_is_read_or_refused_saying_so(
     code, _, err = run("ingest", str(persian), "--vendor", "Acme")
     assert code == 1 and "UTF-16 without a byte-order mark" in err
     assert SourceDocument.objects.count() == 1
+
+
+def test_a_failed_files_reason_is_printed_once_by_the_command_and_still_logged_by_the_service(tmp_path, settings,
+                                                                                               caplog):
+    from ingestion.services import ingest_path
+
+    settings.INGESTION_MAX_SHEET_ROWS = 5
+    path = write_xlsx(tmp_path / "big.xlsx", [HEADER] + [[f"S{i}", f"Phone {i}", 100 + i, 1, "New"] for i in range(9)])
+    code, out, err = run_command("ingest", str(path), "--vendor", "Acme", "--currency", "USD")
+    assert code == 1
+    reason = "sheet 'Prices' has more than 5 rows (limit INGESTION_MAX_SHEET_ROWS)"
+    assert err.count(reason) == 1 and reason not in caplog.text
+    document = ingest_path(path, vendor_name="Acme", currency="USD", force=True)  # as the worker runs it
+    assert document.status == "failed" and caplog.text.count(reason) == 1

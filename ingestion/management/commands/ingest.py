@@ -18,6 +18,7 @@ settings is reported ``unchanged`` (not an error) and nothing is stored;
 from __future__ import annotations
 
 import json as jsonlib
+import logging
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
@@ -27,6 +28,10 @@ from ingestion import processors
 from ingestion.intake import SourceFile, files_to_ingest
 from ingestion.services import AlreadyIngested, IngestError, ingest_path
 from offers.wording import counted
+
+
+def _not_an_outcome(record: logging.LogRecord) -> bool:
+    return not getattr(record, "document_outcome", False)
 
 
 def parse_options(pairs: list[str]) -> dict[str, str]:
@@ -102,8 +107,17 @@ class Command(BaseCommand):
                             help="Ingest a file again even if its content was already ingested with these settings.")
         parser.add_argument("--json", action="store_true", help="One JSON object per file on stdout.")
 
-    def handle(self, *args, paths, recursive, follow_symlinks, vendor, processor, option, currency, force, json: bool,
-               **kwargs):
+    def handle(self, *args, **kwargs):
+        # Each file's outcome and reason is printed below: the service's log line saying the same is left out.
+        service_log = logging.getLogger("ingestion.services")
+        service_log.addFilter(_not_an_outcome)
+        try:
+            self._ingest(*args, **kwargs)
+        finally:
+            service_log.removeFilter(_not_an_outcome)
+
+    def _ingest(self, *args, paths, recursive, follow_symlinks, vendor, processor, option, currency, force,
+                json: bool, **kwargs):
         options = check_option_keys(parse_options(option), processor)
         interactive = not json and sys.stderr.isatty()
         entries = files_to_ingest(paths, recursive=recursive, processor=processor, follow_symlinks=follow_symlinks)
