@@ -55,14 +55,15 @@ class SourceDocumentAdmin(admin.ModelAdmin):
         ("Result", {"fields": ["warnings_list", "stats_table", "errors_table", "skipped_table", "offers_preview"]}),
         ("File", {"fields": ["sha256", "size", "content_type", "stored_path", "options_json"],
                   "classes": ["collapse"]}),
-        ("Timing", {"fields": ["created_at", "started_at", "finished_at", "attempts", "lease_owner",
-                               "lease_expires_at"], "classes": ["collapse"]}),
+        ("Timing", {"fields": ["created_at", "started_at", "finished_at", "attempts", "recoveries_list",
+                               "lease_owner", "lease_expires_at"], "classes": ["collapse"]}),
     ]
     readonly_fields = [
         "original_filename", "download", "vendor", "processor", "status_badge", "failure", "trigger", "previous",
         "warnings_list", "stats_table", "errors_table", "skipped_table", "offers_preview", "sha256", "size",
         "content_type", "stored_path",
-        "options_json", "created_at", "started_at", "finished_at", "attempts", "lease_owner", "lease_expires_at",
+        "options_json", "created_at", "started_at", "finished_at", "attempts", "recoveries_list", "lease_owner",
+        "lease_expires_at",
     ]
 
     def has_add_permission(self, request):
@@ -173,6 +174,14 @@ class SourceDocumentAdmin(admin.ModelAdmin):
         )
         more = f"… and {len(errors) - 500} more (GET /documents/{document.pk})" if len(errors) > 500 else ""
         return format_html("{}{}", table, more)
+
+    @admin.display(description="Run again after a stop")
+    def recoveries_list(self, document):
+        recoveries = document.extra.get("recoveries") or []
+        if not recoveries:
+            return "Never"
+        return format_html("<ul>{}</ul>", format_html_join(
+            "", "<li>{}: {}</li>", ((r.get("at", ""), r.get("what", "")) for r in recoveries)))
 
     @admin.display(description="Warnings")
     def warnings_list(self, document):

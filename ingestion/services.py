@@ -400,7 +400,7 @@ def recover_stale_documents() -> list[tuple[SourceDocument, str]]:
 
     A ``processing`` document whose lease expired lost its process (killed, out of memory, the
     task's timeout): with attempts left it goes back to ``pending`` and is queued again (its
-    hidden offers are discarded when it runs); after ``INGESTION_MAX_ATTEMPTS`` it fails, saying
+    hidden offers are discarded when it runs), noting when and why in ``extra["recoveries"]``; after ``INGESTION_MAX_ATTEMPTS`` it fails, saying
     so. A ``pending`` document queued longer than the task queue's redelivery time whose task
     was lost (a broker without delivery receipts) is queued again. Returns ``(document, what was
     done)`` pairs. Runs every minute in the worker (``ingestion.tasks.recover_stale_documents``)
@@ -413,13 +413,17 @@ def recover_stale_documents() -> list[tuple[SourceDocument, str]]:
     stale = SourceDocument.objects.filter(claimable(now), status=SourceDocument.Status.PROCESSING)
     for document in stale.order_by("id")[:100]:
         owner, attempts = document.lease_owner or "unknown", document.attempts
+        what = f"re-queued: its ingest (attempt {attempts}, {owner}) stopped without ending"
+        # The document keeps the trace (extra.recoveries), set with the status so no ingest overwrites it.
+        recoveries = [*document.extra.get("recoveries", []), {"at": now.isoformat(), "what": what}]
         requeued = SourceDocument.objects.filter(claimable(now), pk=document.pk).update(
             status=SourceDocument.Status.PENDING, lease_owner="", lease_expires_at=None, updated_at=now,
+            extra={**document.extra, "recoveries": recoveries},
         )
         if requeued:
             document.refresh_from_db()
             enqueue_ingest(document)
-            done.append((document, f"re-queued: its ingest (attempt {attempts}, {owner}) stopped without ending"))
+            done.append((document, what))
     exhausted = SourceDocument.objects.filter(
         status=SourceDocument.Status.PROCESSING, attempts__gte=max_attempts(), lease_expires_at__lt=now,
     )

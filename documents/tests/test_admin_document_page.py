@@ -42,3 +42,13 @@ def test_a_document_whose_ingest_stopped_is_shown_as_such_and_listed_by_its_filt
     assert "worker-1:4242:abc" in page
     page = staff_client.get(reverse("admin:documents_sourcedocument_change", args=[running.pk])).content.decode()
     assert "Processing, stopped" not in page
+
+
+def test_a_document_run_again_after_a_stop_says_when_and_why(staff_client, build):
+    what = "re-queued: its ingest (attempt 1, worker-1:4242:abc) stopped without ending"
+    document = build.document(attempts=2, extra={"recoveries": [{"at": "2026-11-30T05:00:00+00:00", "what": what}]})
+    page = staff_client.get(reverse("admin:documents_sourcedocument_change", args=[document.pk])).content.decode()
+    assert f"<li>2026-11-30T05:00:00+00:00: {what}</li>" in page
+    never = build.document()
+    page = staff_client.get(reverse("admin:documents_sourcedocument_change", args=[never.pk])).content.decode()
+    assert "Run again after a stop" in page and "Never" in page

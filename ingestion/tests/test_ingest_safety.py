@@ -96,6 +96,8 @@ def test_an_ingest_stopped_mid_file_shows_nothing_and_is_run_again_once_its_leas
     assert [(d.pk, what.split(":")[0]) for d, what in done] == [(document.pk, "re-queued")]
     document.refresh_from_db()
     assert document.status == "succeeded" and document.attempts == 2
+    [trace] = document.extra["recoveries"]  # the document says it was run again, when and why
+    assert trace["what"] == done[0][1] and "attempt 1" in trace["what"] and trace["at"]
     assert Offer.all_objects.count() == Offer.objects.count() == ROWS  # the first attempt's rows discarded
     assert sorted(Offer.objects.values_list("sku", flat=True)) == sorted(f"SKU-{n}" for n in range(ROWS))
     assert PriceHistory.objects.count() == ROWS
