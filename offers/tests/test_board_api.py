@@ -189,3 +189,9 @@ def test_schema_documents_the_endpoints(token_client):
     assert {"q", "brand", "category_id", "condition", "currency", "min_vendors", "format"} <= board_parameters
     assert "text/csv" in paths["/board"]["get"]["responses"]["200"]["content"]
     assert "text/csv" in paths["/price-history/product/{id}"]["get"]["responses"]["200"]["content"]
+
+
+def test_browsable_api_renders_for_a_staff_session(staff_client, market):
+    for url in ("/board", f"/products/{market['phone'].id}/offers/current"):
+        response = staff_client.get(url, HTTP_ACCEPT="text/html")
+        assert response.status_code == 200 and b"<html" in response.content, url
