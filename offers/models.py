@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -99,6 +100,12 @@ class Product(models.Model):
     brand = models.CharField(max_length=100, blank=True)
     model = models.CharField(max_length=150, blank=True)
     storage = models.CharField(max_length=30, blank=True, help_text="e.g. 256GB, 1TB")
+    # db_default: the bulk writers (offers.bulk, offers.matching) name their columns; older ones stay valid.
+    ram = models.CharField(max_length=20, blank=True, default="", db_default="",
+                           help_text="e.g. 12GB, where the maker sells it as a variant.")
+    connectivity = models.CharField(
+        max_length=30, blank=True, default="", db_default="", help_text="Wi-Fi, Wi-Fi + Cellular (tablets) or 5G, where it names a model."
+    )
     color = models.CharField(max_length=50, blank=True)
     variant = models.CharField(max_length=150, blank=True, help_text="Any other variant detail.")
     match_key = models.CharField(max_length=300, help_text="Normalized key used to match raw offers to this product.")
@@ -106,6 +113,10 @@ class Product(models.Model):
         Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products", db_index=False
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="products")
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_products", db_index=False,
+        help_text="Set when this product was merged into another (its offers moved there; the merge can be undone).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -115,6 +126,10 @@ class Product(models.Model):
         # they stay out of these indexes until an operator or matching sets them.
         indexes = [
             models.Index(fields=["brand", "model"], condition=~models.Q(brand=""), name="product_brand_model"),
+            # Matching's block: the products of one brand, storage and connectivity.
+            models.Index(
+                fields=["brand", "storage", "connectivity"], condition=~models.Q(brand=""), name="product_block"
+            ),
             models.Index(fields=["category"], condition=models.Q(category__isnull=False), name="product_category"),
         ]
         # A constraint rather than unique=True: PostgreSQL gets no second
@@ -135,6 +150,8 @@ class ProductAlias(models.Model):
     class Kind(models.TextChoices):
         SKU = "sku", "SKU"
         DESCRIPTION = "description", "Description"
+        EAN = "ean", "EAN / UPC"
+        MPN = "mpn", "Apple part number (MPN)"
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="aliases")
     # No index of its own: the two unique indexes below serve every lookup, and a
@@ -164,6 +181,60 @@ class ProductAlias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.key} → {self.product_id}"
+
+
+class MatchMethod(models.TextChoices):
+    """How an offer was linked to its product (``offers.similarity.Decision.method``)."""
+
+    SKU = "sku", "Vendor SKU remembered"
+    IDENTIFIER = "identifier", "Identifier (EAN, part number)"
+    KEY = "key", "Same attributes"
+    SIMILAR = "similar", "Similar model"
+    NEW = "new", "New product"
+    MANUAL = "manual", "Operator"
+
+
+class MatchRejection(models.Model):
+    """An operator's "this offer text is not that product": never proposed again.
+
+    ``key`` is the offer's text as matching keys it (its normalised SKU, or its description key);
+    ``vendor`` is set for SKUs (they mean different things at different vendors).
+    """
+
+    vendor = models.ForeignKey(Vendor, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                               db_index=False)
+    key = models.CharField(max_length=300)
+    product = models.ForeignKey("Product", on_delete=models.CASCADE, related_name="rejections", db_index=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", db_index=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "product", "vendor"], name="matchrejection_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} is not product {self.product_id}"
+
+
+class ProductMerge(models.Model):
+    """One merge of ``source`` into ``target``, with what moved (``moved``: lists of offer,
+    price-history point and alias ids), so that it can be undone (``undone_at``)."""
+
+    source = models.ForeignKey("Product", on_delete=models.CASCADE, related_name="merges_out")
+    target = models.ForeignKey("Product", on_delete=models.CASCADE, related_name="merges_in")
+    moved = models.JSONField(default=dict)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", db_index=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"product {self.source_id} merged into {self.target_id}"
 
 
 class VisibleQuerySet(models.QuerySet):
@@ -217,6 +288,19 @@ class Offer(models.Model):
     condition_raw = models.CharField(max_length=200, blank=True)
     observed_at = models.DateTimeField()
     source_ref = models.CharField(max_length=120, blank=True, help_text="Sheet and row, or line, in the source.")
+    # db_default on the matching columns: offers.bulk's insert names its columns.
+    color = models.CharField(max_length=50, blank=True, default="", db_default="",
+                             help_text="Colour read from the offer line.")
+    region = models.CharField(max_length=20, blank=True, default="", db_default="",
+                              help_text="Region or spec read from the line: US, HK, EU...")
+    match_method = models.CharField(
+        max_length=12, choices=MatchMethod.choices, blank=True, default="", db_default="",
+        help_text="How the offer was linked to its product (blank: before attribute matching).",
+    )
+    match_confidence = models.PositiveSmallIntegerField(null=True, blank=True, help_text="0-100.")
+    needs_review = models.BooleanField(
+        default=False, db_default=False, help_text="The link is a guess in the review band: an operator accepts or changes it."
+    )
     extra = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -238,6 +322,8 @@ class Offer(models.Model):
             # (offers.bulk's re-ingest test), and newest-first by time needs no sort.
             models.Index(fields=["observed_at", "id"], name="offer_observed_at_id"),
             models.Index(fields=["price"], name="offer_price"),
+            # The review queue: the few offers whose link waits for an operator.
+            models.Index(fields=["-id"], condition=models.Q(needs_review=True), name="offer_review_queue"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(price__gt=0), name="offer_price_positive"),
