@@ -424,3 +424,13 @@ class ExchangeRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.currency} on {self.date:%Y-%m-%d}: {self.rate}"
+
+
+class OfferToReview(Offer):
+    """An offer whose link to its product waits for an operator (``needs_review``): the rows of
+    the admin's review queue (``offers.admin_review``). Same table as ``Offer``."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "offer to review"
+        verbose_name_plural = "review queue"
