@@ -455,7 +455,8 @@ def svg_chart(series: board.Series, start, end, *, width: int = 640, height: int
     line = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy, _, _ in coords)
     dots = format_html_join(
         "", '<circle cx="{}" cy="{}" r="2.5"><title>{} — {} {}</title></circle>',
-        ((f"{cx:.1f}", f"{cy:.1f}", f"{when:%Y-%m-%d %H:%M}", price, series.currency) for cx, cy, when, price in coords),
+        ((f"{cx:.1f}", f"{cy:.1f}", f"{when:%Y-%m-%d %H:%M}", price, series.currency)
+         for cx, cy, when, price in coords),
     )
     return format_html(
         '<svg class="price-chart" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
@@ -468,7 +469,8 @@ def svg_chart(series: board.Series, start, end, *, width: int = 640, height: int
         '<polyline points="{line}" fill="none" stroke="#417690" stroke-width="1.5"/>'
         '<g fill="#417690">{dots}</g></svg>',
         w=width, h=height, l=left, t=top, pw=plot_w, ph=plot_h, lx=left - 4, ty=top + 10, by=top + plot_h,
-        high=f"{high:,.2f} {series.currency}", low=f"{low:,.2f} {series.currency}", dy=height - 6, first=f"{start:%Y-%m-%d}",
+        high=f"{high:,.2f} {series.currency}", low=f"{low:,.2f} {series.currency}", dy=height - 6,
+        first=f"{start:%Y-%m-%d}",
         rx=left + plot_w, last=f"{end:%Y-%m-%d}", line=line, dots=dots,
         label=f"{series.vendor_name} {series.condition} prices in {series.currency}",
     )

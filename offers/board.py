@@ -142,7 +142,8 @@ class RateTable:
                 rates[code].append((day, rate))
         return cls(base, dict(rates))
 
-    def convert(self, price: Decimal, currency: str, day: date) -> tuple[Decimal | None, Decimal | None, date | None, str]:
+    def convert(self, price: Decimal, currency: str,
+                day: date) -> tuple[Decimal | None, Decimal | None, date | None, str]:
         """``(base_price, rate, rate_date, note)`` for ``price`` in ``currency`` observed on ``day``;
         ``(None, None, None, reason)`` when no rate of that currency is dated on or before ``day``."""
         if currency == self.base:
@@ -162,7 +163,8 @@ def _convert_all(offers: list[CurrentOffer], now: datetime) -> None:
     """Fill each offer's age and base-currency price (one rate read for all)."""
     if not offers:
         return
-    days = [timezone.localdate(offer.observed_at) for offer in offers]
+    zone = timezone.get_current_timezone()  # once: localdate() looks it up per call
+    days = [offer.observed_at.astimezone(zone).date() for offer in offers]
     table = RateTable.load({offer.currency for offer in offers}, min(days), max(days))
     for offer, day in zip(offers, days):
         offer.age_hours = round((now - offer.observed_at).total_seconds() / 3600, 1)
@@ -199,7 +201,7 @@ def _names(model, ids) -> dict[int, str]:
     names: dict[int, str] = {}
     ids = list(ids)
     for start in range(0, len(ids), ID_CHUNK):
-        names.update(model.objects.filter(pk__in=ids[start: start + ID_CHUNK]).values_list("pk", "name"))
+        names.update(model.objects.filter(pk__in=ids[start: start + ID_CHUNK]).order_by().values_list("pk", "name"))
     return names
 
 
@@ -279,7 +281,7 @@ def board(q: str = "", brand: str = "", category_id: int | None = None, conditio
     product_info: dict[int, tuple[str, str]] = {}
     ids = list({key[1] for key in latest})
     for first in range(0, len(ids), ID_CHUNK):
-        for pk, name, brand_name in Product.objects.filter(pk__in=ids[first: first + ID_CHUNK]).values_list(
+        for pk, name, brand_name in Product.objects.filter(pk__in=ids[first: first + ID_CHUNK]).order_by().values_list(
             "pk", "name", "brand"
         ):
             product_info[pk] = (name, brand_name)
