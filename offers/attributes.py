@@ -130,9 +130,9 @@ _STORAGE_SIZES = {"16", "32", "64", "128", "256", "512"}
 _PRICE = re.compile(
     r"(?:[$€£₹¥]|usd|eur|aed|rs\.?|inr)\s*\d[\d,.]*\s*k?\b"
     r"|\b\d[\d,.]*\s*k?\s*(?:[$€£₹¥]|usd\b|usdt\b|eur\b|euro?s?\b|aed\b|dollars?\b|rs\b|inr\b|tl\b|try\b|ngn\b|naira\b|rub\b|دلار|تومان|ریال)"
-    r"|@\s*\d[\d,.]*|\bprice\s*:?\s*\d[\d,.]*"
+    r"|@\s*\d[\d,.]*|\bprice\s*:?\s*\d[\d,.]*|\b\d+(?:[.,]\d+)?\s?[kl]\b"
 )
-_QUANTITY = re.compile(r"\bx\s?\d+\b|\b\d+\s?x\b|\b\d+\s?(?:pcs|pc|units?|nos|qty)\b|\b(?:qty|moq)\s*:?\s*\d+\b")
+_QUANTITY = re.compile(r"(?<!poco )(?<!vivo )\bx\s?\d+\b|\b\d+\s?x\b|\b\d+\s?(?:pcs|pc|units?|nos|qty)\b|\b(?:qty|moq)\s*:?\s*\d+\b")
 _GRADE = re.compile(r"\bgrade\s*[a-d][+-]?(?![a-z0-9])|\b[a-d]\+?\s*grade\b|\b[a-d][+-]?\s*stock\b")
 _RAM_PAIR = re.compile(r"(?<![\d.a-z])(\d{1,2})\s*(?:gb)?\s*[/+]\s*(\d{2,4}|[12])\s*(gb|tb|t|g)?(?![a-z0-9])")
 _SIZE = re.compile(r"(?<![\d.])(\d{1,4})\s*(gb|tb|gig|g|t)(?![a-z0-9])")
@@ -164,17 +164,25 @@ _ABBREVIATIONS = {
 }
 _ORDINAL = re.compile(r"(\d{1,2})(?:st|nd|rd|th)")
 _FAMILY_DIGITS = re.compile(
-    r"(iphone|ipad|ip|pixel|galaxy|playstation|ps|switch|redmi|note|poco|airpods|buds|fold|flip|tab|series|xiaomi|mi|oneplus|nord)(\d.*)"
+    r"(zfold|zflip|iphone|ipad|ip|pixel|galaxy|playstation|ps|switch|redmi|note|poco|airpods|buds|fold|flip|tab|series|xiaomi|mi|oneplus|nord)"
+    r"(\d.*|[a-z]\d.*|(?:pro|air|mini|max|plus|ultra|note|tab|fold|flip|buds)(?:\d.*)?)"
 )
-_SUFFIX = re.compile(r"([a-z]?\d{1,2}[a-z]?)(promax|pm|pro|max|plus|mini|ultra|fe|lite|slim|oled|u|p)")
+_VARIANT_DIGITS = re.compile(r"(pro|air|mini|max|plus|ultra|note|tab|series)(\d{1,2}[a-z]?)")
+_SUFFIX = re.compile(r"([a-z]?\d{1,2}[a-z]?)(promax|proxl|pm|pro|max|plus|mini|ultra|fe|lite|slim|oled|u|p)")
 _SUFFIX_WORDS = {
-    "promax": ("pro", "max"), "pm": ("pro", "max"), "u": ("ultra",), "p": ("pro",),
+    "promax": ("pro", "max"), "proxl": ("pro", "xl"), "pm": ("pro", "max"), "u": ("ultra",), "p": ("pro",),
 }
+_GALAXY_INFERRED = re.compile(r"s2\d|fold\d?|flip\d?")  # Galaxy S2x, Z Fold, Z Flip: no other maker's names
+_GALAXY_TAB = re.compile(r"s\d{1,2}|a\d{1,2}")  # Tab S9, Tab A9: Samsung's tablet names
+_ANC = re.compile(r"\bactive noise cancel+(?:ation|ing)\b|\bnoise cancel+(?:ation|ing)\b")
+_WORDS = re.compile(r"[a-z0-9]+")
+_AFTER_NOT_RAM = frozenset("iphone ipad pixel galaxy oneplus xiaomi note redmi poco tab series".split())
+_ONE_STORAGE = frozenset({"playstation", "switch", "airpods"})
 _FILLER = frozenset(
     "console edition inch in smartphone phone tablet model version gen generation the with and chip case "
     "charging usb c type gps nfc 5g 4g lte wifi cellular ram rom mm active noise cancellation cancelling "
     "earbuds headphones wireless apple samsung google sony nintendo xiaomi mi oneplus motorola huawei z "
-    "dual sim esim".split()
+    "dual sim esim standard wi fi wlan".split()
 )
 _MODEL_WORDS = frozenset(
     "iphone ipad airpods watch galaxy pixel playstation switch redmi poco note tab buds fold flip z "
@@ -198,11 +206,15 @@ def _expand(token: str) -> tuple[str, ...]:
         return _expand(token[:-1]) + ("plus",)
     if match := _ORDINAL.fullmatch(token):
         return (match.group(1),)
+    if match := _VARIANT_DIGITS.fullmatch(token):  # pro2, pro11: AirPods Pro 2, iPad Pro 11
+        return (match.group(1),) + _expand(match.group(2))
     if match := _FAMILY_DIGITS.fullmatch(token):
         family = _ABBREVIATIONS.get(match.group(1), (match.group(1),))
-        if match.group(1) in ("buds", "fold", "flip"):  # Samsung writes Buds2, Fold6
+        if not match.group(2)[0].isdigit() and not match.group(2)[1:2].isdigit():
+            return family + _expand(match.group(2))
+        if match.group(1) in ("buds", "fold", "flip", "zfold", "zflip"):  # Samsung writes Buds2, Fold6
             rest = _expand(match.group(2))
-            return (match.group(1) + rest[0],) + rest[1:]
+            return (match.group(1).lstrip("z") + rest[0],) + rest[1:]
         return family + _expand(match.group(2))
     if match := _SUFFIX.fullmatch(token):
         suffix = match.group(2)
@@ -257,9 +269,16 @@ def parse_offer(sku: str, description: str) -> OfferAttributes:
     MTP03LL/A")`` -> brand "Apple", model "iPhone 15 Pro Max", storage "256GB",
     color "Natural Titanium", region "US", identifiers (("mpn", "MTP03"),).
     """
-    raw = ascii_digits(f"{sku} {description}" if sku else description)
+    if sku and not description:
+        sku, description = "", sku
+    raw = ascii_digits(description)
     upper = raw.upper()
     identifiers, fact, region, spans = find_identifiers(upper)
+    if sku:  # the SKU's identifiers count; its words are read only when the description names no model
+        sku_ids, sku_fact, sku_region, _ = find_identifiers(ascii_digits(sku).upper())
+        identifiers = sku_ids + tuple(i for i in identifiers if i not in sku_ids)
+        fact = fact or sku_fact
+        region = region or sku_region
     if spans and len(upper) == len(raw):  # blank identifiers out of the title
         chars = list(raw)
         for start, end in spans:
@@ -276,7 +295,10 @@ def parse_offer(sku: str, description: str) -> OfferAttributes:
         for match in _RAM_PAIR.finditer(text):
             first, second, unit = match.groups()
             small, big = int(first), int(second)
-            if small <= 24 and ((unit in ("tb", "t") or big in (1, 2)) or str(big) in _STORAGE_SIZES or big == 1024):
+            before = _WORDS.findall(text, max(0, match.start() - 12), match.start())
+            if before and before[-1] in _AFTER_NOT_RAM:
+                continue  # "iphone 16/128gb": the 16 is the model
+            if small <= 24 and ((unit in ("tb", "t") or big in (1, 2)) or (big >= 32 and str(big) in _STORAGE_SIZES) or big == 1024):
                 ram, storage = f"{small}GB", _gb(second, unit or ("tb" if big in (1, 2) else "gb"))
                 text = text[: match.start()] + " " + text[match.end():]
                 break
@@ -327,14 +349,25 @@ def parse_offer(sku: str, description: str) -> OfferAttributes:
     if color:
         text = colour_re.sub(" ", text)
     text = _USB_C.sub(" ", text)
+    if "noise" in text:
+        text = _ANC.sub(" anc ", text)
 
     brand, model_tokens, storage = _read_model(text, storage)
+    if not model_tokens and sku and fact is None:
+        other = parse_offer("", sku)
+        if other.tokens:
+            brand, model_tokens = other.brand, list(other.tokens)
+            storage, ram = storage or other.storage, ram or other.ram
+            connectivity, color = other.connectivity, color or other.color
+            region = region or other.region
     if fact is not None:  # a model code is better evidence than the words
         brand = fact.brand
         model_tokens = fact.model.lower().split()
         region = region or fact.region
         if fact.connectivity:
             connectivity = fact.connectivity
+    if len(model_tokens) == 1 and model_tokens[0] != "switch" and model_tokens[0].isalpha():
+        model_tokens = []  # "iPhone", "Galaxy", "AirPods" alone name no product
     if model_tokens and model_tokens[-1] == "5g":
         model_tokens = model_tokens[:-1]
         five_g = True
@@ -345,6 +378,8 @@ def parse_offer(sku: str, description: str) -> OfferAttributes:
             connectivity = CELLULAR if cellular else WIFI
         elif five_g and model_key in _five_g_models():
             connectivity = "5G"
+    if family in _ONE_STORAGE or (len(model_tokens) > 1 and model_tokens[1].startswith("buds")):
+        storage = ""  # consoles and earbuds come in one storage per model: the model names the product
     if brand in ("Apple", "Sony", "Nintendo"):
         ram = ""  # these makers do not sell RAM variants
     model = " ".join(_display(t) for t in model_tokens)
@@ -380,7 +415,8 @@ def _read_model(text: str, storage: str) -> tuple[str, list[str], str]:
                 brand, start = "Apple", i
                 tokens.insert(i, "iphone")
                 break
-            if re.fullmatch(r"s2\d", tokens[i]) and brand in ("", "Samsung") and i + 1 <= len(tokens):
+            galaxy_tab = tokens[i] == "tab" and i + 1 < len(tokens) and _GALAXY_TAB.fullmatch(tokens[i + 1])
+            if (galaxy_tab or _GALAXY_INFERRED.fullmatch(tokens[i])) and brand in ("", "Samsung"):
                 brand, start = "Samsung", i
                 break
     if start < 0:
@@ -426,6 +462,8 @@ def _tidy(brand: str, model: list[str]) -> list[str]:
                 fixed.append("z")
             fixed.append(token)
         out = ["galaxy"] + fixed
+    if out[0] == "ipad" and not {"pro", "air", "mini"} & set(out):
+        out = [t for t in out if "." not in t]  # the plain iPad's screen size (10.9) is not its name
     if brand == "Sony" and out[0] == "playstation" and len(out) > 1 and out[1] == "playstation":
         out = out[1:]
     return out

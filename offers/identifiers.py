@@ -64,7 +64,7 @@ class ModelFact(NamedTuple):
 
 # Apple part number: base of 4-5 characters ending in a digit, region letters, "/A".
 _MPN = re.compile(r"\b([A-Z][A-Z0-9]{2,3}\d)([A-Z]{1,2})/A\b")
-_SAMSUNG = re.compile(r"\bSM-?([ASFXRT]\d{3})(\d?[A-Z]{0,2}\d?)(?:/DS)?\b")
+_SAMSUNG = re.compile(r"\bSM-?([ASFXRT]\d{3})(0|[A-Z]\d?)?[A-Z0-9]*(?:/DS)?\b")
 _A_NUMBER = re.compile(r"\bA(\d{4})\b")
 _EAN = re.compile(r"(?<!\d)(\d{12,13})(?!\d)")
 _PIXEL = re.compile(r"\b(G[A-Z0-9]{4})\b")
@@ -112,7 +112,7 @@ def find_identifiers(text: str) -> tuple[tuple[tuple[str, str], ...], ModelFact 
             found.append(("model_code", f"SM-{base}"))
             spans.append(match.span())
             model = codes["samsung"].get(base)
-            suffix_region = codes["samsung_regions"].get(suffix, "")
+            suffix_region = "" if base[0] == "R" else codes["samsung_regions"].get(suffix or "", "")
             region = region or suffix_region
             if model and fact is None:
                 fact = _fact("Samsung", model, suffix_region)
