@@ -16,10 +16,12 @@ recall = true pairs / gold pairs. Review-band links count as links (the offer
 is attached to its best candidate, flagged). ``-v`` lists each wrong merge and
 each missed link.
 
-Parse speed: ``parse_offer`` over ``--rows`` distinct generated lines (corpus
-descriptions with other prices, quantities and colours), cache cleared first,
-in microseconds per row; then the same rows again (the cache's case: a list
-sent again).
+Parse speed: ``parse_offer`` over ``--rows`` distinct generated rows, caches
+cleared first, in microseconds per row, for three kinds of rows (``KINDS``):
+spreadsheet rows (the labelled descriptions, each row with its own SKU: texts
+repeat, as products do across a list), chat lines (the same with prices and
+quantities: read once per product text, prices stripped first), and rows whose
+every description is new (the parse's worst case); then the same rows again.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from offers.attributes import parse_offer  # noqa: E402
+from offers.attributes import clear_caches, parse_offer  # noqa: E402
 from offers.similarity import match_offers  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "matching"
@@ -92,15 +94,30 @@ def explain(rows: list[dict[str, str]], result: dict) -> None:
                     print(f"    product {m.product_id:3} {m.attrs.product_name()!r:50} <- {row['description']!r} [{m.decision.reason}]")
 
 
-def generated_lines(rows: list[dict[str, str]], count: int) -> list[tuple[str, str]]:
-    """``count`` distinct (sku, description) lines made from the labelled rows with other prices,
-    quantities and conditions (seeded: the same lines every run)."""
+KINDS = {
+    "spreadsheet": "spreadsheet rows (labelled descriptions, a SKU per row)",
+    "chat": "chat lines (labelled descriptions with a price, a quantity or condition)",
+    "new": "every description new (labelled descriptions + a row number)",
+}
+
+
+def generated_lines(rows: list[dict[str, str]], count: int, kind: str) -> list[tuple[str, str]]:
+    """``count`` distinct (sku, description) rows made from the labelled rows (seeded: the same
+    rows every run), of one of the ``KINDS``: "spreadsheet" (the description as written, a
+    row SKU of its own), "chat" (a price and a quantity or condition in the text, as chat
+    lines have), "new" (a row number in the description: no two rows share a text, the
+    parse's worst case)."""
     rng = random.Random(10)
     extras = ["", " new", " sealed", " used A+", " x3", " 5pcs", " ✅", " HK spec", " Dual SIM"]
     lines, seen = [], set()
     while len(lines) < count:
         row = rng.choice(rows)
-        line = (row["sku"], f"{row['description']}{rng.choice(extras)} {rng.randint(100, 99999)}$")
+        if kind == "chat":
+            line = ("", f"{row['description']}{rng.choice(extras)} {rng.randint(100, 99999)}$")
+        elif kind == "new":
+            line = (f"R-{len(lines):07d}", f"{row['description']} lot {len(lines)}")
+        else:
+            line = (f"R-{len(lines):07d}", row["description"])
         if line not in seen:
             seen.add(line)
             lines.append(line)
@@ -109,7 +126,7 @@ def generated_lines(rows: list[dict[str, str]], count: int) -> list[tuple[str, s
 
 def parse_speed(lines: list[tuple[str, str]]) -> tuple[float, float]:
     """(cold, warm) microseconds per line of ``parse_offer`` over ``lines``."""
-    parse_offer.cache_clear()
+    clear_caches()
     start = time.perf_counter()
     for sku, description in lines:
         parse_offer(sku, description)
@@ -139,8 +156,10 @@ def main() -> int:
         )
         if args.verbose:
             explain(rows, result)
-    cold, warm = parse_speed(generated_lines(all_rows, args.rows))
-    print(f"parse_offer: {cold:.1f} us/row over {args.rows:,} distinct lines (cache cleared), {warm:.2f} us/row again (cached)")
+    for kind, label in KINDS.items():
+        cold, warm = parse_speed(generated_lines(all_rows, args.rows, kind))
+        print(f"parse_offer, {args.rows:,} {label}: {cold:.1f} us/row (caches cleared), "
+              f"{warm:.2f} us/row for the same rows again")
     return 0
 
 

@@ -30,21 +30,13 @@ are PriceHub's own tables in ``offers/data``, each citing its public source.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 
 from offers.identifiers import find_identifiers, load
 from offers.text import ascii_digits, strip_accents
 
-TABLET = "tablet"  # families whose connectivity (Wi-Fi / Wi-Fi + Cellular) makes the product
 WIFI, CELLULAR = "Wi-Fi", "Wi-Fi + Cellular"
-
-#: Words whose presence on one side only makes two models different products.
-VARIANT_WORDS = frozenset(
-    "pro max ultra plus mini fe lite slim digital disc oled air edge xl fold flip cellular wifi anc se e s "
-    "note tab buds watch ipad iphone pixel redmi poco".split()
-)
-
 
 @dataclass(frozen=True, slots=True)
 class OfferAttributes:
@@ -127,15 +119,9 @@ _FOREIGN = {
 _FOREIGN_RE = re.compile("|".join(sorted(map(re.escape, _FOREIGN), key=len, reverse=True)))
 
 _STORAGE_SIZES = {"16", "32", "64", "128", "256", "512"}
-_PRICE = re.compile(
-    r"(?:[$€£₹¥]|usd|eur|aed|rs\.?|inr)\s*\d[\d,.]*\s*k?\b"
-    r"|\b\d[\d,.]*\s*k?\s*(?:[$€£₹¥]|usd\b|usdt\b|eur\b|euro?s?\b|aed\b|dollars?\b|rs\b|inr\b|tl\b|try\b|ngn\b|naira\b|rub\b|دلار|تومان|ریال)"
-    r"|@\s*\d[\d,.]*|\bprice\s*:?\s*\d[\d,.]*|\b\d+(?:[.,]\d+)?\s?[kl]\b"
-)
-_QUANTITY = re.compile(r"(?<!poco )(?<!vivo )\bx\s?\d+\b|\b\d+\s?x\b|\b\d+\s?(?:pcs|pc|units?|nos|qty)\b|\b(?:qty|moq)\s*:?\s*\d+\b")
 _GRADE = re.compile(r"\bgrade\s*[a-d][+-]?(?![a-z0-9])|\b[a-d]\+?\s*grade\b|\b[a-d][+-]?\s*stock\b")
-_RAM_PAIR = re.compile(r"(?<![\d.a-z])(\d{1,2})\s*(?:gb)?\s*[/+]\s*(\d{2,4}|[12])\s*(gb|tb|t|g)?(?![a-z0-9])")
-_SIZE = re.compile(r"(?<![\d.])(\d{1,4})\s*(gb|tb|gig|g|t)(?![a-z0-9])")
+_RAM_PAIR = re.compile(r"(\d{1,2})\s*(?:gb)?\s*[/+]\s*(\d{2,4}|[12])\s*(gb|tb|t|g)?(?![a-z0-9])")
+_SIZE = re.compile(r"(\d{1,4})\s*(gb|tb|gig|g|t)(?![a-z0-9])")  # the character before is checked in code
 _RAM_WORD = re.compile(r"(?<![\d.])(\d{1,2})\s*(?:gb|g)?\s*ram\b|\bram\s*:?\s*(\d{1,2})\s*(?:gb|g)?(?![a-z0-9])")
 _WIFI = re.compile(r"\bwi-?\s?fi\b|\bwlan\b")
 _CELL = re.compile(r"\bcellular\b|\blte\b|\b[45]g\b|\bcell\b")
@@ -150,7 +136,7 @@ _REGION_WORDS = {
     "uk": "UK", "cn": "CN", "china": "CN", "global": "Global", "intl": "Global", "international": "Global",
     "uae": "AE", "dubai": "AE", "india": "IN", "kr": "KR", "korea": "KR",
 }
-_REGION = re.compile(r"\b(" + "|".join(sorted(_REGION_WORDS, key=len, reverse=True)) + r")\b(?:\s*(?:spec|version|ver))?")
+_REGION_SET = frozenset(_REGION_WORDS)
 _USB_C = re.compile(r"\b(?:usb|type)\s*-?\s*c\b|\blightning\b|\bmagsafe\b")
 _TOKEN = re.compile(r"[a-z0-9]+(?:\.\d+)?\+?")
 
@@ -182,7 +168,7 @@ _FILLER = frozenset(
     "console edition inch in smartphone phone tablet model version gen generation the with and chip case "
     "charging usb c type gps nfc 5g 4g lte wifi cellular ram rom mm active noise cancellation cancelling "
     "earbuds headphones wireless apple samsung google sony nintendo xiaomi mi oneplus motorola huawei z "
-    "dual sim esim standard wi fi wlan".split()
+    "dual sim esim standard wi fi wlan spec version ver".split() + list(_REGION_WORDS)
 )
 _MODEL_WORDS = frozenset(
     "iphone ipad airpods watch galaxy pixel playstation switch redmi poco note tab buds fold flip z "
@@ -250,6 +236,59 @@ def _gb(number: str, unit: str) -> str:
     return f"{value}GB"
 
 
+_NUMBER = re.compile(r"\d[\d,.]*")
+_MARK_AFTER = re.compile(
+    r"\s*k?\s*(?:[$€£₹¥]|usdt|usd|eur|euros?|aed|dollars?|rs|inr|tl|try|ngn|naira|rub|دلار|تومان|ریال)(?![a-z])"
+    r"|\s?[kl](?![a-z0-9])|\s?(?:x|pcs|pc|units?|nos|qty)(?![a-z0-9])",
+    re.IGNORECASE,
+)
+_MARK_BEFORE = re.compile(r"(?:[$€£₹¥@]|usd|eur|aed|rs\.?|inr|price\s*:?|qty\s*:?|moq\s*:?)\s*$", re.IGNORECASE)
+_ANY_WORDS = re.compile(r"[A-Za-z0-9]+")
+_NOT_QUANTITY = ("poco", "vivo", "redmi")  # Poco X6: a model, not six pieces
+
+
+@lru_cache(maxsize=65536)
+def _clean(description: str) -> str:
+    """``description`` with ASCII digits, without prices and quantities (cached: lists repeat lines)."""
+    return _strip_prices(ascii_digits(description))
+
+
+def _strip_prices(text: str) -> str:
+    """``text`` without prices (``1020$``, ``$950``, ``@ 720``, ``82,500 Rs``, ``54k``, ``1.05L``)
+    and quantities (``x3``, ``3pcs``, ``qty 5``). One pass over the numbers, each checked by
+    what is written just before and after it (far cheaper than a pattern tried at every position)."""
+    pieces: list[str] = []
+    pos = 0
+    for match in _NUMBER.finditer(text):
+        start, end = match.span()
+        if start < pos:
+            continue
+        before = text[start - 1] if start else " "
+        if before.isalpha():
+            # x3 is three pieces, unless it names a model (Poco X6); s24, a15, m2 are names
+            if before not in "xX" or (start > 1 and text[start - 2].isalnum()):
+                continue
+            previous = _ANY_WORDS.findall(text, max(0, start - 8), start - 1)
+            if previous and previous[-1].lower() in _NOT_QUANTITY:
+                continue
+            if end < len(text) and text[end].isalnum():
+                continue
+            pieces.append(text[pos: start - 1])
+            pos = end
+            continue
+        after = _MARK_AFTER.match(text, end)
+        if after is not None:
+            pieces.append(text[pos:start])
+            pos = after.end()
+        elif _MARK_BEFORE.search(text, max(0, start - 8), start):
+            pieces.append(text[pos:start])
+            pos = end
+    if not pieces:
+        return text
+    pieces.append(text[pos:])
+    return " ".join(pieces)
+
+
 def _apple_generation(tokens: list[str], i: int) -> bool:
     """True when ``tokens[i]`` starts an iPhone model written without "iPhone" (``15 pro max``, ``16e``)."""
     token = tokens[i]
@@ -271,11 +310,42 @@ def parse_offer(sku: str, description: str) -> OfferAttributes:
     """
     if sku and not description:
         sku, description = "", sku
+    sku_info = find_identifiers(ascii_digits(sku).upper())[:3] if sku else _NO_IDS
+    # prices and quantities go first, so that a product's line with today's price is read once
+    attrs = _parse(_clean(description), sku_info)
+    if not attrs.tokens and sku and sku_info[1] is None:
+        # the SKU's words are read only when the description names no model
+        other = _parse(sku, _NO_IDS)
+        if other.tokens:
+            attrs = replace(
+                attrs, brand=other.brand, model=other.model, tokens=other.tokens,
+                storage=attrs.storage or other.storage, ram=attrs.ram or other.ram,
+                connectivity=attrs.connectivity or other.connectivity, color=attrs.color or other.color,
+                region=attrs.region or other.region,
+            )
+    return attrs
+
+
+_NO_IDS: tuple = ((), None, "")
+
+
+def clear_caches() -> None:
+    """Empty parse_offer's caches (for measuring the parse of new lines)."""
+    parse_offer.cache_clear()
+    _clean.cache_clear()
+    _parse.cache_clear()
+
+
+@lru_cache(maxsize=65536)
+def _parse(description: str, sku_info: tuple) -> OfferAttributes:
+    """The attributes ``description`` gives, with ``sku_info`` (the SKU's identifiers,
+    model fact and region, from ``find_identifiers``) taken into account. Cached apart from
+    the SKU, so rows that repeat a description under their own SKUs are read once."""
+    sku_ids, sku_fact, sku_region = sku_info
     raw = ascii_digits(description)
     upper = raw.upper()
     identifiers, fact, region, spans = find_identifiers(upper)
-    if sku:  # the SKU's identifiers count; its words are read only when the description names no model
-        sku_ids, sku_fact, sku_region, _ = find_identifiers(ascii_digits(sku).upper())
+    if sku_ids or sku_fact or sku_region:  # the SKU's identifiers count
         identifiers = sku_ids + tuple(i for i in identifiers if i not in sku_ids)
         fact = fact or sku_fact
         region = region or sku_region
@@ -285,8 +355,6 @@ def parse_offer(sku: str, description: str) -> OfferAttributes:
             chars[start:end] = " " * (end - start)
         raw = "".join(chars)
     text = _canonical(raw)
-    text = _PRICE.sub(" ", text)
-    text = _QUANTITY.sub(" ", text)
     if "grade" in text or "stock" in text:
         text = _GRADE.sub(" ", text)
 
@@ -294,6 +362,8 @@ def parse_offer(sku: str, description: str) -> OfferAttributes:
     if "/" in text or "+" in text:
         for match in _RAM_PAIR.finditer(text):
             first, second, unit = match.groups()
+            if match.start() and (text[match.start() - 1].isalnum() or text[match.start() - 1] == "."):
+                continue
             small, big = int(first), int(second)
             before = _WORDS.findall(text, max(0, match.start() - 12), match.start())
             if before and before[-1] in _AFTER_NOT_RAM:
@@ -311,6 +381,8 @@ def parse_offer(sku: str, description: str) -> OfferAttributes:
         sizes = []
         for match in _SIZE.finditer(text):
             number, unit = match.groups()
+            if match.start() and text[match.start() - 1] in "0123456789.":
+                continue
             if unit == "g" and number in ("3", "4", "5"):
                 continue  # 4G / 5G: networks, not memory
             sizes.append((match, _gb(number, unit)))
@@ -324,12 +396,12 @@ def parse_offer(sku: str, description: str) -> OfferAttributes:
 
     connectivity = ""
     wifi = bool(_WIFI.search(text)) if "wi" in text or "wlan" in text else False
-    cellular = bool(_CELL.search(text))
+    cellular = ("cell" in text or "lte" in text or "4g" in text or "5g" in text) and bool(_CELL.search(text))
     five_g = "5g" in text and bool(_FIVE_G.search(text))
     sim = "eSIM" if "sim" in text and _ESIM.search(text) else ""
     if not sim and "/DS" in upper:
         sim = "Dual SIM"
-    if not sim and ("dual" in text or "ds" in text) and _DUAL.search(text):
+    if not sim and ("dual" in text or " ds" in text or "/ds" in text) and _DUAL.search(text):
         sim = "Dual SIM"
     lock = ""
     if "lock" in text or "open line" in text:
@@ -338,28 +410,22 @@ def parse_offer(sku: str, description: str) -> OfferAttributes:
         match = _APPLE_REGION.search(text)
         if match:
             region = load("apple_regions")["regions"].get(match.group(1).upper(), "")
-    match = _REGION.search(text)
-    if match:
-        region = region or _REGION_WORDS[match.group(1)]
-        text = text[: match.start()] + " " + text[match.end():]
     colour_re, colours = _colour_pattern()
     color = ""
-    for match in colour_re.finditer(text):
-        color = color or colours[match.group(1)]
-    if color:
-        text = colour_re.sub(" ", text)
-    text = _USB_C.sub(" ", text)
+    found = list(colour_re.finditer(text))
+    if found:
+        color = colours[found[0].group(1)]
+        for match in reversed(found):
+            text = text[: match.start()] + " " + text[match.end():]
+    if "usb" in text or "type" in text or "lightning" in text or "magsafe" in text:
+        text = _USB_C.sub(" ", text)
     if "noise" in text:
         text = _ANC.sub(" anc ", text)
 
-    brand, model_tokens, storage = _read_model(text, storage)
-    if not model_tokens and sku and fact is None:
-        other = parse_offer("", sku)
-        if other.tokens:
-            brand, model_tokens = other.brand, list(other.tokens)
-            storage, ram = storage or other.storage, ram or other.ram
-            connectivity, color = other.connectivity, color or other.color
-            region = region or other.region
+    words = _TOKEN.findall(text)
+    if not region and not _REGION_SET.isdisjoint(words):
+        region = next(_REGION_WORDS[w] for w in words if w in _REGION_WORDS)
+    brand, model_tokens, storage = _read_model(words, storage)
     if fact is not None:  # a model code is better evidence than the words
         brand = fact.brand
         model_tokens = fact.model.lower().split()
@@ -393,11 +459,11 @@ def _bytes(size: str) -> int:
     return int(size[:-2]) * (1024 if size.endswith("TB") else 1)
 
 
-def _read_model(text: str, storage: str) -> tuple[str, list[str], str]:
-    """``(brand, model tokens, storage)`` from the cleaned text (storage read from a bare 256 when none yet)."""
+def _read_model(words: list[str], storage: str) -> tuple[str, list[str], str]:
+    """``(brand, model tokens, storage)`` from the cleaned text's words (storage read from a bare 256 when none yet)."""
     aliases, families = _brand_tables()
     tokens: list[str] = []
-    for raw in _TOKEN.findall(text):
+    for raw in words:
         tokens.extend(_expand(raw))
     brand = ""
     start = -1
