@@ -24,8 +24,9 @@ from django.utils.html import format_html
 
 from offers.attributes import parse_offer
 from offers.merge import MergeError, blocking_merges, merge_products, split_offers, undo_merge
-from offers.models import MatchRejection, Offer, OfferToReview, Product, ProductMerge
+from offers.models import MatchRejection, Offer, OfferToReview, Product, ProductAlias, ProductMerge
 from offers.review import ReviewError, accept, choose, make_new_product
+from offers.similarity import normalize_sku
 
 SHOWN = 50  # rows listed on a confirmation page
 
@@ -56,8 +57,8 @@ def search_products(query: str, *, limit: int = 20) -> list[Product]:
     by_name = Q()
     for word in words:
         by_name &= Q(name__icontains=word)
-    either = by_name | Q(pk__in=Product.objects.filter(aliases__key=query.strip().upper()).values("pk"))
-    either |= Q(pk__in=Product.objects.filter(aliases__key=query.strip()).values("pk"))
+    keys = {query.strip(), normalize_sku(query)}  # an EAN or description as written, a SKU as remembered
+    either = by_name | Q(pk__in=ProductAlias.objects.filter(key__in=keys).values("product_id"))
     if query.strip().isdigit():
         either |= Q(pk=int(query.strip()))
     return list(found.filter(either).order_by("name")[:limit])
@@ -227,9 +228,12 @@ def merge_products_action(modeladmin, request, queryset):
     """For ``ProductAdmin.actions``: an intermediate page lists the selected products (with their
     offer counts, up to 10,000+); the operator picks the one to keep and the others are merged into
     it (``offers.merge.merge_products``), each merge undoable from the "Product merges" list."""
-    products = list(queryset.order_by("pk")[:SHOWN])
+    products = list(queryset.order_by("pk")[:SHOWN + 1])
     if len(products) < 2:
         modeladmin.message_user(request, "Select at least two products to merge.", messages.WARNING)
+        return None
+    if len(products) > SHOWN:
+        modeladmin.message_user(request, f"Select at most {SHOWN} products to merge at once.", messages.WARNING)
         return None
     form = MergeTargetForm(request.POST if "target" in request.POST else None)
     form.fields["target"].choices = [(p.pk, f"#{p.pk} {p.name}") for p in products]

@@ -110,6 +110,30 @@ def merge_products(source: Product, target: Product, user=None) -> ProductMerge:
         )
 
 
+def current_product_ids(product_ids: Iterable[int]) -> dict[int, int]:
+    """``{product id: the product it now stands for}``, following ``merged_into`` to the end of each
+    chain (a product not merged maps to itself; an unknown id is absent). For matching, so that a
+    key or alias still naming a merged product links to the product it was merged into. One query
+    per link of the longest chain."""
+    start = set(product_ids)
+    merged_into: dict[int, int | None] = {}
+    frontier = set(start)
+    while frontier:
+        rows = Product.objects.filter(pk__in=frontier).values_list("pk", "merged_into_id")
+        merged_into.update(rows)
+        frontier = {then for then in merged_into.values() if then is not None and then not in merged_into}
+    current = {}
+    for first in start:
+        if first not in merged_into:
+            continue
+        pk, seen = first, {first}
+        while merged_into.get(pk) is not None and merged_into[pk] not in seen:
+            pk = merged_into[pk]
+            seen.add(pk)
+        current[first] = pk
+    return current
+
+
 def blocking_merges(merge: ProductMerge) -> QuerySet:
     """The merges done after ``merge`` that involve its source or target and are not undone: they
     must be undone first (newest first)."""

@@ -36,14 +36,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from offers.attributes import parse_offer
 from offers.models import MatchMethod, MatchRejection, Offer, PriceHistory, Product, ProductAlias
 from offers.similarity import normalize_sku
 
-#: Ids per ``UPDATE ... WHERE id IN (...)``: under SQLite's limit of bound parameters.
+#: Ids per ``UPDATE ... WHERE id IN (...)`` when the database names no limit of bound parameters
+#: (SQLite's historical limit is 999).
 CHUNK = 900
 KEY_LENGTH = 300  # MatchRejection.key, ProductAlias.key, Product.match_key
 
@@ -126,8 +127,13 @@ def rejections(vendor_id: int | None, keys: Iterable[str]) -> dict[str, set[int]
 # --- shared writes (also used by offers.merge) --------------------------------------------------
 
 
-def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterable[list[int]]:
-    """``ids`` in lists of at most ``size``."""
+def chunks(ids: Sequence[int], size: int | None = None) -> Iterable[list[int]]:
+    """``ids`` in lists of at most ``size`` (by default as many as the database binds in one
+    query, up to 10,000; ``CHUNK`` when it does not say)."""
+    if size is None:
+        limit = connection.features.max_query_params
+        size = min(10_000, limit - 10) if limit else 10_000
+        size = size if size > 0 else CHUNK
     ids = list(ids)
     for start in range(0, len(ids), size):
         yield ids[start:start + size]

@@ -210,3 +210,17 @@ def test_rejections_list(build, staff_client):
                                   vendor=build.vendor("Acme Mobile"))
     page = staff_client.get(reverse("admin:offers_matchrejection_changelist"))
     assert page.status_code == 200 and "IP15P256" in page.content.decode()
+
+
+def test_product_search_by_name_words_id_and_remembered_sku(build):
+    from offers.admin_review import search_products
+
+    vendor = build.vendor()
+    phone = build.product("Apple iPhone 15 Pro 256GB")
+    gone = build.product("Apple iPhone 15 Pro 256GB (old)", merged_into=phone)
+    ProductAlias.objects.create(vendor=vendor, kind="sku", key="IP15P256", product=phone)
+
+    assert search_products("iphone 256gb pro") == [phone]  # merged products are not offered
+    assert search_products("ip15p 256") == [phone]
+    assert search_products(str(phone.pk)) == [phone]
+    assert search_products("   ") == [] and gone.pk

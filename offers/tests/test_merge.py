@@ -186,3 +186,14 @@ def test_split_into_an_existing_product_and_refusals(build):
         split_offers([offer_b], into=b)
     with pytest.raises(MergeError, match="No offers"):
         split_offers(Offer.objects.none())
+
+
+def test_current_product_ids_follow_merge_chains(build):
+    from offers.merge import current_product_ids
+
+    a, b, c, alone = build.product(), build.product(), build.product(), build.product()
+    merge_products(a, b)
+    merge_products(b, c)
+
+    assert current_product_ids([a.pk, b.pk, c.pk, alone.pk, 999999]) == {a.pk: c.pk, b.pk: c.pk, c.pk: c.pk,
+                                                                         alone.pk: alone.pk}
