@@ -127,7 +127,7 @@ _WIFI = re.compile(r"\bwi-?\s?fi\b|\bwlan\b")
 _CELL = re.compile(r"\bcellular\b|\blte\b|\b[45]g\b|\bcell\b")
 _FIVE_G = re.compile(r"\b5g\b")
 _ESIM = re.compile(r"\be-?sim\b")
-_DUAL = re.compile(r"\bdual\s*-?sim\b|\bdual\b|(?<![a-z])ds\b")
+_DUAL = re.compile(r"\bdual\s*-?sim\b|\bdual\b|(?<![a-z])ds\b|\b2\s?sim\b")
 _UNLOCKED = re.compile(r"\bunlocked\b|\bfactory unlock\b|\bopen line\b")
 _LOCKED = re.compile(r"\b(?:carrier\s*)?locked\b")
 _APPLE_REGION = re.compile(r"\b([a-z]{1,2})/a\b")
@@ -401,7 +401,7 @@ def _parse(description: str, sku_info: tuple) -> OfferAttributes:
     sim = "eSIM" if "sim" in text and _ESIM.search(text) else ""
     if not sim and "/DS" in upper:
         sim = "Dual SIM"
-    if not sim and ("dual" in text or " ds" in text or "/ds" in text) and _DUAL.search(text):
+    if not sim and ("dual" in text or " ds" in text or "/ds" in text or "2" in text and "sim" in text) and _DUAL.search(text):
         sim = "Dual SIM"
     lock = ""
     if "lock" in text or "open line" in text:
@@ -422,6 +422,8 @@ def _parse(description: str, sku_info: tuple) -> OfferAttributes:
     if "noise" in text:
         text = _ANC.sub(" anc ", text)
 
+    if not region and not raw.isascii():
+        region = _flag_region(raw)
     words = _TOKEN.findall(text)
     if not region and not _REGION_SET.isdisjoint(words):
         region = next(_REGION_WORDS[w] for w in words if w in _REGION_WORDS)
@@ -453,6 +455,19 @@ def _parse(description: str, sku_info: tuple) -> OfferAttributes:
         brand=brand, model=model, storage=storage, ram=ram, connectivity=connectivity, color=color,
         region=region, sim=sim, lock=lock, identifiers=identifiers, tokens=tuple(model_tokens),
     )
+
+
+_FLAG_REGIONS = {"GB": "UK", "EU": "EU", "AE": "AE"}
+
+
+def _flag_region(text: str) -> str:
+    """The region a flag emoji names (two Unicode regional indicator letters, U+1F1E6-U+1F1FF:
+    🇯🇵 -> "JP", 🇬🇧 -> "UK"), "" when the text has none."""
+    letters = [chr(ord(ch) - 0x1F1E6 + 65) for ch in text if "\U0001F1E6" <= ch <= "\U0001F1FF"]
+    if len(letters) < 2:
+        return ""
+    code = letters[0] + letters[1]
+    return _FLAG_REGIONS.get(code, code)
 
 
 def _bytes(size: str) -> int:

@@ -152,11 +152,20 @@ def decide(attrs: OfferAttributes, candidates: Sequence[CandidateProduct]) -> De
 class ProductIndex(Protocol):
     """What ``link_offer`` asks of a product store (all lookups return product ids or None)."""
 
-    def by_sku(self, vendor: str, sku: str) -> int | None: ...
-    def by_identifier(self, kind: str, value: str) -> int | None: ...
-    def by_key(self, key: str) -> int | None: ...
-    def product(self, product_id: int) -> CandidateProduct | None: ...
-    def block(self, brand: str, storage: str, connectivity: str) -> Sequence[CandidateProduct]: ...
+    def by_sku(self, vendor: str, sku: str) -> int | None:
+        """The product ``vendor``'s SKU (as ``normalize_sku`` gives it) was linked to."""
+
+    def by_identifier(self, kind: str, value: str) -> int | None:
+        """The product an identifier of a ``PRODUCT_KINDS`` kind ("ean", "mpn") names."""
+
+    def by_key(self, key: str) -> int | None:
+        """The product whose exact attribute key (``product_key()``) is ``key``."""
+
+    def product(self, product_id: int) -> CandidateProduct | None:
+        """The product's attributes (to check a SKU or identifier link against the line)."""
+
+    def block(self, brand: str, storage: str, connectivity: str) -> Sequence[CandidateProduct]:
+        """Every product of this brand, storage and connectivity (canonical spelling, any case)."""
 
 
 def normalize_sku(sku: str) -> str:
@@ -226,6 +235,13 @@ class Catalogue:
     def block(self, brand: str, storage: str, connectivity: str) -> Sequence[CandidateProduct]:
         return self.blocks.get((brand.lower(), storage.lower(), connectivity.lower()), ())
 
+    def add(self, product: CandidateProduct) -> None:
+        """Register an existing product (e.g. loaded from the database): its key and its block."""
+        self.products[product.id] = product
+        if product.brand and product.tokens:
+            self.keys.setdefault(product.key(), product.id)
+            self.blocks.setdefault(block_of(product), []).append(product)
+
     def record(self, vendor: str, sku: str, attrs: OfferAttributes, decision: Decision, fallback_key: str) -> int:
         """Apply ``decision``: create the product for "new", remember the SKU, the product
         identifiers and the key. Returns the offer's product id. ``fallback_key`` names a
@@ -235,11 +251,8 @@ class Catalogue:
         if product_id is None:
             product_id = self.keys.get(key) if not attrs.product_key() else None
         if product_id is None:
-            product_id = len(self.products) + 1
-            product = CandidateProduct.of(product_id, attrs)
-            self.products[product_id] = product
-            if attrs.product_key():
-                self.blocks.setdefault(block_of(product), []).append(product)
+            product_id = max(self.products, default=0) + 1
+            self.add(CandidateProduct.of(product_id, attrs))
         self.keys.setdefault(key, product_id)
         sku_key = normalize_sku(sku)
         if sku_key:

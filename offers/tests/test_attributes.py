@@ -130,3 +130,23 @@ def test_frozen_and_cached():
     assert parse_offer("", "Pixel 8 128") is attrs
     with pytest.raises(AttributeError):
         attrs.brand = "Apple"
+
+
+def test_flag_emoji_region_and_two_sim():
+    attrs = parse_offer("", "16 Pro Max 1TB White 🇭🇰 2Sim 134500")
+    assert (attrs.product_name(), attrs.region, attrs.sim) == ("Apple iPhone 16 Pro Max 1TB", "HK", "Dual SIM")
+    assert parse_offer("", "iPhone 15 128GB 🇬🇧").region == "UK"
+
+
+def test_other_scripts_and_price_forms_from_the_field_cases():
+    assert name("iPhone 15 128GB 黑色 - 5999元") == "Apple iPhone 15 128GB"
+    assert name("iPhone 12 Pro Max 256GB - N450k") == "Apple iPhone 12 Pro Max 256GB"
+    assert name("iPhone 16 Pro Max 512GB 1.65 lakh") == "Apple iPhone 16 Pro Max 512GB"
+    assert name("iPhone 15 Pro Max 256GB - ₹1,32,500/-") == "Apple iPhone 15 Pro Max 256GB"
+    assert name("Galaxy S24 Ultra 256GB 61.999₺") == "Samsung Galaxy S24 Ultra 256GB"
+
+
+@pytest.mark.parametrize("text", ["", " ", "/", "12/", "SM-", "A1234", "9" * 40, "a" * 5000, "😀" * 10, "+ + +", "\x00"])
+def test_odd_text_never_raises(text):
+    parse_offer(text, text)
+    parse_offer("", text)

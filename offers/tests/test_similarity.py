@@ -128,3 +128,12 @@ def test_corpus_sizes():
     corpus, heldout = read_rows(FIXTURES / "corpus.csv"), read_rows(FIXTURES / "heldout.csv")
     assert len(corpus) >= 250 and len(heldout) >= 100
     assert {r["product"] for r in heldout} - {r["product"] for r in corpus}  # unseen products
+
+
+def test_catalogue_loaded_with_existing_products():
+    catalogue = Catalogue()
+    catalogue.add(product(40, "Pixel 8 Pro 256GB"))
+    match = match_offers([("v", "", "Google Pixel8Pro 256 Bay")], catalogue)[0]
+    assert (match.product_id, match.decision.method) == (40, "key")
+    new = match_offers([("v", "", "Pixel 8a 128")], catalogue)[0]
+    assert new.product_id == 41 and new.decision.method == "new"
