@@ -126,6 +126,7 @@ def run(count: int, window_share: float) -> None:
     from pricehub.tokens import issue_token
 
     call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)  # the rate limit's counters (PostgreSQL)
     products = fill(count, window_share)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
