@@ -163,6 +163,7 @@ _GALAXY_TAB = re.compile(r"s\d{1,2}|a\d{1,2}")  # Tab S9, Tab A9: Samsung's tabl
 _ANC = re.compile(r"\bactive noise cancel+(?:ation|ing)\b|\bnoise cancel+(?:ation|ing)\b")
 _WORDS = re.compile(r"[a-z0-9]+")
 _AFTER_NOT_RAM = frozenset("iphone ipad pixel galaxy oneplus xiaomi note redmi poco tab series".split())
+_LAST_WORDS = frozenset("max plus mini ultra fe lite slim digital disc oled xl".split())
 _ONE_STORAGE = frozenset({"playstation", "switch", "airpods"})
 _FILLER = frozenset(
     "console edition inch in smartphone phone tablet model version gen generation the with and chip case "
@@ -513,6 +514,8 @@ def _read_model(words: list[str], storage: str) -> tuple[str, list[str], str]:
                 continue
             if int(token) >= 100 or (model and model[-1].isdigit() and token != "5"):
                 break
+            if model and (model[-1] in _LAST_WORDS or (model[-1] == "pro" and model[0] in ("iphone", "ip"))):
+                break  # "iPhone 15 Pro Max 256GB 1 year": no number follows these words in a name
             model.append(token)
             continue
         if token in _MODEL_WORDS or _MODEL_CODE.fullmatch(token):

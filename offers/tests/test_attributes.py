@@ -150,3 +150,10 @@ def test_other_scripts_and_price_forms_from_the_field_cases():
 def test_odd_text_never_raises(text):
     parse_offer(text, text)
     parse_offer("", text)
+
+
+def test_no_number_after_the_last_variant_word():
+    assert name("iPhone 15 Pro Max 256GB 1 year warranty") == "Apple iPhone 15 Pro Max 256GB"
+    assert name("iPhone 15 Pro 128GB 2 pcs left") == "Apple iPhone 15 Pro 128GB"
+    assert name("AirPods Pro 2") == "Apple AirPods Pro 2"
+    assert name("iPad Pro 11 M4 256GB") == "Apple iPad Pro 11 M4 256GB Wi-Fi"
