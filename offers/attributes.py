@@ -95,10 +95,38 @@ def _brand_tables() -> tuple[dict[str, str], dict[str, str]]:
 
 
 @cache
-def _colour_pattern() -> tuple[re.Pattern, dict[str, str]]:
-    colours = load("colours")["colours"]
-    names = sorted(colours, key=len, reverse=True)
-    return re.compile(r"(?<![a-z0-9])(" + "|".join(re.escape(n) for n in names) + r")(?![a-z0-9])"), colours
+def _colour_table() -> tuple[dict[str, str], frozenset[str]]:
+    """(colour name in lower-case words -> canonical colour, the first words of all names)."""
+    colours = {" ".join(_TOKEN.findall(name)): value for name, value in load("colours")["colours"].items()}
+    return colours, frozenset(name.split()[0] for name in colours)
+
+
+def _take_colours(words: list[str]) -> tuple[str, list[str]]:
+    """(the first colour named, the words without any colour names): longest names first,
+    "titanium gray" before "titanium"."""
+    colours, first_words = _colour_table()
+    if first_words.isdisjoint(words):
+        return "", words
+    colour = ""
+    kept: list[str] = []
+    i, count = 0, len(words)
+    while i < count:
+        word = words[i]
+        if word in first_words:
+            for size in (3, 2, 1):
+                if i + size <= count:
+                    name = " ".join(words[i: i + size]) if size > 1 else word
+                    if name in colours:
+                        colour = colour or colours[name]
+                        i += size
+                        break
+            else:
+                kept.append(word)
+                i += 1
+            continue
+        kept.append(word)
+        i += 1
+    return colour, kept
 
 
 @cache
@@ -411,13 +439,6 @@ def _parse(description: str, sku_info: tuple) -> OfferAttributes:
         match = _APPLE_REGION.search(text)
         if match:
             region = load("apple_regions")["regions"].get(match.group(1).upper(), "")
-    colour_re, colours = _colour_pattern()
-    color = ""
-    found = list(colour_re.finditer(text))
-    if found:
-        color = colours[found[0].group(1)]
-        for match in reversed(found):
-            text = text[: match.start()] + " " + text[match.end():]
     if "usb" in text or "type" in text or "lightning" in text or "magsafe" in text:
         text = _USB_C.sub(" ", text)
     if "noise" in text:
@@ -426,6 +447,7 @@ def _parse(description: str, sku_info: tuple) -> OfferAttributes:
     if not region and not raw.isascii():
         region = _flag_region(raw)
     words = _TOKEN.findall(text)
+    color, words = _take_colours(words)
     if not region and not _REGION_SET.isdisjoint(words):
         region = next(_REGION_WORDS[w] for w in words if w in _REGION_WORDS)
     brand, model_tokens, storage = _read_model(words, storage)
