@@ -9,19 +9,29 @@ key as text and ``product_name()`` the name built from it.
 How a line is read, in order (each step removes what it recognised, so that
 prices, colours and chat words never reach the model):
 
-1. digits of other scripts folded to ASCII (``offers.text.ascii_digits``),
-   Persian and Arabic product words to English ("آیفون ۱۵ ۱۲۸ گیگ" ->
-   "iphone 15 128gb"), accents stripped, case folded;
-2. identifiers (``offers.identifiers``): EAN, Apple part numbers, Samsung SM-
-   codes, Pixel hardware codes, A numbers; a model code names the model;
-3. prices, quantities and condition grades removed; RAM and storage
-   (``8/256``, ``12+512``, ``12GB 256GB``, ``1TB``), connectivity, SIM, lock,
-   region and colour read;
+1. digits of other scripts folded to ASCII (``offers.text.ascii_digits``);
+   prices and quantities removed (``1020$``, ``@ 720``, ``82,500 Rs``, ``54k``,
+   ``x3``, ``3pcs``); the result is the cache key, so a product's line with
+   today's price is read once;
+2. identifiers (``offers.identifiers``) in the description and the SKU: EAN,
+   Apple part numbers, Samsung SM- codes, Pixel hardware codes, A numbers; a
+   model code names the model;
+3. Persian and Arabic product words to English ("آیفون ۱۵ ۱۲۸ گیگ" ->
+   "iphone 15 128gb"), accents stripped, case folded; condition grades
+   removed; RAM and storage (``8/256``, ``12+512``, ``12GB 256GB``, ``1TB``),
+   connectivity, SIM, lock, region (words, ``LL/A``, flag emojis) and colour read;
 4. the rest cut into tokens, abbreviations expanded (``IP15PM`` -> iphone 15 pro
    max, ``S24U`` -> s24 ultra, ``8pro`` -> 8 pro, ``2nd gen`` -> 2, ``PS5`` ->
    playstation 5); the model is the run of model words from the first family
    word (iphone, galaxy, pixel...) or brand name, or, without one, from an
-   unambiguous iPhone or Galaxy S pattern (``15 Pro Max``, ``S24 Ultra``).
+   unambiguous iPhone or Galaxy pattern (``15 Pro Max``, ``S24 Ultra``, ``Fold6``,
+   ``Tab S9``), up to the first word that is not a model word;
+5. the SKU's words are read only when the description names no model (vendor
+   SKUs are mostly internal codes).
+
+Products whose maker sells one storage per model (consoles, AirPods, Galaxy
+Buds) get no storage; Apple, Sony and Nintendo products no RAM; tablets with no
+connectivity word are Wi-Fi (vendors write Cellular, LTE or 5G when it is).
 
 Facts (brands and family words, model codes, colours, Apple region letters)
 are PriceHub's own tables in ``offers/data``, each citing its public source.
@@ -305,6 +315,8 @@ def _strip_prices(text: str) -> str:
             pieces.append(text[pos: start - 1])
             pos = end
             continue
+        if end < len(text) and text[end] in "gGmM":
+            continue  # 256gb, 45mm: a size, not a price
         after = _MARK_AFTER.match(text, end)
         if after is not None:
             pieces.append(text[pos:start])
