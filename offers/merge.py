@@ -11,8 +11,8 @@ product), so re-pointing them never collides. Rejections are unique per product:
 of the source that the target already has (same key and vendor) stays on the source, is
 listed in ``moved["rejections_kept"]``, and is not lost.
 
-All writes are bulk ``UPDATE``s over chunks of ids (``offers.review.move_offers``), not row
-by row: a product may have 100,000 offers.
+All writes are bulk ``UPDATE``s, one statement per table with the ids bound as one parameter
+(``offers.review.id_list``), not row by row: a product may have 100,000 offers.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from django.utils import timezone
 from offers.models import MatchRejection, Offer, PriceHistory, Product, ProductAlias, ProductMerge
 from offers.review import (
     _user,
-    chunks,
+    id_list,
     move_offers,
     new_product_from,
     offer_keys,
@@ -51,10 +51,8 @@ def _lock(*product_ids: int) -> dict[int, Product]:
 
 
 def _update(queryset: QuerySet, ids: list[int], **values) -> int:
-    count = 0
-    for chunk in chunks(ids):
-        count += queryset.filter(pk__in=chunk).update(**values)
-    return count
+    """``UPDATE`` the rows of ``queryset`` among ``ids`` in one statement; the number updated."""
+    return queryset.filter(pk__in=id_list(ids)).update(**values) if ids else 0
 
 
 def merge_products(source: Product, target: Product, user=None) -> ProductMerge:

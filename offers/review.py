@@ -33,19 +33,18 @@ Keys (``offer_keys``), as matching keys an offer's text:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 
 from offers.attributes import parse_offer
 from offers.models import MatchMethod, MatchRejection, Offer, PriceHistory, Product, ProductAlias
 from offers.similarity import normalize_sku
 
-#: Ids per ``UPDATE ... WHERE id IN (...)`` when the database names no limit of bound parameters
-#: (SQLite's historical limit is 999).
-CHUNK = 900
 KEY_LENGTH = 300  # MatchRejection.key, ProductAlias.key, Product.match_key
 
 
@@ -127,30 +126,28 @@ def rejections(vendor_id: int | None, keys: Iterable[str]) -> dict[str, set[int]
 # --- shared writes (also used by offers.merge) --------------------------------------------------
 
 
-def chunks(ids: Sequence[int], size: int | None = None) -> Iterable[list[int]]:
-    """``ids`` in lists of at most ``size`` (by default as many as the database binds in one
-    query, up to 10,000; ``CHUNK`` when it does not say)."""
-    if size is None:
-        limit = connection.features.max_query_params
-        size = min(10_000, limit - 10) if limit else 10_000
-        size = size if size > 0 else CHUNK
-    ids = list(ids)
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]
+def id_list(ids: Sequence[int]) -> RawSQL:
+    """A subquery of the ids ``ids`` bound as one parameter (a PostgreSQL array, a JSON text read by
+    SQLite's ``json_each``), for ``filter(pk__in=id_list(ids))``: one statement whatever the number
+    of ids, where a plain list binds one parameter per id."""
+    ids = [int(pk) for pk in ids]
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
+    return RawSQL("SELECT value FROM json_each(%s)", (json.dumps(ids),))
 
 
 def move_offers(offer_ids: Sequence[int], product_id: int, *, settle: bool = False) -> int:
     """Link the offers ``offer_ids`` and their price-history points to ``product_id`` in bulk (one
-    UPDATE per chunk of ids, offers and points). With ``settle``, the offers are also marked
+    UPDATE for the offers, one for the points). With ``settle``, the offers are also marked
     reviewed by an operator (``needs_review`` False, ``match_method`` "manual", confidence 100).
     Returns the number of offers updated."""
     values: dict = {"product_id": product_id}
     if settle:
         values.update(needs_review=False, match_method=MatchMethod.MANUAL, match_confidence=100)
-    count = 0
-    for chunk in chunks(offer_ids):
-        count += Offer.all_objects.filter(id__in=chunk).update(**values)
-        PriceHistory.all_objects.filter(offer_id__in=chunk).update(product_id=product_id)
+    if not offer_ids:
+        return 0
+    count = Offer.all_objects.filter(id__in=id_list(offer_ids)).update(**values)
+    PriceHistory.all_objects.filter(offer_id__in=id_list(offer_ids)).update(product_id=product_id)
     return count
 
 
