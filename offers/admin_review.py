@@ -155,14 +155,24 @@ class OfferToReviewAdmin(admin.ModelAdmin):
             if offer is not None:
                 yield offer
 
+    def _apply(self, request, queryset, action):
+        """``action(offer, user)`` for each selected offer still waiting; refusals become error messages."""
+        results = []
+        for offer in self._each(queryset):
+            try:
+                results.append(action(offer, request.user))
+            except ReviewError as error:
+                self.message_user(request, str(error), messages.ERROR)
+        return results
+
     @admin.action(description="Accept the proposed product", permissions=["change"])
     def accept_selected(self, request, queryset):
-        settled = sum(len(accept(offer, request.user).offer_ids) for offer in self._each(queryset))
+        settled = sum(len(result.offer_ids) for result in self._apply(request, queryset, accept))
         self.message_user(request, f"Accepted: {settled} offer(s) settled, their SKUs remembered.", messages.SUCCESS)
 
     @admin.action(description="Make a new product for each", permissions=["change"])
     def new_products_for_selected(self, request, queryset):
-        results = [make_new_product(offer, request.user) for offer in self._each(queryset)]
+        results = self._apply(request, queryset, make_new_product)
         created = sum(result.created for result in results)
         self.message_user(
             request,

@@ -230,8 +230,13 @@ def same_line(offer: Offer) -> list[int]:
     return ids
 
 
-def _locked(offer: Offer) -> Offer:
-    return Offer.all_objects.select_for_update().get(pk=offer.pk)
+def _locked(offer: Offer, *, waiting: bool = False) -> Offer:
+    """The offer, locked; with ``waiting``, ``ReviewError`` when it no longer waits for review (another
+    operator settled it meanwhile: deciding again would undo their decision)."""
+    offer = Offer.all_objects.select_for_update().get(pk=offer.pk)
+    if waiting and not offer.needs_review:
+        raise ReviewError(f"Offer #{offer.pk} was settled meanwhile (now on product #{offer.product_id}).")
+    return offer
 
 
 def accept(offer: Offer, user=None) -> ReviewResult:
@@ -251,10 +256,11 @@ def choose(offer: Offer, product: Product, user=None) -> ReviewResult:
     ``product``, and the line's keys (``offer_keys``) are rejected for the proposed product.
 
     Raises ``ReviewError`` when ``product`` is the proposed product (use ``accept``) or was
-    merged into another product (choose that one).
+    merged into another product (choose that one), or when the offer no longer waits for review
+    (settled meanwhile; moving settled offers is ``offers.merge.split_offers``).
     """
     with transaction.atomic():
-        offer = _locked(offer)
+        offer = _locked(offer, waiting=True)
         product = Product.objects.get(pk=product.pk)
         if product.pk == offer.product_id:
             raise ReviewError("That is the proposed product: accept the link instead.")
@@ -276,9 +282,11 @@ def make_new_product(offer: Offer, user=None) -> ReviewResult:
     When a product with exactly the offer's attribute key already exists (and is not the
     proposed one, nor merged away), the offers go there instead (``created`` False): two
     products with the same attributes would only wait for a merge.
+
+    Raises ``ReviewError`` when the offer no longer waits for review (settled meanwhile).
     """
     with transaction.atomic():
-        offer = _locked(offer)
+        offer = _locked(offer, waiting=True)
         proposed = offer.product_id
         key = text_key(offer.sku, offer.description)
         existing = (

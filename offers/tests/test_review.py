@@ -156,3 +156,15 @@ def test_a_new_product_whose_key_is_taken_gets_a_free_one(build, proposed):
     assert result.created and result.product.match_key == "apple|iphone 15 pro|256gb|| #2"
     # No rejection of a key that is the rejected product's own key; the SKU's is recorded.
     assert list(MatchRejection.objects.values_list("key", flat=True)) == ["IP15P256"]
+
+
+def test_an_offer_settled_meanwhile_is_not_decided_again(build, proposed):
+    make_new_product(proposed)
+    settled_on = Offer.objects.get(pk=proposed.pk).product_id
+
+    with pytest.raises(ReviewError, match="settled meanwhile"):
+        make_new_product(proposed)
+    with pytest.raises(ReviewError, match="settled meanwhile"):
+        choose(proposed, build.product())
+    assert Offer.objects.get(pk=proposed.pk).product_id == settled_on
+    assert accept(proposed).product.pk == settled_on  # accepting again changes nothing
