@@ -169,8 +169,9 @@ class ProductIndex(Protocol):
 
 
 def normalize_sku(sku: str) -> str:
-    """A vendor SKU as remembered: spaces removed, upper case ("" stays "")."""
-    return "".join(sku.split()).upper()
+    """A vendor SKU as remembered: whitespace removed, upper case, at most 300 characters
+    ("" stays ""); the same key as ``offers.matching.normalize_sku``, without Django."""
+    return "".join(sku.split()).upper()[:300]
 
 
 def _consistent(attrs: OfferAttributes, product: CandidateProduct | None) -> bool:
