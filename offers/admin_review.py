@@ -119,6 +119,10 @@ class OfferToReviewAdmin(admin.ModelAdmin):
             path("<int:pk>/choose/", self.admin_site.admin_view(self.choose_view), name="offers_offertoreview_choose"),
         ] + super().get_urls()
 
+    def changelist_view(self, request, extra_context=None):
+        title = "Review queue: links waiting for an operator (accept, choose another product, or a new product)"
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The row's page is the choose page."""
         return HttpResponseRedirect(reverse("admin:offers_offertoreview_choose", args=[object_id]))
@@ -304,6 +308,10 @@ class ProductMergeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        title = "Product merges (undo the newest first)"
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
 
     def get_urls(self):
         return [
