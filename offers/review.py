@@ -111,13 +111,13 @@ def rejected(vendor_id: int | None, key: str, product_id: int) -> bool:
 
 def rejections(vendor_id: int | None, keys: Iterable[str]) -> dict[str, set[int]]:
     """``{key: {product ids never to propose for it}}`` for one vendor's batch of keys (SKU keys
-    and text keys alike; vendor-wide and all-vendor rejections). One query per call; keys
-    without a rejection are absent."""
+    and text keys alike; vendor-wide and all-vendor rejections). One query per call, the keys
+    bound as one parameter (``key_list``); keys without a rejection are absent."""
     keys = {key for key in keys if key}
     found: dict[str, set[int]] = {}
     if not keys:
         return found
-    rows = MatchRejection.objects.filter(Q(vendor_id=vendor_id) | Q(vendor__isnull=True), key__in=keys)
+    rows = MatchRejection.objects.filter(Q(vendor_id=vendor_id) | Q(vendor__isnull=True), key__in=key_list(keys))
     for key, product_id in rows.values_list("key", "product_id"):
         found.setdefault(key, set()).add(product_id)
     return found
@@ -134,6 +134,14 @@ def id_list(ids: Sequence[int]) -> RawSQL:
     if connection.vendor == "postgresql":
         return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
     return RawSQL("SELECT value FROM json_each(%s)", (json.dumps(ids),))
+
+
+def key_list(keys: Iterable[str]) -> RawSQL:
+    """``id_list`` for text keys: ``filter(key__in=key_list(keys))``."""
+    keys = [str(key) for key in keys]
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::text[])", (keys,))
+    return RawSQL("SELECT value FROM json_each(%s)", (json.dumps(keys),))
 
 
 def move_offers(offer_ids: Sequence[int], product_id: int, *, settle: bool = False) -> int:

@@ -168,3 +168,12 @@ def test_an_offer_settled_meanwhile_is_not_decided_again(build, proposed):
         choose(proposed, build.product())
     assert Offer.objects.get(pk=proposed.pk).product_id == settled_on
     assert accept(proposed).product.pk == settled_on  # accepting again changes nothing
+
+
+def test_rejections_of_a_large_batch_in_one_query(build, django_assert_num_queries):
+    vendor, product = build.vendor(), build.product()
+    MatchRejection.objects.create(vendor=vendor, key="K1500", product=product)
+    keys = [f"K{n}" for n in range(3000)]
+
+    with django_assert_num_queries(1):
+        assert rejections(vendor.pk, keys) == {"K1500": {product.pk}}
