@@ -170,7 +170,9 @@ def undo_merge(merge: ProductMerge, user=None) -> ProductMerge:
             "price_history": _update(
                 PriceHistory.all_objects.filter(**on_target), moved.get("price_history", []), product_id=source.pk
             ),
-            "aliases": _update(ProductAlias.objects.filter(**on_target), moved.get("aliases", []), product_id=source.pk),
+            "aliases": _update(
+                ProductAlias.objects.filter(**on_target), moved.get("aliases", []), product_id=source.pk
+            ),
             "rejections": _update(
                 MatchRejection.objects.filter(**on_target), moved.get("rejections", []), product_id=source.pk
             ),

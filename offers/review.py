@@ -164,7 +164,8 @@ def remember_skus(lines: Iterable[tuple[int, str]], product: Product) -> list[Pr
     when the vendor's SKU was remembered for another product. Empty SKUs are skipped. Returns
     the aliases (one per distinct vendor and normalised SKU)."""
     aliases = []
-    for vendor_id, sku_key in dict.fromkeys((vendor_id, normalize_sku(sku or "")[:KEY_LENGTH]) for vendor_id, sku in lines):
+    distinct = dict.fromkeys((vendor_id, normalize_sku(sku or "")[:KEY_LENGTH]) for vendor_id, sku in lines)
+    for vendor_id, sku_key in distinct:
         if not sku_key:
             continue
         alias, _ = ProductAlias.objects.update_or_create(

@@ -60,7 +60,8 @@ def test_accept_re_points_a_sku_remembered_for_another_product(build, proposed):
 
     accept(proposed)
 
-    assert ProductAlias.objects.get(vendor=proposed.vendor, kind="sku", key="IP15P256").product_id == proposed.product_id
+    alias = ProductAlias.objects.get(vendor=proposed.vendor, kind="sku", key="IP15P256")
+    assert alias.product_id == proposed.product_id
 
 
 def test_choose_moves_offer_and_history_remembers_sku_and_rejects_the_proposed(build, proposed, staff_user):
