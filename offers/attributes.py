@@ -286,7 +286,7 @@ _ANY_WORDS = re.compile(r"[A-Za-z0-9]+")
 _NOT_QUANTITY = ("poco", "vivo", "redmi")  # Poco X6: a model, not six pieces
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def _clean(description: str) -> str:
     """``description`` with ASCII digits, without prices and quantities (cached: lists repeat lines)."""
     return _strip_prices(ascii_digits(description))
@@ -340,7 +340,7 @@ def _apple_generation(tokens: list[str], i: int) -> bool:
     return i + 1 < len(tokens) and tokens[i + 1] in ("pro", "plus", "mini", "max")
 
 
-@lru_cache(maxsize=131072)
+@lru_cache(maxsize=16384)
 def parse_offer(sku: str, description: str) -> OfferAttributes:
     """Attributes of one offer from its vendor SKU and description (either may be "").
 
@@ -377,7 +377,7 @@ def clear_caches() -> None:
     _parse.cache_clear()
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=32768)  # with _clean and parse_offer: about 26 MB when all three are full (measured)
 def _parse(description: str, sku_info: tuple) -> OfferAttributes:
     """The attributes ``description`` gives, with ``sku_info`` (the SKU's identifiers,
     model fact and region, from ``find_identifiers``) taken into account. Cached apart from
