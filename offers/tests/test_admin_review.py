@@ -224,3 +224,20 @@ def test_product_search_by_name_words_id_and_remembered_sku(build):
     assert search_products("ip15p 256") == [phone]
     assert search_products(str(phone.pk)) == [phone]
     assert search_products("   ") == [] and gone.pk
+
+
+def test_split_action_across_every_offer_of_the_filtered_list(build, staff_client, wired):
+    mixed, other = build.product(), build.product()
+    out = [build.offer(product=mixed, sku="IP15PM256", description="iPhone 15 Pro Max 256GB") for _ in range(3)]
+    elsewhere = build.offer(product=other)
+    url = reverse("admin:offers_offer_changelist") + f"?product__id__exact={mixed.pk}"
+    data = {"action": "split_offers_action", ACTION_CHECKBOX_NAME: [out[0].pk], "select_across": "1"}
+
+    page = staff_client.post(url, data)
+    assert page.status_code == 200
+    assert 'name="select_across" value="1"' in page.content.decode()
+
+    staff_client.post(url, {**data, "confirm": "1", "into": ""})
+
+    assert {Offer.objects.get(pk=o.pk).product.name for o in out} == {"Apple iPhone 15 Pro Max 256GB"}
+    assert Offer.objects.get(pk=elsewhere.pk).product_id == other.pk
