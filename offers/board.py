@@ -26,7 +26,9 @@ series (charts) read history points through the ``pricehistory_series`` index.
 from __future__ import annotations
 
 import bisect
+import gc
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -256,6 +258,20 @@ def board_products(*, q: str = "", brand: str = "", category_id: int | None = No
     return products
 
 
+@contextmanager
+def _collector_paused():
+    """Python's cycle collector off while the board builds its 100,000s of objects, none of
+    them in a cycle: each full collection walks every object built so far, which took a third
+    of the board's time at 100,000 current offers. It is on again (if it was) at the end."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def board(q: str = "", brand: str = "", category_id: int | None = None, condition: str = "", currency: str = "",
           min_vendors: int = 1, *, now: datetime | None = None, hours: int | None = None) -> list[BoardRow]:
     """The best-price board: one ``BoardRow`` per product, condition and comparison currency
@@ -267,6 +283,11 @@ def board(q: str = "", brand: str = "", category_id: int | None = None, conditio
     currency only) narrow the offers. The window's offers are read once, newest first,
     through the ``(observed_at, id)`` index.
     """
+    with _collector_paused():
+        return _board(q, brand, category_id, condition, currency, min_vendors, now, hours)
+
+
+def _board(q, brand, category_id, condition, currency, min_vendors, now, hours) -> list[BoardRow]:
     start, end = freshness_window(now, hours)
     offers = Offer.objects.filter(observed_at__gte=start, observed_at__lte=end)
     products = board_products(q=q, brand=brand, category_id=category_id)
