@@ -83,6 +83,9 @@ class CurrentOfferSerializer(serializers.Serializer):
 
 
 class ProductCurrentOffersSerializer(serializers.Serializer):
+    """The answer of ``GET /products/{id}/offers/current``: the product, the window's end and
+    length, the base currency, and its current offers cheapest first."""
+
     product_id = serializers.IntegerField()
     product_name = serializers.CharField()
     as_of = serializers.DateTimeField(help_text="End of the freshness window (the request's time).")
@@ -120,6 +123,9 @@ class BoardRowSerializer(serializers.Serializer):
 
 
 class BoardPageSerializer(serializers.Serializer):
+    """A page of ``GET /board``: links to the next and previous pages, the window's end and
+    length, the base currency, and the rows."""
+
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     as_of = serializers.DateTimeField()

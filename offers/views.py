@@ -125,6 +125,9 @@ PRICE_HISTORY_CSV = ("product_id", "product_name", "vendor_id", "vendor_name", "
 
 
 class ProductPriceHistory(CsvOrJsonMixin, APIView):
+    """``GET /price-history/product/{id}``: the product's price series (JSON), or one CSV line
+    per point (``PRICE_HISTORY_CSV`` columns) with ``?format=csv``."""
+
     @extend_schema(
         parameters=[
             OpenApiParameter("since", OpenApiTypes.DATETIME, description="Points observed at or after."),
@@ -152,6 +155,10 @@ class ProductPriceHistory(CsvOrJsonMixin, APIView):
 
 
 class ProductCurrentOffers(APIView):
+    """``GET /products/{id}/offers/current``: ``offers.board.current_offers`` of the product as
+    ``ProductCurrentOffersSerializer``; 404 for an unknown product, 400 for a bad ``condition``
+    or an unknown parameter."""
+
     @extend_schema(
         parameters=[OpenApiParameter("condition", OpenApiTypes.STR, description="One condition only.",
                                      enum=[value for value, _ in Offer._meta.get_field("condition").choices])],
@@ -215,6 +222,10 @@ BOARD_FILTERS = tuple(BoardFilterForm.base_fields)
 
 
 class Board(CsvOrJsonMixin, APIView):
+    """``GET /board``: ``offers.board.board`` with the filters of ``BoardFilterForm``, as pages of
+    ``BoardRowSerializer`` rows (``BoardPagination``), or every row as CSV (``BOARD_CSV``
+    columns) with ``?format=csv``. A bad filter value or unknown parameter is a 400 (JSON)."""
+
     pagination_class = BoardPagination
 
     @extend_schema(
