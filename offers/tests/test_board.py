@@ -212,3 +212,22 @@ def test_board_reads_a_fixed_number_of_queries(build, django_assert_max_num_quer
     with django_assert_max_num_queries(10) as large:
         board.board(now=NOW)
     assert len(small.captured_queries) == len(large.captured_queries)
+
+
+def test_the_window_follows_the_setting(build, settings):
+    phone = build.product("Phone")
+    build.offer(vendor=build.vendor("Day old"), product=phone, price="100", observed_at=ago(30))
+    assert len(board.current_offers(phone, now=NOW)) == 1
+    settings.OFFER_FRESHNESS_HOURS = 24
+    assert board.current_offers(phone, now=NOW) == [] and board.board(now=NOW) == []
+
+
+def test_base_currency_follows_the_setting(build, settings):
+    settings.EXCHANGE_BASE_CURRENCY = "EUR"
+    phone = build.product("Phone")
+    build.offer(vendor=build.vendor("Euro"), product=phone, price="100", currency="EUR", observed_at=ago(1))
+    build.offer(vendor=build.vendor("Dollar"), product=phone, price="100", currency="USD", observed_at=ago(1))
+    ExchangeRate.objects.create(date=date(2026, 11, 1), currency="USD", rate=Decimal("0.9"))
+    rows = board.board(now=NOW)
+    assert [(r.currency, r.best.vendor_name, r.best_price, r.spread) for r in rows] == [
+        ("EUR", "Dollar", Decimal("90.00"), Decimal("10.00"))]
