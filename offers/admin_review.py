@@ -124,8 +124,12 @@ class OfferToReviewAdmin(admin.ModelAdmin):
         return super().changelist_view(request, {"title": title, **(extra_context or {})})
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        """The row's page is the choose page."""
-        return HttpResponseRedirect(reverse("admin:offers_offertoreview_choose", args=[object_id]))
+        """The row's page is the choose page (``choose_view``)."""
+        try:
+            pk = int(object_id)
+        except (TypeError, ValueError):
+            return HttpResponseRedirect(reverse("admin:offers_offertoreview_changelist"))
+        return self.choose_view(request, pk)
 
     @admin.display(description="Vendor's line")
     def offer_line(self, offer):
@@ -187,14 +191,26 @@ class OfferToReviewAdmin(admin.ModelAdmin):
 
     def choose_view(self, request, pk):
         """GET: the offer, the proposed product, suggested products and a search (``?q=``).
-        POST ``product=<id>``: choose it; ``accept``: accept; ``new``: make a new product."""
+        POST ``product=<id>``: choose it; ``accept``: accept; ``new``: make a new product.
+        An offer that does not wait for review gets a page saying which product it is linked to."""
         if not self.has_change_permission(request):
             raise PermissionDenied
         offer = Offer.objects.select_related("vendor", "product").filter(pk=pk).first()
         changelist = reverse("admin:offers_offertoreview_changelist")
-        if offer is None or not offer.needs_review:
-            self.message_user(request, f"Offer #{pk} no longer waits for review.", messages.WARNING)
+        if offer is None:
+            self.message_user(request, f"No offer #{pk}.", messages.WARNING)
             return HttpResponseRedirect(changelist)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "offer": offer,
+            "proposed": offer.product,
+            "proposed_attributes": product_attributes(offer.product),
+            "reason": match_reason(offer),
+        }
+        if not offer.needs_review:  # settled (by an operator or by matching): say where it is linked
+            context["title"] = f"Offer #{offer.pk} does not wait for review"
+            return TemplateResponse(request, "admin/offers/review/settled.html", context)
         if request.method == "POST":
             try:
                 if "accept" in request.POST:
@@ -215,18 +231,12 @@ class OfferToReviewAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(changelist)
         query = request.GET.get("q", "").strip()
         found = [p for p in search_products(query) if p.pk != offer.product_id] if query else []
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
+        context.update({
             "title": f"Choose the product of offer #{offer.pk}",
-            "offer": offer,
-            "proposed": offer.product,
-            "proposed_attributes": product_attributes(offer.product),
-            "reason": match_reason(offer),
             "query": query,
             "found": [(p, product_attributes(p)) for p in found],
             "suggested": [(p, product_attributes(p)) for p in candidates_for(offer)],
-        }
+        })
         return TemplateResponse(request, "admin/offers/review/choose_product.html", context)
 
 

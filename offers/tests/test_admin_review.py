@@ -81,7 +81,8 @@ def test_choose_page_searches_and_chooses(build, staff_client, staff_user, queue
     assert page.status_code == 200
     assert [p.pk for p, _ in page.context["found"]] == [right.pk]  # the proposed one is left out
     assert [p.pk for p, _ in page.context["suggested"]] == [right.pk]  # same brand and storage
-    assert staff_client.get(reverse("admin:offers_offertoreview_change", args=[waiting.pk])).url == url
+    change = staff_client.get(reverse("admin:offers_offertoreview_change", args=[waiting.pk]))
+    assert change.status_code == 200 and change.context["title"] == page.context["title"]  # the same page
 
     response = staff_client.post(url, {"product": right.pk})
 
@@ -90,8 +91,12 @@ def test_choose_page_searches_and_chooses(build, staff_client, staff_user, queue
     assert PriceHistory.objects.get(offer=waiting).product_id == right.pk
     rejection = MatchRejection.objects.get(product=proposed, key="IP15P256")
     assert rejection.created_by == staff_user
-    # Settled: the page now sends the operator back to the queue.
-    assert staff_client.get(url).url == reverse(QUEUE)
+    # Settled: the page now says where the offer is linked; deciding again is refused.
+    page = staff_client.get(url)
+    assert page.status_code == 200 and "does not wait for review" in page.content.decode()
+    assert right.name in page.content.decode()
+    staff_client.post(url, {"new": "1"})
+    assert Offer.objects.get(pk=waiting.pk).product_id == right.pk
 
 
 def test_choose_page_accept_and_new_buttons(build, staff_client, queue):
@@ -241,3 +246,19 @@ def test_split_action_across_every_offer_of_the_filtered_list(build, staff_clien
 
     assert {Offer.objects.get(pk=o.pk).product.name for o in out} == {"Apple iPhone 15 Pro Max 256GB"}
     assert Offer.objects.get(pk=elsewhere.pk).product_id == other.pk
+
+
+def test_every_page_of_these_admins_renders(build, staff_client, queue):
+    from offers.models import OfferToReview
+
+    waiting, settled, proposed = queue
+    merge_products(build.product(), proposed)
+    MatchRejection.objects.create(key="K", product=proposed)
+    for model in (OfferToReview, ProductMerge, MatchRejection):
+        assert admin.site.is_registered(model)
+        meta = model._meta
+        assert staff_client.get(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")).status_code == 200
+        for obj in model.objects.all():  # OfferToReview: the waiting offer and the settled one
+            change = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
+            assert staff_client.get(change).status_code == 200, change
+    assert staff_client.get(reverse("admin:offers_matchrejection_add")).status_code == 200
