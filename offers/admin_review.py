@@ -312,6 +312,23 @@ class ProductMergeAdmin(admin.ModelAdmin):
     search_fields = ["source__name", "target__name"]
     readonly_fields = ["source", "target", "created_by", "created_at", "undone_at", "moved_counts"]
     fields = readonly_fields
+    actions = ["undo_selected"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Undo the selected merges (newest first)", permissions=["change"])
+    def undo_selected(self, request, queryset):
+        undone = 0
+        for merge in queryset.filter(undone_at__isnull=True).order_by("-pk"):
+            try:
+                undo_merge(merge, request.user)
+                undone += 1
+            except MergeError as error:
+                self.message_user(request, str(error), messages.ERROR)
+        self.message_user(request, f"{undone} merge(s) undone.", messages.SUCCESS if undone else messages.WARNING)
 
     def has_add_permission(self, request):
         return False

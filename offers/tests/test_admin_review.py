@@ -262,3 +262,16 @@ def test_every_page_of_these_admins_renders(build, staff_client, queue):
             change = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
             assert staff_client.get(change).status_code == 200, change
     assert staff_client.get(reverse("admin:offers_matchrejection_add")).status_code == 200
+
+
+def test_undo_selected_merges_newest_first(build, staff_client):
+    a, b, c = build.product(), build.product(), build.product()
+    offer = build.offer(product=a)
+    first, second = merge_products(a, b), merge_products(b, c)
+
+    page = staff_client.post(reverse("admin:offers_productmerge_changelist"),
+                             {"action": "undo_selected", ACTION_CHECKBOX_NAME: [first.pk, second.pk]}, follow=True)
+
+    assert "2 merge(s) undone" in page.content.decode()
+    assert Offer.objects.get(pk=offer.pk).product_id == a.pk
+    assert not ProductMerge.objects.filter(undone_at__isnull=True).exists()
