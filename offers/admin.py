@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from offers import board, selectors
+from offers.admin_review import merge_products_action, split_offers_action  # registers the review admins
 from offers.csv_export import export_offers_csv
 from offers.filters import BoardFilterForm
 from offers.models import (
@@ -283,6 +284,7 @@ class ProductAdmin(OffersProtectMixin, admin.ModelAdmin):
     autocomplete_fields = ["category", "tags"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [ProductAliasInline]
+    actions = [merge_products_action]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tags")
@@ -372,7 +374,7 @@ class ProductAliasAdmin(admin.ModelAdmin):
 
 @admin.register(Offer)
 class OfferAdmin(LargeTableAdmin):
-    actions = [export_offers_csv]
+    actions = [export_offers_csv, split_offers_action]
     list_display = [
         "id", "product", "vendor", "price", "currency", "quantity", "condition", "observed_at", "document_link",
         "source_ref",
