@@ -132,21 +132,26 @@ def run(count: int, window_share: float) -> None:
         cursor.execute("ANALYZE")
     rng = random.Random(3)
 
-    def timed(label: str, call, repeat: int = 5):
-        samples, result, queries = [], None, 0
+    def timed(label: str, call, repeat: int = 5, describe=None):
+        """Median time of ``repeat`` calls; each result is dropped before the next call (a board
+        kept alive would make every later collection of Python's garbage walk it)."""
+        samples, queries, size, note = [], 0, "", ""
         for _ in range(repeat):
             with CaptureQueriesContext(connection) as captured:
                 began = time.perf_counter()
                 result = call()
                 samples.append((time.perf_counter() - began) * 1000)
             queries = len(captured.captured_queries)
-        size = f"{len(result):>7,} rows" if isinstance(result, list) else ""
+            size = f"{len(result):>7,} rows" if isinstance(result, list) else ""
+            note = describe(result) if describe else ""
+            del result
         print(f"{label:<44} {statistics.median(samples):9.1f} ms  {queries:3d} queries  {size}")
-        return result
+        if note:
+            print(f"    ({note})")
 
-    rows = timed("board() unfiltered", board.board, repeat=3)
-    print(f"    ({sum(row.vendor_count for row in rows):,} current offers; "
-          f"{sum(not row.converted for row in rows):,} rows in a currency without rate)")
+    timed("board() unfiltered", board.board, repeat=3, describe=lambda rows: (
+        f"{sum(row.vendor_count for row in rows):,} current offers; "
+        f"{sum(not row.converted for row in rows):,} rows in a currency without rate"))
     timed("board(q='Phone 4242')", lambda: board.board(q="Phone 4242"))
     timed("board(brand='Apple')", lambda: board.board(brand="Apple"), repeat=3)
     timed("board(condition='used')", lambda: board.board(condition="used"), repeat=3)
@@ -170,8 +175,8 @@ def run(count: int, window_share: float) -> None:
 
     timed("GET /board (first page of 50)", get("/board"), repeat=3)
     timed("GET /board?brand=Apple&min_vendors=2", get("/board?brand=Apple&min_vendors=2"), repeat=3)
-    csv = timed("GET /board?format=csv (every row)", get("/board?format=csv"), repeat=3)
-    print(f"    ({len(csv.content) / 1e6:.1f} MB of CSV)")
+    timed("GET /board?format=csv (every row)", get("/board?format=csv"), repeat=3,
+          describe=lambda response: f"{len(response.content) / 1e6:.1f} MB of CSV")
     timed("GET /products/{id}/offers/current", get(f"/products/{picks[0]}/offers/current"), repeat=7)
 
 
