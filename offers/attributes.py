@@ -119,23 +119,19 @@ def _take_colours(words: list[str]) -> tuple[str, list[str]]:
         return "", words
     colour = ""
     kept: list[str] = []
-    i, count = 0, len(words)
-    while i < count:
-        word = words[i]
-        if word in first_words:
-            for size in (3, 2, 1):
-                if i + size <= count:
-                    name = " ".join(words[i: i + size]) if size > 1 else word
-                    if name in colours:
-                        colour = colour or colours[name]
-                        i += size
-                        break
-            else:
-                kept.append(word)
-                i += 1
-            continue
-        kept.append(word)
-        i += 1
+    done, count = 0, len(words)  # words[:done] are placed (kept or taken as a colour)
+    for i in [i for i, word in enumerate(words) if word in first_words]:
+        if i < done:
+            continue  # inside a colour name already taken
+        for size in (3, 2, 1):
+            if i + size <= count:
+                name = " ".join(words[i: i + size]) if size > 1 else words[i]
+                if name in colours:
+                    colour = colour or colours[name]
+                    kept += words[done:i]
+                    done = i + size
+                    break
+    kept += words[done:]
     return colour, kept
 
 
@@ -252,14 +248,6 @@ def _expand(token: str) -> tuple[str, ...]:
     return (token,)
 
 
-def _display(token: str) -> str:
-    if token in _DISPLAY:
-        return _DISPLAY[token]
-    if token[0].isdigit():
-        return token
-    return token[0].upper() + token[1:]
-
-
 def _canonical(text: str) -> str:
     """``text`` (digits already ASCII) with Persian/Arabic product words in English, accents stripped, case folded."""
     if not text.isascii():
@@ -282,6 +270,9 @@ _MARK_AFTER = re.compile(
     re.IGNORECASE,
 )
 _MARK_BEFORE = re.compile(r"(?:[$€£₹¥@]|usd|eur|aed|rs\.?|inr|price\s*:?|qty\s*:?|moq\s*:?)\s*$", re.IGNORECASE)
+# The characters (any case, as IGNORECASE folds them) that can begin a mark after a number and end one before it.
+_AFTER_FIRST = frozenset("$ADEIKLNPQRTUXadeiklnpqrtux£¥İıتدر€₹\u212a")
+_BEFORE_LAST = frozenset("$.:@DEQRSYdeqrsy£¥ſ€₹")
 _ANY_WORDS = re.compile(r"[A-Za-z0-9]+")
 _NOT_QUANTITY = ("poco", "vivo", "redmi")  # Poco X6: a model, not six pieces
 
@@ -315,13 +306,17 @@ def _strip_prices(text: str) -> str:
             pieces.append(text[pos: start - 1])
             pos = end
             continue
-        if end < len(text) and text[end] in "gGmM":
+        following = text[end] if end < len(text) else ""
+        if following and following in "gGmM":
             continue  # 256gb, 45mm: a size, not a price
-        after = _MARK_AFTER.match(text, end)
+        if following.isspace():
+            following = text[end:].lstrip()[:1]
+        # the patterns run only when the first character they need is there
+        after = _MARK_AFTER.match(text, end) if following and following in _AFTER_FIRST else None
         if after is not None:
             pieces.append(text[pos:start])
             pos = after.end()
-        elif _MARK_BEFORE.search(text, max(0, start - 8), start):
+        elif text[max(0, start - 8): start].rstrip()[-1:] in _BEFORE_LAST and _MARK_BEFORE.search(text, max(0, start - 8), start):
             pieces.append(text[pos:start])
             pos = end
     if not pieces:
@@ -485,7 +480,7 @@ def _parse(description: str, sku_info: tuple) -> OfferAttributes:
         storage = ""  # consoles and earbuds come in one storage per model: the model names the product
     if brand in ("Apple", "Sony", "Nintendo"):
         ram = ""  # these makers do not sell RAM variants
-    model = " ".join(_display(t) for t in model_tokens)
+    model = " ".join([_DISPLAY.get(t) or t.capitalize() for t in model_tokens])  # tokens are lower-case
     return OfferAttributes(
         brand=brand, model=model, storage=storage, ram=ram, connectivity=connectivity, color=color,
         region=region, sim=sim, lock=lock, identifiers=identifiers, tokens=tuple(model_tokens),
@@ -514,7 +509,10 @@ def _read_model(words: list[str], storage: str) -> tuple[str, list[str], str]:
     aliases, families = _brand_tables()
     tokens: list[str] = []
     for raw in words:
-        tokens.extend(_expand(raw))
+        if raw.isdigit():
+            tokens.append(raw)  # a number is itself (and, new on most lines, would only churn _expand's cache)
+        else:
+            tokens.extend(_expand(raw))
     brand = ""
     start = -1
     for i, token in enumerate(tokens):

@@ -65,15 +65,12 @@ class ModelFact(NamedTuple):
 # Apple part number: base of 4-5 characters ending in a digit, region letters, "/A".
 _MPN = re.compile(r"\b([A-Z][A-Z0-9]{2,3}\d)([A-Z]{1,2})/A\b")
 _SAMSUNG = re.compile(r"\bSM-?([ASFXRT]\d{3})(0|[A-Z]\d?)?[A-Z0-9]*(?:/DS)?\b")
-# Written without a leading \b so that the engine can jump to the literal; word edges are checked in _alone.
-_A_NUMBER = re.compile(r"A\d{4}")
-_EAN = re.compile(r"\d{12,13}")
-_PIXEL = re.compile(r"G[A-Z0-9]{4}")
-
-
-def _alone(text: str, start: int, end: int) -> bool:
-    """True when ``text[start:end]`` is not part of a longer word or number."""
-    return (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum())
+# Each stands alone: not part of a longer word or number. ``[^\W_]`` is one character that
+# ``str.isalnum`` accepts; the look-behind comes after the first literal, so that the engine
+# can still jump to that literal.
+_A_NUMBER = re.compile(r"A(?<![^\W_]A)\d{4}(?![^\W_])")
+_EAN = re.compile(r"(?<![^\W_])\d{12,13}(?![^\W_])")
+_PIXEL = re.compile(r"G(?<![^\W_]G)[A-Z0-9]{4}(?![^\W_])")
 
 
 @cache
@@ -125,7 +122,7 @@ def find_identifiers(text: str) -> tuple[tuple[tuple[str, str], ...], ModelFact 
     if "A" in text:
         for match in _A_NUMBER.finditer(text):
             code = match.group(0)
-            model = _codes()["apple"].get(code) if _alone(text, *match.span()) else None
+            model = _codes()["apple"].get(code)
             if model:
                 found.append(("a_number", code))
                 spans.append(match.span())
@@ -134,15 +131,15 @@ def find_identifiers(text: str) -> tuple[tuple[tuple[str, str], ...], ModelFact 
     if "G" in text:
         google = _codes()["google"]
         for match in _PIXEL.finditer(text):
-            model = google.get(match.group(0)) if _alone(text, *match.span()) else None
+            model = google.get(match.group(0))
             if model:
                 found.append(("model_code", match.group(0)))
                 spans.append(match.span())
                 if fact is None:
                     fact = _fact("Google", model)
-    for match in _EAN.finditer(text):
+    for match in _EAN.finditer(text) if len(text) >= 12 else ():
         digits = match.group(0)
-        if _alone(text, *match.span()) and ean_is_valid(digits):
+        if ean_is_valid(digits):
             found.append(("ean", digits.zfill(13)))
             spans.append(match.span())
     return tuple(found), fact, region, spans
