@@ -105,32 +105,36 @@ def _brand_tables() -> tuple[dict[str, str], dict[str, str]]:
 
 
 @cache
-def _colour_table() -> tuple[dict[str, str], frozenset[str]]:
-    """(colour name in lower-case words -> canonical colour, the first words of all names)."""
+def _colour_table() -> tuple[dict[str, str], dict[str, int]]:
+    """(colour name in lower-case words -> canonical colour, first word of a name -> the most
+    words (up to 3) of a name it begins)."""
     colours = {" ".join(_TOKEN.findall(name)): value for name, value in load("colours")["colours"].items()}
-    return colours, frozenset(name.split()[0] for name in colours)
+    longest: dict[str, int] = {}
+    for name in colours:
+        first, size = name.split()[0], min(3, len(name.split()))
+        longest[first] = max(size, longest.get(first, 0))
+    return colours, longest
 
 
 def _take_colours(words: list[str]) -> tuple[str, list[str]]:
     """(the first colour named, the words without any colour names): longest names first,
     "titanium gray" before "titanium"."""
-    colours, first_words = _colour_table()
-    if first_words.isdisjoint(words):
+    colours, longest = _colour_table()
+    if longest.keys().isdisjoint(words):
         return "", words
     colour = ""
     kept: list[str] = []
     done, count = 0, len(words)  # words[:done] are placed (kept or taken as a colour)
-    for i in [i for i, word in enumerate(words) if word in first_words]:
+    for i in [i for i, word in enumerate(words) if word in longest]:
         if i < done:
             continue  # inside a colour name already taken
-        for size in (3, 2, 1):
-            if i + size <= count:
-                name = " ".join(words[i: i + size]) if size > 1 else words[i]
-                if name in colours:
-                    colour = colour or colours[name]
-                    kept += words[done:i]
-                    done = i + size
-                    break
+        for size in range(min(longest[words[i]], count - i), 0, -1):
+            name = " ".join(words[i: i + size]) if size > 1 else words[i]
+            if name in colours:
+                colour = colour or colours[name]
+                kept += words[done:i]
+                done = i + size
+                break
     kept += words[done:]
     return colour, kept
 
@@ -422,13 +426,15 @@ def _parse(description: str, sku_info: tuple) -> OfferAttributes:
             if unit == "g" and number in ("3", "4", "5"):
                 continue  # 4G / 5G: networks, not memory
             sizes.append((match, _gb(number, unit)))
-        if sizes:
+        if len(sizes) == 1:
+            storage = sizes[0][1]
+        elif sizes:
             values = sorted(sizes, key=lambda item: _bytes(item[1]))
             storage = values[-1][1]
-            if len(values) > 1 and not ram and _bytes(values[0][1]) <= 24:
+            if not ram and _bytes(values[0][1]) <= 24:
                 ram = values[0][1]
-            for match, _ in reversed(sizes):
-                text = text[: match.start()] + " " + text[match.end():]
+        for match, _ in reversed(sizes):
+            text = text[: match.start()] + " " + text[match.end():]
 
     connectivity = ""
     wifi = bool(_WIFI.search(text)) if "wi" in text or "wlan" in text else False
@@ -488,15 +494,16 @@ def _parse(description: str, sku_info: tuple) -> OfferAttributes:
 
 
 _FLAG_REGIONS = {"GB": "UK", "EU": "EU", "AE": "AE"}
+_REGIONAL_LETTER = re.compile("[\U0001F1E6-\U0001F1FF]")
 
 
 def _flag_region(text: str) -> str:
     """The region a flag emoji names (two Unicode regional indicator letters, U+1F1E6-U+1F1FF:
     🇯🇵 -> "JP", 🇬🇧 -> "UK"), "" when the text has none."""
-    letters = [chr(ord(ch) - 0x1F1E6 + 65) for ch in text if "\U0001F1E6" <= ch <= "\U0001F1FF"]
+    letters = _REGIONAL_LETTER.findall(text)[:2]
     if len(letters) < 2:
         return ""
-    code = letters[0] + letters[1]
+    code = "".join(chr(ord(ch) - 0x1F1E6 + 65) for ch in letters)
     return _FLAG_REGIONS.get(code, code)
 
 
@@ -507,12 +514,8 @@ def _bytes(size: str) -> int:
 def _read_model(words: list[str], storage: str) -> tuple[str, list[str], str]:
     """``(brand, model tokens, storage)`` from the cleaned text's words (storage read from a bare 256 when none yet)."""
     aliases, families = _brand_tables()
-    tokens: list[str] = []
-    for raw in words:
-        if raw.isdigit():
-            tokens.append(raw)  # a number is itself (and, new on most lines, would only churn _expand's cache)
-        else:
-            tokens.extend(_expand(raw))
+    # a number is itself (and, new on most lines, would only churn _expand's cache)
+    tokens = [token for raw in words for token in ((raw,) if raw.isdigit() else _expand(raw))]
     brand = ""
     start = -1
     for i, token in enumerate(tokens):
@@ -536,8 +539,9 @@ def _read_model(words: list[str], storage: str) -> tuple[str, list[str], str]:
     if start < 0:
         return brand, [], storage
     model: list[str] = []
+    skipped = _skipped_words()
     for token in tokens[start:]:
-        if token in aliases or (token in _FILLER and token not in _MODEL_WORDS):
+        if token in skipped:
             continue
         if token.isdigit():
             if token in _STORAGE_SIZES and int(token) >= 32 or token == "1024":
@@ -557,16 +561,23 @@ def _read_model(words: list[str], storage: str) -> tuple[str, list[str], str]:
     return brand, _tidy(brand, model), storage
 
 
+@cache
+def _skipped_words() -> frozenset[str]:
+    """Words left out of a model: brand names and the filler words that are not model words."""
+    return frozenset(_brand_tables()[0]) | (_FILLER - _MODEL_WORDS)
+
+
 def _tidy(brand: str, model: list[str]) -> list[str]:
     """Canonical order and spelling per maker: Galaxy first, Z before Fold/Flip, Buds2, iPhone first."""
     if not model:
         return model
-    out: list[str] = []
-    for token in model:
-        if out and out[-1] in ("fold", "flip", "buds") and token.isdigit():
-            out[-1] += token
+    out = [model[0]]
+    for token in model[1:]:
+        last = out[-1]
+        if token == last:
             continue
-        if out and token == out[-1]:
+        if last in ("fold", "flip", "buds") and token.isdigit():
+            out[-1] += token
             continue
         out.append(token)
     if brand == "Samsung":
