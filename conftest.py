@@ -18,6 +18,12 @@ def with_upload_permission(user):
 
 
 @pytest.fixture
+def grant_upload():
+    """``grant_upload(user)``: gives ``user`` the permission a write token's uploads need."""
+    return with_upload_permission
+
+
+@pytest.fixture
 def api_user(django_user_model):
     return with_upload_permission(django_user_model.objects.create_user(username="script", password="pw-script-123"))
 

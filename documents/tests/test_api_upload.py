@@ -7,7 +7,6 @@ import pytest
 from openpyxl import Workbook
 from rest_framework.test import APIClient
 
-from conftest import with_upload_permission
 from documents.models import SourceDocument
 from offers.models import Offer
 from pricehub.tokens import issue_token
@@ -35,8 +34,8 @@ def price_list(tmp_path):
 
 
 @pytest.fixture
-def user(django_user_model):
-    return with_upload_permission(django_user_model.objects.create_user(username="uploader", password="pw-up-12345"))
+def user(django_user_model, grant_upload):
+    return grant_upload(django_user_model.objects.create_user(username="uploader", password="pw-up-12345"))
 
 
 def client_with(user, scope):

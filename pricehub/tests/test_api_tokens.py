@@ -202,11 +202,9 @@ def test_a_request_that_finds_the_authtoken_key_already_moved_gets_the_moved_tok
     assert import_legacy_key("f" * 40) is None
 
 
-def test_create_api_token_says_when_a_write_tokens_user_may_not_upload(user, capsys):
+def test_create_api_token_says_when_a_write_tokens_user_may_not_upload(user, capsys, grant_upload):
     call_command("create_api_token", "bi", "--scope", "write")
     assert "may not change documents (documents.change_sourcedocument)" in capsys.readouterr().err
-    from conftest import with_upload_permission
-
-    with_upload_permission(user)
+    grant_upload(user)
     call_command("create_api_token", "bi", "--scope", "write")
     assert "may not change documents" not in capsys.readouterr().err
