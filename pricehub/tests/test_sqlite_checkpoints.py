@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 
 import pytest
 from django.db import connection
 
 from pricehub.sqlite.checkpoints import Checkpointer, background_checkpoints
+from tests.live import wait_for
 
 
 def wal_database(path):
@@ -24,22 +24,13 @@ def wal_database(path):
     return db
 
 
-def until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def test_a_nudge_copies_the_committed_log_into_the_database_file(tmp_path):
     path = str(tmp_path / "db.sqlite3")
     db = wal_database(path)
     assert os.path.getsize(path) < 64_000  # everything written is still in the -wal file
     checkpointer = Checkpointer(path)
     checkpointer.nudge()
-    assert until(lambda: checkpointer.checkpoints == 1)
+    wait_for(lambda: checkpointer.checkpoints == 1, timeout=10, what="the checkpoint")
     checkpointer.stop()
     assert os.path.getsize(path) > 4_000_000
     assert db.execute("SELECT count(*) FROM t").fetchone() == (10_000,)
@@ -67,5 +58,5 @@ def test_the_jobs_connection_checkpoints_nothing_inside_and_again_after():
     with background_checkpoints() as checkpointer:
         assert connection.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
         checkpointer.nudge()
-        assert until(lambda: checkpointer.checkpoints == 1)
+        wait_for(lambda: checkpointer.checkpoints == 1, timeout=10, what="the checkpoint")
     assert connection.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == before

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 
 import pytest
 from django.db import connection
@@ -13,15 +12,7 @@ from django.db import connection
 from ingestion import services
 from offers.models import Vendor
 from pricehub.sqlite.base import DatabaseWrapper, WaitingWriters, announce_waiting
-
-
-def until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
+from tests.live import wait_for
 
 
 def sqlite_file(path, alias: str) -> DatabaseWrapper:
@@ -61,7 +52,7 @@ def test_a_writer_that_finds_the_lock_taken_says_so_and_gets_in_after_the_commit
 
     thread = threading.Thread(target=write)
     thread.start()
-    assert until(waiting.since_last)  # the waiter touched <database>-waiting
+    wait_for(waiting.since_last, timeout=10, what="the waiter to touch <database>-waiting")
     assert not done.is_set()
     holder.commit()
     thread.join(10)
