@@ -116,27 +116,47 @@ def _colour_table() -> tuple[dict[str, str], dict[str, int]]:
     return colours, longest
 
 
-def _take_colours(words: list[str]) -> tuple[str, list[str]]:
-    """(the first colour named, the words without any colour names): longest names first,
-    "titanium gray" before "titanium"."""
+def _read_words(words: list[str]) -> tuple[str, str, list[str], str, int]:
+    """One pass over the cleaned text's words: ``(colour, region, tokens, brand, start)``.
+
+    Colour names are taken out (the first one named is the colour; longest names first,
+    "titanium gray" before "titanium"); of the words left, the first region word gives the
+    region, and each is expanded into model tokens (``_expand``; a number is itself). The
+    brand is that of the first family word (iphone, galaxy...) or else of the first brand
+    name, and ``start`` the index in ``tokens`` of that word (-1 when there is none).
+    """
     colours, longest = _colour_table()
-    if longest.keys().isdisjoint(words):
-        return "", words
-    colour = ""
-    kept: list[str] = []
+    aliases, families = _brand_tables()
+    colour = region = brand = ""
+    tokens: list[str] = []
+    start = -1
+    searching = True  # no family word yet
     done, count = 0, len(words)  # words[:done] are placed (kept or taken as a colour)
-    for i in [i for i, word in enumerate(words) if word in longest]:
+    for i, word in enumerate(words):
         if i < done:
             continue  # inside a colour name already taken
-        for size in range(min(longest[words[i]], count - i), 0, -1):
-            name = " ".join(words[i: i + size]) if size > 1 else words[i]
-            if name in colours:
-                colour = colour or colours[name]
-                kept += words[done:i]
-                done = i + size
-                break
-    kept += words[done:]
-    return colour, kept
+        if word in longest:
+            for size in range(min(longest[word], count - i), 0, -1):
+                name = " ".join(words[i: i + size]) if size > 1 else word
+                if name in colours:
+                    colour = colour or colours[name]
+                    done = i + size
+                    break
+            if done > i:
+                continue
+        if not region and word in _REGION_WORDS:
+            region = _REGION_WORDS[word]
+        # a number is itself (and, new on most lines, would only churn _expand's cache)
+        expanded = (word,) if word.isdigit() else _expand(word)
+        if searching:
+            for offset, token in enumerate(expanded):
+                if token in families:
+                    brand, start, searching = families[token], len(tokens) + offset, False
+                    break
+                if token in aliases and not brand:
+                    brand, start = aliases[token], len(tokens) + offset
+        tokens += expanded
+    return colour, region, tokens, brand, start
 
 
 @cache
@@ -174,7 +194,6 @@ _REGION_WORDS = {
     "uk": "UK", "cn": "CN", "china": "CN", "global": "Global", "intl": "Global", "international": "Global",
     "uae": "AE", "dubai": "AE", "india": "IN", "kr": "KR", "korea": "KR",
 }
-_REGION_SET = frozenset(_REGION_WORDS)
 _USB_C = re.compile(r"\b(?:usb|type)\s*-?\s*c\b|\blightning\b|\bmagsafe\b")
 _TOKEN = re.compile(r"[a-z0-9]+(?:\.\d+)?\+?")
 
@@ -320,7 +339,8 @@ def _strip_prices(text: str) -> str:
         if after is not None:
             pieces.append(text[pos:start])
             pos = after.end()
-        elif text[max(0, start - 8): start].rstrip()[-1:] in _BEFORE_LAST and _MARK_BEFORE.search(text, max(0, start - 8), start):
+        elif start and (before if not before.isspace() else text[max(0, start - 8): start].rstrip()[-1:]) in _BEFORE_LAST \
+                and _MARK_BEFORE.search(text, max(0, start - 8), start):
             pieces.append(text[pos:start])
             pos = end
     if not pieces:
@@ -459,11 +479,9 @@ def _parse(description: str, sku_info: tuple) -> OfferAttributes:
 
     if not region and not raw.isascii():
         region = _flag_region(raw)
-    words = _TOKEN.findall(text)
-    color, words = _take_colours(words)
-    if not region and not _REGION_SET.isdisjoint(words):
-        region = next(_REGION_WORDS[w] for w in words if w in _REGION_WORDS)
-    brand, model_tokens, storage = _read_model(words, storage)
+    color, word_region, tokens, brand, start = _read_words(_TOKEN.findall(text))
+    region = region or word_region
+    brand, model_tokens, storage = _read_model(tokens, brand, start, storage)
     if fact is not None:  # a model code is better evidence than the words
         brand = fact.brand
         model_tokens = fact.model.lower().split()
@@ -511,21 +529,10 @@ def _bytes(size: str) -> int:
     return int(size[:-2]) * (1024 if size.endswith("TB") else 1)
 
 
-def _read_model(words: list[str], storage: str) -> tuple[str, list[str], str]:
-    """``(brand, model tokens, storage)`` from the cleaned text's words (storage read from a bare 256 when none yet)."""
-    aliases, families = _brand_tables()
-    # a number is itself (and, new on most lines, would only churn _expand's cache)
-    tokens = [token for raw in words for token in ((raw,) if raw.isdigit() else _expand(raw))]
-    brand = ""
-    start = -1
-    for i, token in enumerate(tokens):
-        if token in families:
-            brand, start = families[token], i
-            break
-        if token in aliases and not brand:
-            brand = aliases[token]
-            if start < 0:
-                start = i
+def _read_model(tokens: list[str], brand: str, start: int, storage: str) -> tuple[str, list[str], str]:
+    """``(brand, model tokens, storage)`` from the words' tokens and the brand and start ``_read_words``
+    found (storage read from a bare 256 when none yet)."""
+    aliases = _brand_tables()[0]
     if start < 0 or (brand and tokens[start] in aliases and brand == "Apple"):
         for i in range(len(tokens)):
             if _apple_generation(tokens, i) and brand in ("", "Apple"):

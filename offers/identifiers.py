@@ -70,6 +70,8 @@ _SAMSUNG = re.compile(r"\bSM-?([ASFXRT]\d{3})(0|[A-Z]\d?)?[A-Z0-9]*(?:/DS)?\b")
 # can still jump to that literal.
 _A_NUMBER = re.compile(r"A(?<![^\W_]A)\d{4}(?![^\W_])")
 _EAN = re.compile(r"(?<![^\W_])\d{12,13}(?![^\W_])")
+# ASCII text without twelve digits in a row has no EAN (a quick test: ``_EAN`` tries every position).
+_TWELVE_DIGITS = re.compile(r"[0-9]{12}")
 _PIXEL = re.compile(r"G(?<![^\W_]G)[A-Z0-9]{4}(?![^\W_])")
 
 
@@ -137,7 +139,9 @@ def find_identifiers(text: str) -> tuple[tuple[tuple[str, str], ...], ModelFact 
                 spans.append(match.span())
                 if fact is None:
                     fact = _fact("Google", model)
-    for match in _EAN.finditer(text) if len(text) >= 12 else ():
+    if len(text) < 12 or (text.isascii() and not _TWELVE_DIGITS.search(text)):
+        return tuple(found), fact, region, spans
+    for match in _EAN.finditer(text):
         digits = match.group(0)
         if ean_is_valid(digits):
             found.append(("ean", digits.zfill(13)))
