@@ -176,10 +176,13 @@ _FOREIGN = {
 }
 _FOREIGN_RE = re.compile("|".join(sorted(map(re.escape, _FOREIGN), key=len, reverse=True)))
 
+# The text these patterns read has ASCII digits only (``ascii_digits`` folds every Unicode
+# decimal digit, and no accent stripping or case folding makes another), so [0-9] is \d there
+# and cheaper to try at every position.
 _STORAGE_SIZES = {"16", "32", "64", "128", "256", "512"}
 _GRADE = re.compile(r"\bgrade\s*[a-d][+-]?(?![a-z0-9])|\b[a-d]\+?\s*grade\b|\b[a-d][+-]?\s*stock\b")
-_RAM_PAIR = re.compile(r"(\d{1,2})\s*(?:gb)?\s*[/+]\s*(\d{2,4}|[12])\s*(gb|tb|t|g)?(?![a-z0-9])")
-_SIZE = re.compile(r"(\d{1,4})\s*(gb|tb|gig|g|t)(?![a-z0-9])")  # the character before is checked in code
+_RAM_PAIR = re.compile(r"([0-9]{1,2})\s*(?:gb)?\s*[/+]\s*([0-9]{2,4}|[12])\s*(gb|tb|t|g)?(?![a-z0-9])")
+_SIZE = re.compile(r"([0-9]{1,4})\s*(gb|tb|gig|g|t)(?![a-z0-9])")  # the character before is checked in code
 _RAM_WORD = re.compile(r"(?<![\d.])(\d{1,2})\s*(?:gb|g)?\s*ram\b|\bram\s*:?\s*(\d{1,2})\s*(?:gb|g)?(?![a-z0-9])")
 _WIFI = re.compile(r"\bwi-?\s?fi\b|\bwlan\b")
 _CELL = re.compile(r"\bcellular\b|\blte\b|\b[45]g\b|\bcell\b")
@@ -286,7 +289,7 @@ def _gb(number: str, unit: str) -> str:
     return f"{value}GB"
 
 
-_NUMBER = re.compile(r"\d[\d,.]*")
+_NUMBER = re.compile(r"[0-9][0-9,.]*(?=\s*(\S?))")  # group 1: the first character after the number and any spaces
 _MARK_AFTER = re.compile(
     r"\s*k?\s*(?:[$€£₹¥]|usdt|usd|eur|euros?|aed|dollars?|rs|inr|tl|try|ngn|naira|rub|دلار|تومان|ریال)(?![a-z])"
     r"|\s?[kl](?![a-z0-9])|\s?(?:x|pcs|pc|units?|nos|qty)(?![a-z0-9])",
@@ -333,7 +336,7 @@ def _strip_prices(text: str) -> str:
         if following and following in "gGmM":
             continue  # 256gb, 45mm: a size, not a price
         if following.isspace():
-            following = text[end:].lstrip()[:1]
+            following = match.group(1)
         # the patterns run only when the first character they need is there
         after = _MARK_AFTER.match(text, end) if following and following in _AFTER_FIRST else None
         if after is not None:
@@ -588,14 +591,14 @@ def _tidy(brand: str, model: list[str]) -> list[str]:
             continue
         out.append(token)
     if brand == "Samsung":
-        out = [t for t in out if t != "z"]
-        out = [t for t in out if t != "galaxy"]
-        fixed = []
+        fixed = ["galaxy"]
         for token in out:
+            if token == "z" or token == "galaxy":
+                continue  # placed again below
             if token.startswith(("fold", "flip")):
                 fixed.append("z")
             fixed.append(token)
-        out = ["galaxy"] + fixed
+        out = fixed
     if out[0] == "ipad" and not {"pro", "air", "mini"} & set(out):
         out = [t for t in out if "." not in t]  # the plain iPad's screen size (10.9) is not its name
     if brand == "Sony" and out[0] == "playstation" and len(out) > 1 and out[1] == "playstation":
