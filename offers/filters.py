@@ -6,10 +6,25 @@ from django import forms
 from offers.models import Condition, Offer, Product
 
 
-class IdFilter(django_filters.Filter):
-    """A whole-number id: ``1.5`` or ``abc`` is a 400 (a ``NumberFilter`` would read ``1.5`` as 1)."""
+# The largest id a database column holds (a signed 64-bit integer): a larger number is a 400, not a
+# database overflow (SQLite's driver raises OverflowError; PostgreSQL "out of range").
+MAX_ID = 2**63 - 1
 
-    field_class = forms.IntegerField
+
+class IdField(forms.IntegerField):
+    """A database id: a whole number from 1 to ``MAX_ID``."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+
+class IdFilter(django_filters.Filter):
+    """A whole-number id from 1 to ``MAX_ID``: ``1.5``, ``abc`` or ``99999999999999999999`` is a 400
+    (a ``NumberFilter`` would read ``1.5`` as 1; the database would overflow on the last)."""
+
+    field_class = IdField
 
 
 class OfferFilter(django_filters.FilterSet):
@@ -49,7 +64,7 @@ class BoardFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, label="Product",
                         help_text="Every word of the product name, or a vendor SKU.")
     brand = forms.CharField(required=False, max_length=100)
-    category_id = forms.IntegerField(required=False, min_value=1, label="Category id")
+    category_id = IdField(required=False, label="Category id")
     condition = forms.ChoiceField(required=False, choices=[("", "Any")] + list(Condition.choices))
     currency = forms.RegexField(required=False, regex=r"^[A-Za-z]{3}$", max_length=3,
                                 help_text="Offers in this ISO 4217 currency only.",

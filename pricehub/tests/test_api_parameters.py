@@ -73,6 +73,13 @@ def test_an_unknown_ordering_is_a_400_listing_the_valid_fields(token_client, cat
     ("/vendors", {"page_size": "many"}, "page_size"),
     ("/offers", {"page_size": "0"}, "page_size"),
     ("/offers", {"cursor": "not-a-cursor"}, "cursor"),
+    # larger than any database id: a 400, not the database's overflow (a 500)
+    ("/offers", {"vendor_id": "9223372036854775808"}, "vendor_id"),
+    ("/offers", {"product_id": "99999999999999999999999"}, "product_id"),
+    ("/products", {"category_id": "99999999999999999999999"}, "category_id"),
+    ("/documents", {"vendor_id": "9223372036854775808"}, "vendor_id"),
+    ("/board", {"category_id": "9223372036854775808"}, "category_id"),
+    ("/offers", {"vendor_id": "0"}, "vendor_id"),
 ])
 def test_a_bad_value_of_a_known_parameter_is_a_400_naming_it(token_client, catalog, path, query, field):
     response = token_client.get(path, query)
