@@ -282,7 +282,8 @@ class ProductAdmin(OffersProtectMixin, admin.ModelAdmin):
     search_help_text = "Name (every word), or a vendor SKU."
     list_select_related = ["category"]
     autocomplete_fields = ["category", "tags"]
-    readonly_fields = ["created_at", "updated_at"]
+    # merged_into is set and cleared only by a merge and its undo (offers.merge), which move the offers too.
+    readonly_fields = ["merged_into", "created_at", "updated_at"]
     inlines = [ProductAliasInline]
     actions = [merge_products_action]
 
@@ -484,10 +485,19 @@ class ExchangeRateForm(forms.ModelForm):
         fields = ["date", "currency", "rate"]
 
     def clean_currency(self):
-        """``eur`` is read as ``EUR``; anything but three letters is refused here, by name."""
+        """``eur`` is read as ``EUR``. Refused, by name: anything but an ISO 4217 code known to
+        CLDR (``babel.numbers.list_currencies``; ``ZZZ`` is none), and the base currency itself
+        (its offers are compared at par: a rate for it would never be used)."""
+        from babel.numbers import list_currencies
+
         code = (self.cleaned_data.get("currency") or "").strip().upper()
-        if not (len(code) == 3 and code.isascii() and code.isalpha()):
+        if not (len(code) == 3 and code.isascii() and code.isalpha()) or code not in list_currencies():
             raise forms.ValidationError("an ISO 4217 code: three letters such as EUR")
+        if code == board.base_currency():
+            raise forms.ValidationError(
+                f"{code} is the base currency (EXCHANGE_BASE_CURRENCY): its offers are compared as they are, "
+                "so a rate for it would never be used"
+            )
         return code
 
 

@@ -107,5 +107,28 @@ def test_exchange_rate_admin(staff_client, db):
     assert listing.status_code == 200 and "1.08" in listing.content.decode()
 
 
+@pytest.mark.parametrize("currency,message", [
+    ("ZZZ", "an ISO 4217 code"),  # three letters, but no currency's code
+    ("USD", "is the base currency (EXCHANGE_BASE_CURRENCY)"),  # would never be used
+])
+def test_exchange_rate_admin_refuses_a_rate_it_would_never_use(staff_client, db, settings, currency, message):
+    settings.EXCHANGE_BASE_CURRENCY = "USD"
+    response = staff_client.post("/admin/offers/exchangerate/add/",
+                                 {"date": "2026-11-01", "currency": currency, "rate": "2"})
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not ExchangeRate.objects.exists()
+
+
 def test_index_links_to_best_prices(staff_client, db):
     assert BEST in staff_client.get("/admin/").content.decode()
+
+
+def test_a_products_merged_into_is_not_editable_on_its_page(staff_client, build):
+    product, other = build.product(name="Phone A"), build.product(name="Phone B")
+    page = staff_client.get(f"/admin/offers/product/{product.pk}/change/").content.decode()
+    assert 'name="merged_into"' not in page  # shown, but set only by a merge (which moves the offers)
+    staff_client.post(f"/admin/offers/product/{product.pk}/change/",
+                      {"name": "Phone A", "match_key": product.match_key, "merged_into": other.pk,
+                       "aliases-TOTAL_FORMS": "0", "aliases-INITIAL_FORMS": "0"})
+    product.refresh_from_db()
+    assert product.merged_into_id is None
