@@ -436,13 +436,18 @@ class PriceHistoryAdmin(LargeTableAdmin):
 
 def svg_chart(series: board.Series, start, end, *, width: int = 640, height: int = 160):
     """One price series drawn as inline SVG (a line with a dot per point, each dot titled with its
-    date and price): time runs from ``start`` to ``end`` on the x axis, the series' lowest to
-    highest price on the y axis, labelled. Returns safe HTML; text is escaped."""
-    left, right, top, bottom = 70, 10, 10, 24
-    plot_w, plot_h = width - left - right, height - top - bottom
+    date and price): time runs over the series' own points within ``start`` to ``end`` (a day at
+    least) on the x axis, the series' lowest to highest price on the y axis, labelled (the left
+    margin fits the longer price label). Returns safe HTML; text is escaped."""
     points = series.points
     low = min(price for _, price in points)
     high = max(price for _, price in points)
+    high_label, low_label = f"{high:,.2f} {series.currency}", f"{low:,.2f} {series.currency}"
+    # 11px labels are at most about 7px a character wide
+    left, right, top, bottom = 12 + 7 * max(len(high_label), len(low_label)), 10, 10, 24
+    plot_w, plot_h = width - left - right, height - top - bottom
+    first_seen, last_seen = min(when for when, _ in points), max(when for when, _ in points)
+    start, end = max(start, first_seen), min(end, max(last_seen, first_seen + timedelta(days=1)))
     span_price = (high - low) or 1
     span_time = (end - start).total_seconds() or 1
 
@@ -472,7 +477,7 @@ def svg_chart(series: board.Series, start, end, *, width: int = 640, height: int
         '<polyline points="{line}" fill="none" stroke="#417690" stroke-width="1.5"/>'
         '<g fill="#417690">{dots}</g></svg>',
         w=width, h=height, l=left, t=top, pw=plot_w, ph=plot_h, lx=left - 4, ty=top + 10, by=top + plot_h,
-        high=f"{high:,.2f} {series.currency}", low=f"{low:,.2f} {series.currency}", dy=height - 6,
+        high=high_label, low=low_label, dy=height - 6,
         first=f"{start:%Y-%m-%d}",
         rx=left + plot_w, last=f"{end:%Y-%m-%d}", line=line, dots=dots,
         label=f"{series.vendor_name} {series.condition} prices in {series.currency}",

@@ -132,3 +132,20 @@ def test_a_products_merged_into_is_not_editable_on_its_page(staff_client, build)
                        "aliases-TOTAL_FORMS": "0", "aliases-INITIAL_FORMS": "0"})
     product.refresh_from_db()
     assert product.merged_into_id is None
+
+
+def test_a_chart_fits_its_price_labels_and_spans_its_own_points():
+    import re
+    from datetime import datetime, timezone as dt_timezone
+
+    from offers.admin import svg_chart
+    from offers.board import Series
+
+    when = datetime(2026, 11, 28, 10, tzinfo=dt_timezone.utc)
+    series = Series(vendor_id=1, vendor_name="Acme", condition="new", currency="USD",
+                    points=[(when, Decimal("1180.00")), (when + timedelta(days=1), Decimal("1099.00"))])
+    svg = str(svg_chart(series, when - timedelta(days=180), when + timedelta(days=2)))
+    labels = re.findall(r'<text x="(\d+)" y="\d+" font-size="11" text-anchor="end">([^<]+ USD)</text>', svg)
+    assert [label for _, label in labels] == ["1,180.00 USD", "1,099.00 USD"]
+    assert all(int(x) >= 7 * len(label) for x, label in labels)  # room for the whole label left of its end
+    assert ">2026-11-28<" in svg and ">2026-11-29<" in svg  # the axis spans the points, not 180 days
