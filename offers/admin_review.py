@@ -120,7 +120,7 @@ class OfferToReviewAdmin(admin.ModelAdmin):
         ] + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
-        title = "Review queue: links waiting for an operator (accept, choose another product, or a new product)"
+        title = "Offers to review: links waiting for an operator (accept, choose another product, or a new product)"
         return super().changelist_view(request, {"title": title, **(extra_context or {})})
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -433,4 +433,4 @@ class OfferToReview(Offer):
     class Meta:
         proxy = True
         verbose_name = "offer to review"
-        verbose_name_plural = "review queue"
+        verbose_name_plural = "offers to review"
