@@ -10,6 +10,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.filters import BaseFilterBackend, OrderingFilter
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.settings import api_settings
@@ -100,6 +101,20 @@ class IdCursorPagination(CursorPagination):
         except NotFound:
             raise ValidationError({self.cursor_query_param: ["not a cursor this API gave out; follow the "
                                                              "next/previous links"]}) from None
+
+
+class StrictContentNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, except that ``?format=`` naming no format of the endpoint (``xml``, or
+    ``csv`` where there is no CSV) is a 400 naming ``format`` and the endpoint's formats; DRF
+    answers 404 "Not found.", as if the path were wrong."""
+
+    def filter_renderers(self, renderers, format):
+        kept = [renderer for renderer in renderers if renderer.format == format]
+        if not kept:
+            formats = ", ".join(sorted({renderer.format for renderer in renderers}))
+            raise ValidationError({api_settings.URL_FORMAT_OVERRIDE: [
+                f"{format!r} is not a format of this endpoint; its formats: {formats}"]})
+        return kept
 
 
 class UnknownQueryParameter(APIException):

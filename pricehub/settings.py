@@ -204,6 +204,8 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PAGINATION_CLASS": "pricehub.api.IdCursorPagination",
+    # ?format= naming no format of the endpoint is a 400 listing its formats (DRF answers 404).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "pricehub.api.StrictContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

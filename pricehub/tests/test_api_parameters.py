@@ -105,3 +105,16 @@ def test_the_root_leads_to_the_admin(db, staff_client):
     assert response.redirect_chain[-1][0].startswith("/admin/login/")
     response = staff_client.get("/", follow=True)
     assert response.status_code == 200 and response.redirect_chain == [("/admin/", 302)]
+
+
+@pytest.mark.parametrize("path,query,formats", [
+    ("/board", {"format": "xml"}, "api, csv, json"),
+    ("/board", {"format": "CSV"}, "api, csv, json"),
+    ("/offers", {"format": "csv"}, "api, json"),
+])
+def test_a_format_the_endpoint_does_not_have_is_a_400_listing_its_formats(token_client, catalog, path, query,
+                                                                          formats):
+    response = token_client.get(path, query)
+    assert response.status_code == 400, response.content
+    assert response.json()["format"] == [f"{query['format']!r} is not a format of this endpoint; its formats: {formats}"]
+    assert token_client.get(path, {"format": "json"}).status_code == 200
