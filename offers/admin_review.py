@@ -175,8 +175,11 @@ class OfferToReviewAdmin(admin.ModelAdmin):
 
     @admin.action(description="Accept the proposed product", permissions=["change"])
     def accept_selected(self, request, queryset):
-        settled = sum(len(result.offer_ids) for result in self._apply(request, queryset, accept))
-        self.message_user(request, f"Accepted: {settled} offer(s) settled, their SKUs remembered.", messages.SUCCESS)
+        results = self._apply(request, queryset, accept)
+        settled = sum(len(result.offer_ids) for result in results)
+        remembered = sum(len(result.aliases) for result in results)
+        skus = f"{remembered} vendor SKU(s) remembered" if remembered else "no SKU to remember (the lines have none)"
+        self.message_user(request, f"Accepted: {settled} offer(s) settled, {skus}.", messages.SUCCESS)
 
     @admin.action(description="Make a new product for each", permissions=["change"])
     def new_products_for_selected(self, request, queryset):

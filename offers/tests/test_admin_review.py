@@ -54,7 +54,7 @@ def test_queue_accept_action(staff_client, queue):
     page = staff_client.post(reverse(QUEUE), {"action": "accept_selected", ACTION_CHECKBOX_NAME: [waiting.pk]},
                              follow=True)
 
-    assert "1 offer(s) settled" in page.content.decode()
+    assert "1 offer(s) settled, 1 vendor SKU(s) remembered" in page.content.decode()
     offer = Offer.objects.get(pk=waiting.pk)
     assert (offer.needs_review, offer.match_method, offer.product_id) == (False, "manual", proposed.pk)
     assert ProductAlias.objects.get(kind="sku", key="IP15P256").product_id == proposed.pk
