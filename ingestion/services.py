@@ -319,8 +319,7 @@ def process_document(document: SourceDocument, *, progress: Progress | None = No
             # (a tenth of a second per 100,000 rows) and of the reader's copy-on-write.
             gc.freeze()
             try:
-                with background_checkpoints() as checkpointer:
-                    outcome = _run(document, processor, path, context, lease, checkpointer)
+                outcome = _run(document, processor, path, context, lease)
                 _finish(document, processor.name, context, outcome, started, lease)
             finally:
                 gc.unfreeze()
@@ -400,9 +399,10 @@ def recover_stale_documents() -> list[tuple[SourceDocument, str]]:
 
     A ``processing`` document whose lease expired lost its process (killed, out of memory, the
     task's timeout): with attempts left it goes back to ``pending`` and is queued again (its
-    hidden offers are discarded when it runs), noting when and why in ``extra["recoveries"]``; after ``INGESTION_MAX_ATTEMPTS`` it fails, saying
-    so. A ``pending`` document queued longer than the task queue's redelivery time whose task
-    was lost (a broker without delivery receipts) is queued again. Returns ``(document, what was
+    hidden offers are discarded when it runs), noting when and why in ``extra["recoveries"]``;
+    after ``INGESTION_MAX_ATTEMPTS`` it fails, saying so. A ``pending`` document queued longer
+    than the task queue's redelivery time whose task was lost (a broker without delivery
+    receipts) is queued again. Returns ``(document, what was
     done)`` pairs. Runs every minute in the worker (``ingestion.tasks.recover_stale_documents``)
     and from ``manage.py recover_documents``.
     """
@@ -459,8 +459,7 @@ class _Outcome:
     changed_refs: dict[str, list[str]] = field(default_factory=dict)  # ... -> the first REFS_NAMED of them
 
 
-def _run(document: SourceDocument, processor, path: Path, context: IngestContext, lease: Lease,
-         checkpointer: Checkpointer | None) -> _Outcome:
+def _run(document: SourceDocument, processor, path: Path, context: IngestContext, lease: Lease) -> _Outcome:
     outcome = _Outcome()
     attribution = _Attribution(document)
 
@@ -472,7 +471,7 @@ def _run(document: SourceDocument, processor, path: Path, context: IngestContext
     rows: list[OfferRow] = []
     refs: list[ProductRef] = []
     prepare = partial(_prepare, currency=context.currency, observed_at=first_observed(document))
-    with _Transactions(checkpointer) as transactions:
+    with _Transactions() as transactions:
         for row, ref, sender in read_ahead(processor.process(path, context), finish=prepare, state=context.stats):
             outcome.rows_seen += 1
             error = row if isinstance(row, RowError) else attribution.complete(row, sender)
@@ -520,18 +519,19 @@ class _Transactions:
     """The ingest's write transactions, used as ``with``: a batch opens one (``begin``) unless one
     is open, and it is committed after the batch (``written``) when another writer has waited for
     SQLite's write lock since the last check (``pricehub.sqlite.base.WaitingWriters``), when it
-    holds ``settings.INGESTION_ROWS_PER_COMMIT`` offers, and at the end; on PostgreSQL, or SQLite in memory, after
-    every batch. Leaving the ``with`` on an exception rolls the open one back.
+    holds ``settings.INGESTION_ROWS_PER_COMMIT`` offers, and at the end; on PostgreSQL, or SQLite
+    in memory, after every batch. Leaving the ``with`` on an exception rolls the open one back.
 
-    After each commit the SQLite checkpoint runs beside the next batch
+    Inside the ``with``, SQLite's checkpoints run beside the batches, one after each commit
     (``pricehub.sqlite.checkpoints``). On PostgreSQL a batch's commit does not wait for its WAL
     to reach the disk (``synchronous_commit = off``): until the document ends its offers are
     hidden, and a crash loses at most the last batches of a document that recovery ingests again
     anyway; the document's final commit is synchronous and makes every batch before it durable.
     """
 
-    def __init__(self, checkpointer: Checkpointer | None):
-        self.checkpointer = checkpointer
+    def __init__(self):
+        self.checkpointer: Checkpointer | None = None
+        self._checkpoints = ExitStack()
         connection.ensure_connection()
         self.waiting = WaitingWriters.of(connection) if connection.vendor == "sqlite" else None
         self._open: ExitStack | None = None
@@ -561,14 +561,18 @@ class _Transactions:
             self.checkpointer.nudge()
 
     def __enter__(self) -> _Transactions:
+        self.checkpointer = self._checkpoints.enter_context(background_checkpoints())
         return self
 
     def __exit__(self, *exc) -> None:
-        if exc[0] is None:
-            self.commit()
-        elif self._open is not None:
-            stack, self._open = self._open, None
-            stack.__exit__(*exc)
+        try:
+            if exc[0] is None:
+                self.commit()
+            elif self._open is not None:
+                stack, self._open = self._open, None
+                stack.__exit__(*exc)
+        finally:
+            self._checkpoints.close()
 
 
 def first_observed(document: SourceDocument) -> datetime:

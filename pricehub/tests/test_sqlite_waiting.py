@@ -75,7 +75,7 @@ def test_an_in_memory_database_has_no_waiting_file(own_databases):
 def test_batches_share_a_transaction_until_a_writer_waits(tmp_path, settings):
     settings.INGESTION_ROWS_PER_COMMIT = 250
     marker = str(tmp_path / "db-waiting")
-    with services._Transactions(None) as transactions:
+    with services._Transactions() as transactions:
         transactions.waiting = WaitingWriters(marker)
         transactions.begin()
         Vendor.objects.create(name="First batch")
@@ -104,7 +104,7 @@ def test_batches_share_a_transaction_until_a_writer_waits(tmp_path, settings):
 def test_an_exception_rolls_back_the_open_transaction_only(tmp_path):
     marker = str(tmp_path / "db-waiting")
     with pytest.raises(RuntimeError):
-        with services._Transactions(None) as transactions:
+        with services._Transactions() as transactions:
             transactions.waiting = WaitingWriters(marker)
             transactions.begin()
             Vendor.objects.create(name="Committed")
