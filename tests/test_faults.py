@@ -238,8 +238,13 @@ def test_a_database_locked_past_the_busy_timeout_mid_ingest_ends_with_a_failed_d
     assert ingest.running(), f"the ingest ended before the lock could be taken:\n{ingest.log()[-3000:]}"
 
     hold = live.busy_timeout_ms / 1000 * 2
-    locker = sqlite3.connect(live.database.name, timeout=30, isolation_level=None, check_same_thread=False)
-    locker.execute("BEGIN IMMEDIATE")  # the write lock, as a long-running writer holds it
+    from pricehub.sqlite.base import retry_while_busy
+
+    locker = sqlite3.connect(live.database.name, timeout=0.001, isolation_level=None, check_same_thread=False)
+    # The write lock, as a long-running writer holds it, taken in the first gap between two of the
+    # ingest's batches (SQLite's own busy handler backs off to 100 ms and can miss every gap).
+    retry_while_busy(lambda: locker.execute("BEGIN IMMEDIATE"), 30)
+    assert ingest.running(), f"the ingest ended before the lock was taken:\n{ingest.log()[-3000:]}"
     release = threading.Timer(hold, locker.rollback)
     release.start()
     try:
