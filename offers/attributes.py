@@ -124,9 +124,9 @@ def _read_words(words: list[str]) -> tuple[str, str, list[str], str, int]:
     region, and each is expanded into model tokens (``_expand``; a number is itself). The
     brand is that of the first family word (iphone, galaxy...) or else of the first brand
     name, and ``start`` the index in ``tokens`` of that word (-1 when there is none).
+    What each word is comes from ``_word`` (cached: lines repeat their words).
     """
-    colours, longest = _colour_table()
-    aliases, families = _brand_tables()
+    colours = _colour_table()[0]
     colour = region = brand = ""
     tokens: list[str] = []
     start = -1
@@ -135,8 +135,12 @@ def _read_words(words: list[str]) -> tuple[str, str, list[str], str, int]:
     for i, word in enumerate(words):
         if i < done:
             continue  # inside a colour name already taken
-        if word in longest:
-            for size in range(min(longest[word], count - i), 0, -1):
+        if word.isdigit():  # a number is itself (no colour, region or brand is written in digits)
+            tokens.append(word)
+            continue
+        longest, word_region, expanded, alias_at, alias_brand, family_at, family_brand = _word(word)
+        if longest:
+            for size in range(min(longest, count - i), 0, -1):
                 name = " ".join(words[i: i + size]) if size > 1 else word
                 if name in colours:
                     colour = colour or colours[name]
@@ -144,19 +148,35 @@ def _read_words(words: list[str]) -> tuple[str, str, list[str], str, int]:
                     break
             if done > i:
                 continue
-        if not region and word in _REGION_WORDS:
-            region = _REGION_WORDS[word]
-        # a number is itself (and, new on most lines, would only churn _expand's cache)
-        expanded = (word,) if word.isdigit() else _expand(word)
+        if not region:
+            region = word_region
         if searching:
-            for offset, token in enumerate(expanded):
-                if token in families:
-                    brand, start, searching = families[token], len(tokens) + offset, False
-                    break
-                if token in aliases and not brand:
-                    brand, start = aliases[token], len(tokens) + offset
+            if alias_at >= 0 and not brand:
+                brand, start = alias_brand, len(tokens) + alias_at
+            if family_at >= 0:
+                brand, start, searching = family_brand, len(tokens) + family_at, False
         tokens += expanded
     return colour, region, tokens, brand, start
+
+
+@lru_cache(maxsize=8192)  # like _expand's: the words vendors write are far fewer than their lines
+def _word(word: str) -> tuple[int, str, tuple[str, ...], int, str, int, str]:
+    """What one word (not a number) is, for ``_read_words``: ``(longest, region, tokens, alias_at,
+    alias_brand, family_at, family_brand)``: the most words of a colour name it begins (0 when
+    none), the region it names (""), its model tokens (``_expand``), and the index in those
+    tokens of the first family word and its brand (-1, "" when none), and of the first brand
+    name before it and its brand."""
+    aliases, families = _brand_tables()
+    expanded = _expand(word)
+    alias_at, alias_brand, family_at, family_brand = -1, "", -1, ""
+    for offset, token in enumerate(expanded):
+        if token in families:
+            family_at, family_brand = offset, families[token]
+            break
+        if token in aliases and alias_at < 0:
+            alias_at, alias_brand = offset, aliases[token]
+    longest = _colour_table()[1].get(word, 0)
+    return longest, _REGION_WORDS.get(word, ""), expanded, alias_at, alias_brand, family_at, family_brand
 
 
 @cache
@@ -178,11 +198,13 @@ _FOREIGN_RE = re.compile("|".join(sorted(map(re.escape, _FOREIGN), key=len, reve
 
 # The text these patterns read has ASCII digits only (``ascii_digits`` folds every Unicode
 # decimal digit, and no accent stripping or case folding makes another), so [0-9] is \d there
-# and cheaper to try at every position.
+# and cheaper to try at every position. A pattern that begins with one character (``[0-9][0-9]{0,3}``,
+# not ``[0-9]{1,4}``) lets the engine skip to the places where that character is, instead of
+# trying every position; ``*+`` (possessive) where nothing after it could make the engine give back.
 _STORAGE_SIZES = {"16", "32", "64", "128", "256", "512"}
 _GRADE = re.compile(r"\bgrade\s*[a-d][+-]?(?![a-z0-9])|\b[a-d]\+?\s*grade\b|\b[a-d][+-]?\s*stock\b")
-_RAM_PAIR = re.compile(r"([0-9]{1,2})\s*(?:gb)?\s*[/+]\s*([0-9]{2,4}|[12])\s*(gb|tb|t|g)?(?![a-z0-9])")
-_SIZE = re.compile(r"([0-9]{1,4})\s*(gb|tb|gig|g|t)(?![a-z0-9])")  # the character before is checked in code
+_RAM_PAIR = re.compile(r"([0-9][0-9]?)\s*(?:gb)?\s*[/+]\s*([0-9]{2,4}|[12])\s*(gb|tb|t|g)?(?![a-z0-9])")
+_SIZE = re.compile(r"([0-9][0-9]{0,3})\s*(gb|tb|gig|g|t)(?![a-z0-9])")  # the character before is checked in code
 _RAM_WORD = re.compile(r"(?<![\d.])(\d{1,2})\s*(?:gb|g)?\s*ram\b|\bram\s*:?\s*(\d{1,2})\s*(?:gb|g)?(?![a-z0-9])")
 _WIFI = re.compile(r"\bwi-?\s?fi\b|\bwlan\b")
 _CELL = re.compile(r"\bcellular\b|\blte\b|\b[45]g\b|\bcell\b")
@@ -198,7 +220,7 @@ _REGION_WORDS = {
     "uae": "AE", "dubai": "AE", "india": "IN", "kr": "KR", "korea": "KR",
 }
 _USB_C = re.compile(r"\b(?:usb|type)\s*-?\s*c\b|\blightning\b|\bmagsafe\b")
-_TOKEN = re.compile(r"[a-z0-9]+(?:\.\d+)?\+?")
+_TOKEN = re.compile(r"[a-z0-9][a-z0-9]*+(?:\.\d+)?\+?")
 
 # Token expansions: vendor abbreviations to model words.
 _ABBREVIATIONS = {
@@ -221,7 +243,7 @@ _SUFFIX_WORDS = {
 _GALAXY_INFERRED = re.compile(r"s2\d|fold\d?|flip\d?")  # Galaxy S2x, Z Fold, Z Flip: no other maker's names
 _GALAXY_TAB = re.compile(r"s\d{1,2}|a\d{1,2}")  # Tab S9, Tab A9: Samsung's tablet names
 _ANC = re.compile(r"\bactive noise cancel+(?:ation|ing)\b|\bnoise cancel+(?:ation|ing)\b")
-_WORDS = re.compile(r"[a-z0-9]+")
+_WORDS = re.compile(r"[a-z0-9][a-z0-9]*+")
 _AFTER_NOT_RAM = frozenset("iphone ipad pixel galaxy oneplus xiaomi note redmi poco tab series".split())
 _LAST_WORDS = frozenset("max plus mini ultra fe lite slim digital disc oled xl".split())
 _ONE_STORAGE = frozenset({"playstation", "switch", "airpods"})
@@ -299,7 +321,7 @@ _MARK_BEFORE = re.compile(r"(?:[$€£₹¥@]|usd|eur|aed|rs\.?|inr|price\s*:?|q
 # The characters (any case, as IGNORECASE folds them) that can begin a mark after a number and end one before it.
 _AFTER_FIRST = frozenset("$ADEIKLNPQRTUXadeiklnpqrtux£¥İıتدر€₹\u212a")
 _BEFORE_LAST = frozenset("$.:@DEQRSYdeqrsy£¥ſ€₹")
-_ANY_WORDS = re.compile(r"[A-Za-z0-9]+")
+_ANY_WORDS = re.compile(r"[A-Za-z0-9][A-Za-z0-9]*+")
 _NOT_QUANTITY = ("poco", "vivo", "redmi")  # Poco X6: a model, not six pieces
 
 
@@ -397,6 +419,7 @@ def clear_caches() -> None:
     parse_offer.cache_clear()
     _clean.cache_clear()
     _parse.cache_clear()
+    _word.cache_clear()
 
 
 @lru_cache(maxsize=32768)  # with _clean and parse_offer: about 26 MB when all three are full (measured)

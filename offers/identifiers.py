@@ -70,8 +70,9 @@ _SAMSUNG = re.compile(r"\bSM-?([ASFXRT]\d{3})(0|[A-Z]\d?)?[A-Z0-9]*(?:/DS)?\b")
 # can still jump to that literal.
 _A_NUMBER = re.compile(r"A(?<![^\W_]A)\d{4}(?![^\W_])")
 _EAN = re.compile(r"(?<![^\W_])\d{12,13}(?![^\W_])")
-# ASCII text without twelve digits in a row has no EAN (a quick test: ``_EAN`` tries every position).
-_TWELVE_DIGITS = re.compile(r"[0-9]{12}")
+# ASCII text without twelve digits in a row has no EAN (a quick test: ``_EAN`` tries every position;
+# this one, beginning with one digit, skips to the digits).
+_TWELVE_DIGITS = re.compile(r"[0-9][0-9]{11}")
 _PIXEL = re.compile(r"G(?<![^\W_]G)[A-Z0-9]{4}(?![^\W_])")
 
 
