@@ -217,10 +217,10 @@ class SourceDocumentAdmin(admin.ModelAdmin):
             return "None"
         url = reverse("admin:offers_offer_changelist") + f"?source_document__id__exact={document.pk}"
         table = _table(
-            ["Where", "Product", "Price", "Qty", "Condition"],
-            "<td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td>",
-            ((o.source_ref, o.product.name, o.price, o.currency, o.quantity if o.quantity is not None else "",
-              o.get_condition_display()) for o in offers),
+            ["Where", "As written", "Product", "Price", "Qty", "Condition"],
+            "<td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td>",
+            ((o.source_ref, " ".join(filter(None, (o.sku, o.description))), o.product.name, o.price, o.currency,
+              o.quantity if o.quantity is not None else "", o.get_condition_display()) for o in offers),
         )
         return format_html('<p><a href="{}">All offers from this document</a></p>{}', url, table)
 

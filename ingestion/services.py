@@ -53,7 +53,7 @@ from ingestion.normalize import (
 from ingestion.readahead import read_ahead
 from ingestion.types import IngestContext, OfferCandidate, RowError
 from offers.bulk import OfferRow, delete_offers, insert_offers
-from offers.matching import ProductRef, match_products
+from offers.matching import MatchPlan, ProductRef, apply_link, match_products, plan_matches
 from offers.models import Offer, Vendor
 from offers.text import strip_accents, strip_control_characters
 from offers.vendors import vendor_by_name, vendor_for_sender
@@ -69,6 +69,7 @@ OUTCOME_LOG = {"document_outcome": True}
 # Offers written per batch. A writer waiting for SQLite's write lock waits at most one batch
 # (about 0.2 s): the ingest commits after it (``_Transactions``).
 BATCH_SIZE = 5000
+WAITING_CHECK_ROWS = 250  # rows read between two looks for a waiting writer while a transaction is open
 # On SQLite, while no other writer waits, batches share a transaction up to
 # settings.INGESTION_ROWS_PER_COMMIT offers: each commit writes every index page the transaction
 # changed to the log again (the price index's pages, all over the index, once per commit), which
@@ -496,6 +497,8 @@ def _run(document: SourceDocument, processor, path: Path, context: IngestContext
                 outcome.currency_from_context += 1
             rows.append(row)
             refs.append(ref)
+            if len(rows) % WAITING_CHECK_ROWS == 0:
+                transactions.yield_to_waiting()
             if len(rows) >= BATCH_SIZE:
                 outcome.offers_created += _write_batch(document, rows, refs, lease, transactions)
                 rows, refs = [], []
@@ -508,9 +511,11 @@ def _write_batch(document: SourceDocument, rows: list[OfferRow], refs: list[Prod
                  transactions: _Transactions) -> int:
     """One batch, in the open transaction (or a new one), written only while this process owns
     the document; returns how many offers."""
+    # Products are decided before the write lock is taken, unless the transaction is still open.
+    plans = None if transactions.is_open else plan_offers(rows, refs)
     transactions.begin()
     lease.renew()
-    created = persist_offers(document, rows, refs)
+    created = persist_offers(document, rows, refs, plans)
     transactions.written(len(rows))
     return created
 
@@ -537,6 +542,10 @@ class _Transactions:
         self._open: ExitStack | None = None
         self.rows = 0
 
+    @property
+    def is_open(self) -> bool:
+        return self._open is not None
+
     def begin(self) -> None:
         if self._open is not None:
             return
@@ -546,6 +555,13 @@ class _Transactions:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
+
+    def yield_to_waiting(self) -> None:
+        """Commit the open transaction now if another writer has waited for the write lock: called
+        while the next batch's rows are read, so a writer waits for at most a few hundred rows
+        of reading, not for a whole batch of a slow reader."""
+        if self._open is not None and self.waiting is not None and self.waiting.since_last():
+            self.commit()
 
     def written(self, count: int) -> None:
         self.rows += count
@@ -782,19 +798,33 @@ def _sold_out(candidate: OfferCandidate, field_name: str, value: str) -> RowErro
                     skipped="sold_out")
 
 
-def persist_offers(document: SourceDocument, offers: list[OfferRow], refs: list[ProductRef]) -> int:
-    """Match products (per vendor, by the offers' product keys ``refs``) and bulk-write offers
-    with their price-history points."""
-    by_vendor: dict[int, tuple[list[OfferRow], list[ProductRef]]] = {}
-    for offer, ref in zip(offers, refs):
-        group = by_vendor.setdefault(offer.vendor_id, ([], []))
-        group[0].append(offer)
-        group[1].append(ref)
-    for vendor_id, (group, group_refs) in by_vendor.items():
-        for offer, product_id in zip(group, match_products(vendor_id, group_refs)):
-            offer.product_id = product_id
+def plan_offers(offers: list[OfferRow], refs: list[ProductRef]) -> dict[int, MatchPlan]:
+    """Decide the products of a batch, reading the database only: ``{vendor id: plan}`` for
+    ``persist_offers``, so that the write lock is not held while lines are compared."""
+    return {vendor_id: plan_matches(vendor_id, group_refs) for vendor_id, (_, group_refs) in _by_vendor(offers, refs)}
+
+
+def persist_offers(document: SourceDocument, offers: list[OfferRow], refs: list[ProductRef],
+                   plans: dict[int, MatchPlan] | None = None) -> int:
+    """Match products (per vendor, by what the offers say of them: ``refs``; with the ``plans``
+    of ``plan_offers`` when given), fill in each offer's product, colour, region and how it was
+    linked, and bulk-write the offers with their price-history points. Returns how many offers."""
+    for vendor_id, (group, group_refs) in _by_vendor(offers, refs):
+        links = match_products(vendor_id, group_refs, plan=(plans or {}).get(vendor_id))
+        for offer, ref, link in zip(group, group_refs, links):
+            apply_link(offer, ref, link)
     insert_offers(offers, source_document_id=document.pk)
     return len(offers)
+
+
+def _by_vendor(offers: list[OfferRow], refs: list[ProductRef]):
+    """``(vendor id, (offers, refs))`` pairs, in the order vendors first appear."""
+    groups: dict[int, tuple[list[OfferRow], list[ProductRef]]] = {}
+    for offer, ref in zip(offers, refs):
+        group = groups.setdefault(offer.vendor_id, ([], []))
+        group[0].append(offer)
+        group[1].append(ref)
+    return groups.items()
 
 
 # Texts changed on the way in, by the key the offer's extra marks them with: the warning's wording.

@@ -26,7 +26,8 @@ from offers.models import Offer, PriceHistory
 
 @dataclass(slots=True)
 class OfferRow:
-    """One offer ready to write; ``product_id`` is filled in by matching."""
+    """One offer ready to write; ``product_id``, ``color``, ``region`` and the ``match_*`` fields
+    are filled in by matching (``offers.matching``)."""
 
     vendor_id: int
     sku: str
@@ -41,6 +42,11 @@ class OfferRow:
     source_ref: str
     extra: dict = field(default_factory=dict)
     product_id: int = 0
+    color: str = ""
+    region: str = ""
+    match_method: str = ""
+    match_confidence: int | None = None
+    needs_review: bool = False
 
     def __reduce__(self):
         # Pickled as its field values (the ingest's reader process sends rows
@@ -48,6 +54,7 @@ class OfferRow:
         return OfferRow, (
             self.vendor_id, self.sku, self.description, self.price, self.currency, self.quantity, self.condition,
             self.condition_grade, self.condition_raw, self.observed_at, self.source_ref, self.extra, self.product_id,
+            self.color, self.region, self.match_method, self.match_confidence, self.needs_review,
         )
 
 
@@ -64,13 +71,14 @@ def insert_offers(rows: Sequence[OfferRow], *, source_document_id: int | None = 
                 offer_id, r.vendor_id, r.product_id, source_document_id, None, r.sku,
                 r.description, adapt.price(r.price), r.currency, r.quantity, r.condition, r.condition_grade,
                 r.condition_raw, adapt.when(r.observed_at), r.source_ref, adapt.json(r.extra), created,
+                r.color, r.region, r.match_method, r.match_confidence, r.needs_review,
             )
             for offer_id, r in zip(ids, rows)
         ]
         insert_rows(Offer, [
             "id", "vendor_id", "product_id", "source_document_id", "source_message_id", "sku", "description", "price",
             "currency", "quantity", "condition", "condition_grade", "condition_raw", "observed_at", "source_ref",
-            "extra", "created_at",
+            "extra", "created_at", "color", "region", "match_method", "match_confidence", "needs_review",
         ], offers)
         _copy_history(ids, source_document_id)
     return ids

@@ -1,163 +1,362 @@
-"""Raw model numbers and descriptions → canonical ``Product`` rows.
+"""Offers → canonical ``Product`` rows, in the ingest's batches, against the database.
 
-Rules, in order, for one vendor's offer:
+The steps and the decision are ``offers.similarity.link_offer``'s (the vendor's
+remembered SKU, an identifier, the exact attribute key, similarity inside the
+block of brand + storage + connectivity, else a new product). Here they run
+against a per-batch ``Catalogue`` preloaded from the database with a fixed
+number of queries per batch, whatever its size:
 
-1. the vendor's SKU, if that vendor used it before (``ProductAlias`` kind
-   ``sku``, scoped to the vendor: SKUs mean different things at different
-   vendors);
-2. the normalized description (``ProductAlias`` kind ``description``, shared
-   by all vendors), or a product whose ``match_key`` is that description;
-3. otherwise a new product named after the description (or the SKU).
+1. the vendor's SKU aliases for the batch's SKU keys, with their products;
+2. the identifier aliases (EAN, Apple part number) for the batch's identifiers;
+3. the products whose ``match_key`` (or an all-vendor alias of kind
+   ``description``, an operator's decision) is a line's text key, for the lines
+   step 1 did not settle;
+4. every product of the blocks of the lines still open;
+5. the operators' rejections (``offers.review.rejections``) for the batch's keys:
+   a rejected product is never proposed for that key again;
 
-Whatever matched, keys not known before are recorded as aliases (a
-description that is the product's own match key needs none), so the same
-product from the same vendor lands on the same row every day. Work is done
-per batch: a fixed number of queries whatever the batch size.
+then, only when the batch meets merged products, one query per link of the
+longest merge chain (a key or alias still naming a merged product links to the
+product it was merged into). Whatever was decided is written in three bulk
+statements at most: new products (named and keyed by their attributes,
+``OfferAttributes.product_name()`` and ``product_key()``; a line naming no
+product gets its ``raw|`` text key), new SKU aliases and new identifier
+aliases. A link in the review band teaches nothing: its SKU and identifiers are
+remembered only once an operator confirms it (``offers.review``).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
-from functools import lru_cache
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from offers.bulk import Adapter, insert_rows, reserve_ids
+from offers.attributes import OfferAttributes, parse_offer
+from offers.bulk import Adapter, OfferRow, insert_rows, reserve_ids
+from offers.identifiers import PRODUCT_KINDS
 from offers.models import Product, ProductAlias
-from offers.text import strip_accents
-
-_STORAGE = re.compile(r"\b(\d+(?:[.,]\d+)?)\s*(gb|tb|mb)\b")
-_NOT_WORD = re.compile(r"[^\w+#./-]+")
-_SPACES = re.compile(r"\s+")
-
-
-@lru_cache(maxsize=65536)
-def normalize_key(text: str) -> str:
-    """A match key: case-folded, accents removed, punctuation to spaces, `128 GB` → `128gb`."""
-    text = _STORAGE.sub(_storage, strip_accents(text).casefold())
-    # Each run of spaces and punctuation becomes one space: no run of spaces is left.
-    return _NOT_WORD.sub(" ", text).strip(" ./-")[:300]
-
-
-def _storage(match: re.Match) -> str:
-    return match.group(1).replace(",", ".") + match.group(2)
-
-
-def normalize_sku(sku: str) -> str:
-    return _SPACES.sub("", sku).upper()[:300]
+from offers.review import free_key, id_list, rejections
+from offers.similarity import (
+    NO_CANDIDATE,
+    NO_MODEL,
+    CandidateProduct,
+    Catalogue,
+    Decision,
+    link_offer,
+    normalize_sku,
+    text_key,
+)
 
 
 class ProductRef(NamedTuple):
-    """What one offer says about its product, as match keys (computed once)."""
+    """What one offer says about its product, read once on the ingest's reader side.
+
+    ``sku_key``: ``normalize_sku(sku)`` ("" without a SKU); ``attrs``: ``parse_offer``'s
+    reading; ``key``: the line's text key (``offers.similarity.text_key``); ``name``: the
+    name of a product made for it (``attrs.product_name()``, else the raw line).
+    """
 
     sku_key: str
-    description_key: str
+    attrs: OfferAttributes
+    key: str
     name: str
-    fallback_key: str  # the description key, else "sku <sku key>": the match key of a product made for it
 
     @classmethod
     def of(cls, sku: str, description: str) -> ProductRef:
         sku, description = sku.strip(), description.strip()
-        sku_key = normalize_sku(sku) if sku else ""
-        description_key = normalize_key(description) if description else ""
-        return cls(sku_key, description_key, (description or sku)[:300], description_key or f"sku {sku_key.lower()}")
+        attrs = parse_offer(sku, description)
+        key = text_key(attrs, sku, description) or "raw|"
+        return cls(normalize_sku(sku), attrs, key, (attrs.product_name() or description or sku)[:300])
 
 
-def match_products(vendor_id: int, refs: Sequence[ProductRef]) -> list[int]:
-    """The product id for each ref, creating products and aliases as needed.
+class Link(NamedTuple):
+    """The outcome for one ref: the product id and the decision behind it."""
 
-    Safe against a concurrent ingest creating the same product: on a unique
-    conflict the batch is matched again inside a savepoint.
+    product_id: int
+    decision: Decision
+
+
+@dataclass
+class MatchPlan:
+    """One vendor's batch decided but not yet written (``plan_matches``): ``links`` per distinct
+    line of ``lines``, new products under ids -1, -2, ... in ``catalogue.placeholders``."""
+
+    vendor_id: int
+    lines: list[ProductRef]
+    links: list[Link]
+    catalogue: _BatchCatalogue
+    known_skus: set = field(default_factory=set)
+    known_identifiers: set = field(default_factory=set)
+    in_transaction: bool = False  # decided inside the transaction that writes it: cannot be stale
+
+
+class _Stale(Exception):
+    """A plan made before the write lock links to a product merged or deleted since."""
+
+
+def _per_row(refs: Sequence[ProductRef], decided: dict[tuple, Link]) -> list[Link]:
+    """Each ref's link; a line's later rows found the product its first row created by its key."""
+    links, seen = [], set()
+    for ref in refs:
+        line = _line(ref)
+        link = decided[line]
+        if link.decision.method == "new" and line in seen:
+            link = Link(link.product_id, Decision(link.product_id, "key", 100, "accept"))
+        seen.add(line)
+        links.append(link)
+    return links
+
+
+def _line(ref: ProductRef) -> tuple:
+    # Rows repeat lines; a line is decided once per SKU, key and identifiers (colour and region
+    # are the offer's own, filled in from each row's ref by ``apply_link``).
+    return ref.sku_key, ref.key, ref.attrs.identifiers
+
+
+def plan_matches(vendor_id: int, refs: Sequence[ProductRef]) -> MatchPlan:
+    """Decide the products of one vendor's batch, reading the database only (a fixed number of
+    queries): run it before taking the write lock, then ``match_products(..., plan=)``."""
+    lines = list({_line(ref): ref for ref in reversed(refs)}.values())[::-1]
+    return _plan(vendor_id, lines)
+
+
+def match_products(vendor_id: int, refs: Sequence[ProductRef], plan: MatchPlan | None = None) -> list[Link]:
+    """One ``Link`` per ref (same order) for offers of vendor ``vendor_id``, creating products
+    and aliases as needed; call inside the transaction that writes the offers.
+
+    ``plan``: the batch decided beforehand by ``plan_matches`` (outside the write lock); it is
+    written if still true: when a concurrent writer created one of its products or aliases
+    meanwhile (a unique conflict), or merged or deleted a product it links to, the batch is
+    decided again inside a savepoint (three tries, then the ``IntegrityError`` is raised).
     """
-    unique = list(dict.fromkeys(refs))  # rows repeat products; decide once per distinct ref
     for attempt in range(3):
         try:
             with transaction.atomic():
-                decided = dict(zip(unique, _match(vendor_id, unique)))
-            return [decided[ref] for ref in refs]
-        except IntegrityError:
+                if plan is None or attempt:
+                    plan = plan_matches(vendor_id, refs)
+                    plan.in_transaction = True
+                decided = dict(zip(map(_line, plan.lines), _write(plan)))
+            return _per_row(refs, decided)
+        except (IntegrityError, _Stale):
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
 
-def _match(vendor_id: int, refs: Sequence[ProductRef]) -> list[int]:
+def apply_link(offer: OfferRow, ref: ProductRef, link: Link) -> None:
+    """Fill in ``offer``'s product, colour, region and match fields from its ``ref`` and ``link``;
+    SIM and lock words go to ``offer.extra`` (``sim``, ``lock``), and so does the reason of a
+    link in the review band or of a new product after a near miss (``match_reason``: "score 72",
+    "vetoed: pro", "best score 41")."""
+    decision, attrs = link.decision, ref.attrs
+    offer.product_id = link.product_id
+    offer.color, offer.region = attrs.color[:50], attrs.region[:20]
+    offer.match_method = decision.method
+    offer.match_confidence = None if decision.method == "new" else decision.confidence
+    offer.needs_review = decision.band == "review"
+    reason = decision.reason if decision.reason not in (NO_MODEL, NO_CANDIDATE) else ""
+    if attrs.sim or attrs.lock or reason:
+        extra = dict(offer.extra)
+        if attrs.sim:
+            extra["sim"] = attrs.sim
+        if attrs.lock:
+            extra["lock"] = attrs.lock
+        if reason:
+            extra["match_reason"] = reason
+        offer.extra = extra
+
+
+_PRODUCT_COLUMNS = "p.id, p.match_key, p.brand, p.model, p.storage, p.ram, p.connectivity, p.merged_into_id"
+
+
+class _Row(NamedTuple):
+    id: int
+    match_key: str
+    brand: str
+    model: str
+    storage: str
+    ram: str
+    connectivity: str
+    merged_into_id: int | None
+
+    def candidate(self) -> CandidateProduct:
+        return CandidateProduct(self.id, self.brand, self.model, self.storage, self.ram, self.connectivity,
+                                tuple(self.model.lower().split()))
+
+
+class _BatchCatalogue(Catalogue):
+    """The batch's ``Catalogue``: products still to create get ids -1, -2, ... (``placeholders``
+    holds their refs), replaced by real ids when they are written; ``asked`` collects the
+    blocks ``link_offer`` asked for."""
+
+    def __init__(self):
+        super().__init__()
+        self.placeholders: dict[int, ProductRef] = {}
+        self.asked: set[tuple[str, str, str]] = set()
+
+    def new_id(self) -> int:
+        return -len(self.placeholders) - 1
+
+    def block(self, brand: str, storage: str, connectivity: str):
+        self.asked.add((brand, storage, connectivity))
+        return super().block(brand, storage, connectivity)
+
+
+class _Excluding:
+    """A ``ProductIndex`` view of ``index`` without the products ``excluded`` (rejected by an
+    operator for the line's keys)."""
+
+    def __init__(self, index: Catalogue, excluded: set[int]):
+        self.index, self.excluded = index, excluded
+
+    def _keep(self, product_id: int | None) -> int | None:
+        return None if product_id in self.excluded else product_id
+
+    def by_sku(self, vendor, sku):
+        return self._keep(self.index.by_sku(vendor, sku))
+
+    def by_identifier(self, kind, value):
+        return self._keep(self.index.by_identifier(kind, value))
+
+    def by_key(self, key):
+        return self._keep(self.index.by_key(key))
+
+    def product(self, product_id):
+        return self.index.product(product_id)
+
+    def block(self, brand, storage, connectivity):
+        return [p for p in self.index.block(brand, storage, connectivity) if p.id not in self.excluded]
+
+
+def _plan(vendor_id: int, refs: Sequence[ProductRef]) -> MatchPlan:
     alias, product = ProductAlias._meta.db_table, Product._meta.db_table
-    found = _lookup(
+    rows: dict[int, _Row] = {}
+    by_sku = _lookup(
         f"SELECT a.product_id FROM {alias} a WHERE a.vendor_id = %s AND a.kind = %s AND a.key = k.key",
-        [vendor_id, ProductAlias.Kind.SKU.value],
-        {ref.sku_key for ref in refs if ref.sku_key},
-        with_match_key=True,
+        [vendor_id, ProductAlias.Kind.SKU.value], {ref.sku_key for ref in refs if ref.sku_key}, rows,
     )
-    by_sku = {key: product_id for key, (product_id, _) in found.items()}
-    own_key = dict(found.values())  # product id -> its match key, for the products the SKUs found
-    # A description key names the product it is an alias of, else the product
-    # whose match key it is (products are created with it as their match key).
-    # Not asked for when the ref's SKU found the product whose match key it is:
-    # the daily case of a known list.
+    kinds = ", ".join(f"'{kind}'" for kind in sorted(PRODUCT_KINDS))  # the project's own constants
+    by_identifier = _lookup(
+        f"SELECT MIN(a.product_id) FROM {alias} a WHERE a.vendor_id IS NULL AND a.kind IN ({kinds}) "
+        "AND a.key = k.key",
+        [], {value for ref in refs for kind, value in ref.attrs.identifiers if kind in PRODUCT_KINDS}, rows,
+    )
+    # The daily case of a known list: the SKU names the product made for this very line.
+    settled = {ref.key for ref in refs if ref.sku_key in by_sku and rows[by_sku[ref.sku_key]].match_key == ref.key}
     by_key = _lookup(
-        f"COALESCE((SELECT a.product_id FROM {alias} a WHERE a.vendor_id IS NULL AND a.kind = %s AND a.key = k.key), "
-        f"(SELECT p.id FROM {product} p WHERE p.match_key = k.key))",
-        [ProductAlias.Kind.DESCRIPTION.value],
-        {ref.fallback_key for ref in refs if own_key.get(by_sku.get(ref.sku_key)) != ref.fallback_key},
+        f"COALESCE((SELECT a.product_id FROM {alias} a WHERE a.vendor_id IS NULL AND a.kind = %s "
+        f"AND a.key = k.key), (SELECT p.id FROM {product} p WHERE p.match_key = k.key))",
+        [ProductAlias.Kind.DESCRIPTION.value], {ref.key for ref in refs} - settled, rows,
     )
-    new_sku: dict[str, int | str] = {}
-    new_description: dict[str, int | str] = {}
+    current = _follow_merges(rows)
+    rejected = rejections(vendor_id, {key for ref in refs for key in (ref.sku_key, ref.key)})
 
-    # Each ref gets a product id, or the match key of a product still to create.
-    decisions: list[int | str] = []
-    to_create: dict[str, str] = {}  # match key -> name
-    for ref in refs:
-        decision = by_sku.get(ref.sku_key) or by_key.get(ref.fallback_key)
-        if decision is None:
-            decision = ref.fallback_key
-            to_create.setdefault(decision, ref.name)
-        decisions.append(decision)
-        # Later refs in the batch see what earlier ones decided; keys not known
-        # before become aliases, unless the product's own match key says it.
-        if ref.sku_key and ref.sku_key not in by_sku:
-            by_sku[ref.sku_key] = new_sku[ref.sku_key] = decision
-        if ref.fallback_key not in by_key:
-            by_key[ref.fallback_key] = decision
-            if ref.description_key not in ("", decision, own_key.get(decision)):
-                new_description[ref.description_key] = decision
+    def excluded(ref: ProductRef) -> set[int]:
+        return rejected.get(ref.sku_key, set()) | rejected.get(ref.key, set()) if rejected else set()
 
+    # The daily case of a known list, settled at once: the SKU names the product made for this
+    # very line (same attribute key, so nothing in the line contradicts it), not merged away.
+    links: list[Link | None] = [None] * len(refs)
+    open_lines = []
+    for i, ref in enumerate(refs):
+        pk = by_sku.get(ref.sku_key)
+        if pk is not None and pk not in current and rows[pk].match_key == ref.key and pk not in excluded(ref):
+            links[i] = Link(pk, Decision(pk, "sku", 100, "accept"))
+        else:
+            open_lines.append(i)
+
+    catalogue, vendor = _BatchCatalogue(), str(vendor_id)
+    if not open_lines:
+        return MatchPlan(vendor_id, list(refs), links, catalogue)
+    for row in rows.values():
+        if row.merged_into_id is None:
+            catalogue.add(row.candidate())
+    catalogue.skus = {(vendor, key): current.get(pk, pk) for key, pk in by_sku.items()}
+    catalogue.identifiers = {
+        (kind, value): current.get(pk, pk) for value, pk in by_identifier.items() for kind in PRODUCT_KINDS
+    }
+    catalogue.keys.update((key, current.get(pk, pk)) for key, pk in by_key.items())
+    for row in rows.values():  # a product's own match key names it (found through a SKU)
+        catalogue.keys.setdefault(row.match_key, current.get(row.id, row.id))
+
+    def index_for(ref: ProductRef):
+        rejected_here = excluded(ref)
+        return _Excluding(catalogue, rejected_here) if rejected_here else catalogue
+
+    # A first reading asks which blocks the open lines need (those no SKU, identifier or key settles).
+    for i in open_lines:
+        ref = refs[i]
+        link_offer(index_for(ref), vendor, ref.sku_key, ref.attrs, ref.key)
+    for row in _blocks(catalogue.asked):
+        if row.id not in catalogue.products:
+            catalogue.add(row.candidate())
+
+    known_skus, known_identifiers, taken = set(catalogue.skus), set(catalogue.identifiers), set(catalogue.keys)
+    for i in open_lines:
+        ref = refs[i]
+        decision = link_offer(index_for(ref), vendor, ref.sku_key, ref.attrs, ref.key)
+        product_id = catalogue.record(vendor, ref.sku_key, ref.attrs, decision, ref.key)
+        if product_id < 0 and product_id not in catalogue.placeholders:
+            if ref.key in taken:  # the product with this key was rejected for this line
+                ref = ref._replace(key=free_key(ref.key))
+            catalogue.placeholders[product_id] = ref
+        links[i] = Link(product_id, decision)
+    return MatchPlan(vendor_id, list(refs), links, catalogue, known_skus, known_identifiers)
+
+
+def _write(plan: MatchPlan) -> list[Link]:
+    """Create the plan's new products and aliases; its links with real product ids. Raises
+    ``_Stale`` when a plan made outside the transaction links to a product that is no longer
+    current, ``IntegrityError`` when one of its products or aliases was created meanwhile."""
+    catalogue, vendor_id = plan.catalogue, plan.vendor_id
+    if not plan.in_transaction:
+        linked = {link.product_id for link in plan.links if link.product_id > 0}
+        if linked and Product.objects.filter(pk__in=id_list(linked), merged_into__isnull=True).count() != len(linked):
+            raise _Stale
     now = Adapter().when(timezone.now())
-    created: dict[str, int] = {}
-    if to_create:
-        ids = reserve_ids(Product, len(to_create))
-        created = dict(zip(to_create, ids))
+    real: dict[int, int] = {}
+    if catalogue.placeholders:
+        ids = reserve_ids(Product, len(catalogue.placeholders))
+        real = dict(zip(catalogue.placeholders, ids))
         insert_rows(
             Product,
-            ["id", "name", "brand", "model", "storage", "color", "variant", "match_key", "created_at", "updated_at"],
-            [(pk, name, "", "", "", "", "", key, now, now) for (key, name), pk in zip(to_create.items(), ids)],
+            ["id", "name", "brand", "model", "storage", "ram", "connectivity", "color", "variant", "match_key",
+             "created_at", "updated_at"],
+            [
+                (real[placeholder], ref.name, ref.attrs.brand, ref.attrs.model, ref.attrs.storage, ref.attrs.ram,
+                 ref.attrs.connectivity, "", "", ref.key, now, now)
+                for placeholder, ref in catalogue.placeholders.items()
+            ],
         )
 
-    def product_id(decision: int | str) -> int:
-        return created[decision] if isinstance(decision, str) else decision
+    def final(product_id: int) -> int:
+        return real.get(product_id, product_id)
 
-    sku, description = ProductAlias.Kind.SKU.value, ProductAlias.Kind.DESCRIPTION.value
+    sku, vendor = ProductAlias.Kind.SKU.value, str(vendor_id)
     insert_rows(
         ProductAlias,
         ["product_id", "vendor_id", "kind", "key", "created_at"],
-        [(product_id(decision), vendor_id, sku, key, now) for key, decision in new_sku.items()]
-        + [(product_id(decision), None, description, key, now) for key, decision in new_description.items()],
+        [(final(product_id), vendor_id, sku, key, now)
+         for (owner, key), product_id in catalogue.skus.items()
+         if owner == vendor and (owner, key) not in plan.known_skus]
+        + [(final(product_id), None, kind, value, now)
+           for (kind, value), product_id in catalogue.identifiers.items() if (kind, value) not in plan.known_identifiers],
     )
-    return [product_id(decision) for decision in decisions]
+    return [Link(final(link.product_id), link.decision) for link in plan.links]
 
 
-def _lookup(expression: str, params: list, keys: set[str], *, with_match_key: bool = False) -> dict:
-    """``{key: id}`` for the keys where ``expression`` (over ``k.key``) finds a product id.
+def _lookup(expression: str, params: list, keys: set[str], rows: dict[int, _Row]) -> dict[str, int]:
+    """``{key: product id}`` for the keys where ``expression`` (over ``k.key``) finds a product;
+    the products' rows are added to ``rows``.
 
-    With ``with_match_key``, ``{key: (id, the product's match key)}``. One query
-    per batch, and each key is looked up by its own index probe (a correlated
+    One query, and each key is looked up by its own index probe (a correlated
     subquery), whatever the planner's statistics say: a large first import
     leaves them behind, and PostgreSQL then filters a whole vendor's aliases
-    against a 2,000-key array instead.
+    against a 5,000-key array instead.
     """
     if not keys:
         return {}
@@ -165,13 +364,59 @@ def _lookup(expression: str, params: list, keys: set[str], *, with_match_key: bo
         source, batch = "unnest(%s::text[]) AS k(key)", list(keys)
     else:
         source, batch = "(SELECT value AS key FROM json_each(%s)) AS k", json.dumps(list(keys))
-    match_key = f", (SELECT p.match_key FROM {Product._meta.db_table} p WHERE p.id = m.id)" if with_match_key else ""
+    found = {}
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT key, id{match_key} FROM (SELECT k.key AS key, ({expression}) AS id FROM {source}) m "
-            "WHERE id IS NOT NULL",
+            f"SELECT m.key, {_PRODUCT_COLUMNS} FROM (SELECT k.key AS key, ({expression}) AS id FROM {source}) m "
+            f"JOIN {Product._meta.db_table} p ON p.id = m.id",
             [*params, batch],
         )
-        if with_match_key:
-            return {key: (product_id, key_of_product) for key, product_id, key_of_product in cursor.fetchall()}
-        return dict(cursor.fetchall())
+        for key, *row in cursor.fetchall():
+            found[key] = row[0]
+            rows.setdefault(row[0], _Row(*row))
+    return found
+
+
+def _blocks(blocks: set[tuple[str, str, str]]) -> list[_Row]:
+    """Every product not merged away in the blocks ``(brand, storage, connectivity)``: one query
+    (the ``product_block`` index)."""
+    if not blocks:
+        return []
+    brands, storages, connectivities = (list(column) for column in zip(*blocks))
+    if connection.vendor == "postgresql":
+        source, params = "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])", [brands, storages, connectivities]
+    else:
+        source = ("SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') "
+                  "FROM json_each(%s)")
+        params = [json.dumps(sorted(blocks))]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_PRODUCT_COLUMNS} FROM {Product._meta.db_table} p WHERE p.brand <> '' "
+            f"AND p.merged_into_id IS NULL AND (p.brand, p.storage, p.connectivity) IN ({source})",
+            params,
+        )
+        return [_Row(*row) for row in cursor.fetchall()]
+
+
+def _follow_merges(rows: dict[int, _Row]) -> dict[int, int]:
+    """``{merged product id: the product it stands for now}`` for the merged products in ``rows``,
+    loading the products they were merged into (following chains: one query per link of the
+    longest chain, none when the batch met no merged product)."""
+    while missing := {r.merged_into_id for r in rows.values() if r.merged_into_id and r.merged_into_id not in rows}:
+        placeholders = ", ".join(["%s"] * len(missing))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {_PRODUCT_COLUMNS} FROM {Product._meta.db_table} p WHERE p.id IN ({placeholders})",
+                list(missing),
+            )
+            for row in cursor.fetchall():
+                rows[row[0]] = _Row(*row)
+    current = {}
+    for row in rows.values():
+        pk, seen = row.id, {row.id}
+        while rows[pk].merged_into_id is not None and rows[pk].merged_into_id not in seen:
+            pk = rows[pk].merged_into_id
+            seen.add(pk)
+        if pk != row.id:
+            current[row.id] = pk
+    return current

@@ -43,9 +43,8 @@ from django.db.models.expressions import RawSQL
 
 from offers.attributes import parse_offer
 from offers.models import MatchMethod, MatchRejection, Offer, PriceHistory, Product, ProductAlias
-from offers.similarity import normalize_sku
-
-KEY_LENGTH = 300  # MatchRejection.key, ProductAlias.key, Product.match_key
+from offers.similarity import KEY_LENGTH, normalize_sku
+from offers.similarity import text_key as line_key
 
 
 class ReviewError(ValueError):
@@ -79,12 +78,8 @@ class ReviewResult:
 def text_key(sku: str, description: str) -> str:
     """The text key of an offer line: its parsed product key ("apple|iphone 15 pro|256gb||"), or
     for a line naming no product ``"raw|" + its case-folded words`` (description, else SKU).
-    At most 300 characters; "" for an empty line."""
-    key = parse_offer(sku or "", description or "").product_key()
-    if not key:
-        words = " ".join((description or sku or "").casefold().split())
-        key = f"raw|{words}" if words else ""
-    return key[:KEY_LENGTH]
+    At most 300 characters; "" for an empty line (``offers.similarity.text_key``)."""
+    return line_key(parse_offer(sku or "", description or ""), sku, description)
 
 
 def offer_keys(vendor_id: int, sku: str, description: str) -> list[tuple[int | None, str]]:
@@ -200,12 +195,12 @@ def new_product_from(sku: str, description: str) -> Product:
     name = attrs.product_name() or (description or sku or "").strip()[:300] or "Unnamed product"
     return Product.objects.create(
         name=name, brand=attrs.brand, model=attrs.model, storage=attrs.storage, ram=attrs.ram,
-        connectivity=attrs.connectivity, match_key=_free_key(key),
+        connectivity=attrs.connectivity, match_key=free_key(key),
     )
 
 
-def _free_key(key: str) -> str:
-    """``key``, or ``key #n`` for the first n from 2 not yet a product's match key."""
+def free_key(key: str) -> str:
+    """``key``, or ``key #n`` for the first n from 2 not yet a product's match key (one query)."""
     taken = set(Product.objects.filter(match_key__startswith=key[:KEY_LENGTH - 8]).values_list("match_key", flat=True))
     if key not in taken:
         return key

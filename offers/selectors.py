@@ -14,7 +14,7 @@ from django.utils.functional import cached_property
 from django.utils.timezone import is_naive, make_aware
 from rest_framework.exceptions import ValidationError
 
-from offers.matching import normalize_sku
+from offers.similarity import normalize_sku
 from offers.models import Offer, PriceHistory, Product, ProductAlias, Vendor, VendorAlias
 
 

@@ -37,6 +37,9 @@ from offers.identifiers import PRODUCT_KINDS
 
 ACCEPT, REVIEW = 90, 60
 
+#: ``Decision.reason`` of a new product when nothing was compared (no near miss to explain).
+NO_MODEL, NO_CANDIDATE = "no brand or model read", "no candidate in block"
+
 #: Model words whose presence on one side only vetoes a similarity link.
 VETO_WORDS = frozenset(
     "pro max ultra plus mini fe lite slim digital disc oled air edge xl se e s anc cellular wifi "
@@ -110,7 +113,7 @@ def decide(attrs: OfferAttributes, candidates: Sequence[CandidateProduct]) -> De
     a ``Decision`` (band "new" with product_id None when nothing reaches 60).
     """
     if not attrs.brand or not attrs.tokens:
-        return Decision(None, "new", 0, "new", "no brand or model read")
+        return Decision(None, "new", 0, "new", NO_MODEL)
     key = attrs.product_key()
     block = block_of(attrs)
     words = " ".join(attrs.tokens)
@@ -133,7 +136,7 @@ def decide(attrs: OfferAttributes, candidates: Sequence[CandidateProduct]) -> De
             score -= 5
         scored.append((score, candidate))
     if not scored:
-        reason = f"vetoed: {', '.join(vetoed)}" if vetoed else "no candidate in block"
+        reason = f"vetoed: {', '.join(vetoed)}" if vetoed else NO_CANDIDATE
         return Decision(None, "new", 0, "new", reason)
     scored.sort(key=lambda item: (-item[0], item[1].id))
     score, best = scored[0]
@@ -168,10 +171,25 @@ class ProductIndex(Protocol):
         """Every product of this brand, storage and connectivity (canonical spelling, any case)."""
 
 
+KEY_LENGTH = 300  # Product.match_key, ProductAlias.key, MatchRejection.key
+
+
 def normalize_sku(sku: str) -> str:
     """A vendor SKU as remembered: whitespace removed, upper case, at most 300 characters
-    ("" stays ""); the same key as ``offers.matching.normalize_sku``, without Django."""
-    return "".join(sku.split()).upper()[:300]
+    ("" stays "")."""
+    return "".join(sku.split()).upper()[:KEY_LENGTH]
+
+
+def text_key(attrs: OfferAttributes, sku: str, description: str) -> str:
+    """The text key of an offer line: its attribute key (``attrs.product_key()``, e.g.
+    ``"apple|iphone 15 pro|256gb||"``), or, for a line naming no product, ``"raw|"`` + its
+    case-folded words (the description, else the SKU). At most 300 characters; "" for an
+    empty line. A product made for the line has it as its ``match_key``."""
+    key = attrs.product_key()
+    if not key:
+        words = " ".join((description or sku or "").casefold().split())
+        key = f"raw|{words}" if words else ""
+    return key[:KEY_LENGTH]
 
 
 def _consistent(attrs: OfferAttributes, product: CandidateProduct | None) -> bool:
@@ -187,10 +205,12 @@ def _consistent(attrs: OfferAttributes, product: CandidateProduct | None) -> boo
     return True
 
 
-def link_offer(index: ProductIndex, vendor: str, sku: str, attrs: OfferAttributes) -> Decision:
+def link_offer(index: ProductIndex, vendor: str, sku: str, attrs: OfferAttributes, raw_key: str = "") -> Decision:
     """The decision for one offer of ``vendor`` with raw ``sku`` and parsed ``attrs``, in the
-    order sku -> identifier -> key -> similar -> new. Reads ``index`` only; the caller
-    records the outcome (new product, SKU and identifier aliases)."""
+    order sku -> identifier -> key -> similar -> new. ``raw_key``: for a line whose brand or
+    model is unknown, its ``text_key`` (a product made for such a line earlier is found by
+    it). Reads ``index`` only; the caller records the outcome (new product, SKU and
+    identifier aliases)."""
     sku_key = normalize_sku(sku)
     if sku_key:
         found = index.by_sku(vendor, sku_key)
@@ -207,13 +227,19 @@ def link_offer(index: ProductIndex, vendor: str, sku: str, attrs: OfferAttribute
         if found is not None:
             return Decision(found, "key", 100, "accept")
         return decide(attrs, index.block(attrs.brand, attrs.storage, attrs.connectivity))
-    return Decision(None, "new", 0, "new", "no brand or model read")
+    if raw_key:
+        found = index.by_key(raw_key)
+        if found is not None:
+            return Decision(found, "key", 100, "accept")
+    return Decision(None, "new", 0, "new", NO_MODEL)
 
 
 @dataclass
 class Catalogue:
-    """An in-memory ``ProductIndex`` that grows as offers are matched (the bench's store,
-    and a reference for the database one). Products get ids 1, 2, 3... in order."""
+    """An in-memory ``ProductIndex`` that grows as offers are matched: the quality bench's
+    store, and the database matcher's per-batch index (``offers.matching``), preloaded with
+    the batch's products (``add``, ``skus``, ``identifiers``, ``keys``). New products get ids
+    from ``new_id`` (by default 1, 2, 3... after the largest known id)."""
 
     products: dict[int, CandidateProduct] = field(default_factory=dict)
     skus: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -243,18 +269,21 @@ class Catalogue:
             self.keys.setdefault(product.key(), product.id)
             self.blocks.setdefault(block_of(product), []).append(product)
 
-    def record(self, vendor: str, sku: str, attrs: OfferAttributes, decision: Decision, fallback_key: str) -> int:
-        """Apply ``decision``: create the product for "new", remember the SKU, the product
-        identifiers and the key. Returns the offer's product id. ``fallback_key`` names a
-        product for a line whose brand or model is unknown (its normalised text)."""
+    def new_id(self) -> int:
+        """The id of a product about to be created."""
+        return max(self.products, default=0) + 1
+
+    def record(self, vendor: str, sku: str, attrs: OfferAttributes, decision: Decision, key: str) -> int:
+        """Apply ``decision``: create the product for "new" (``key``, the line's ``text_key``,
+        becomes its key); unless the link waits for review, remember the SKU and the product
+        identifiers. Returns the offer's product id."""
         product_id = decision.product_id
-        key = attrs.product_key() or fallback_key
         if product_id is None:
-            product_id = self.keys.get(key) if not attrs.product_key() else None
-        if product_id is None:
-            product_id = max(self.products, default=0) + 1
+            product_id = self.new_id()
             self.add(CandidateProduct.of(product_id, attrs))
-        self.keys.setdefault(key, product_id)
+            self.keys.setdefault(key, product_id)
+        if decision.band == "review":
+            return product_id  # a link an operator has not confirmed teaches nothing
         sku_key = normalize_sku(sku)
         if sku_key:
             self.skus.setdefault((vendor, sku_key), product_id)
@@ -280,8 +309,8 @@ def match_offers(rows: Iterable[tuple[str, str, str]], catalogue: Catalogue | No
     out: list[Match] = []
     for vendor, sku, description in rows:
         attrs = parse_offer(sku, description)
-        decision = link_offer(catalogue, vendor, sku, attrs)
-        fallback = "raw|" + " ".join((description or sku).casefold().split())
-        product_id = catalogue.record(vendor, sku, attrs, decision, fallback)
+        key = text_key(attrs, sku, description)
+        decision = link_offer(catalogue, vendor, sku, attrs, key)
+        product_id = catalogue.record(vendor, sku, attrs, decision, key)
         out.append(Match(product_id, decision, attrs))
     return out

