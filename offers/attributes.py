@@ -206,7 +206,6 @@ _GRADE = re.compile(r"\bgrade\s*[a-d][+-]?(?![a-z0-9])|\b[a-d]\+?\s*grade\b|\b[a
 _RAM_PAIR = re.compile(r"([0-9][0-9]?)\s*(?:gb)?\s*[/+]\s*([0-9]{2,4}|[12])\s*(gb|tb|t|g)?(?![a-z0-9])")
 _SIZE = re.compile(r"([0-9][0-9]{0,3})\s*(gb|tb|gig|g|t)(?![a-z0-9])")  # the character before is checked in code
 _RAM_WORD = re.compile(r"(?<![\d.])(\d{1,2})\s*(?:gb|g)?\s*ram\b|\bram\s*:?\s*(\d{1,2})\s*(?:gb|g)?(?![a-z0-9])")
-_WIFI = re.compile(r"\bwi-?\s?fi\b|\bwlan\b")
 _CELL = re.compile(r"\bcellular\b|\blte\b|\b[45]g\b|\bcell\b")
 _FIVE_G = re.compile(r"\b5g\b")
 _ESIM = re.compile(r"\be-?sim\b")
@@ -365,13 +364,25 @@ def _strip_prices(text: str) -> str:
             pieces.append(text[pos:start])
             pos = after.end()
         elif start and (before if not before.isspace() else text[max(0, start - 8): start].rstrip()[-1:]) in _BEFORE_LAST \
-                and _MARK_BEFORE.search(text, max(0, start - 8), start):
+                and _mark_before(text, start):
             pieces.append(text[pos:start])
             pos = end
     if not pieces:
         return text
     pieces.append(text[pos:])
     return " ".join(pieces)
+
+
+_BEFORE_WORDS = ("usd", "eur", "aed", "rs", "inr", "price", "qty", "moq")  # the marks before a number ending in a letter
+
+
+def _mark_before(text: str, start: int) -> bool:
+    """True when a price or quantity mark (``$``, ``@``, ``Rs.``, ``price:``...) is written just before
+    the number at ``start`` (its last character already checked). ASCII words are compared first."""
+    tail = text[max(0, start - 8): start].rstrip()
+    if tail.isascii() and tail[-1].isalpha() and not tail.lower().endswith(_BEFORE_WORDS):
+        return False  # "iPhone 15", "Galaxy 128": a word, not a mark
+    return _MARK_BEFORE.search(text, max(0, start - 8), start) is not None
 
 
 def _apple_generation(tokens: list[str], i: int) -> bool:
@@ -483,7 +494,6 @@ def _parse(description: str, sku_info: tuple) -> OfferAttributes:
             text = text[: match.start()] + " " + text[match.end():]
 
     connectivity = ""
-    wifi = bool(_WIFI.search(text)) if "wi" in text or "wlan" in text else False
     cellular = ("cell" in text or "lte" in text or "4g" in text or "5g" in text) and bool(_CELL.search(text))
     five_g = "5g" in text and bool(_FIVE_G.search(text))
     sim = "eSIM" if "sim" in text and _ESIM.search(text) else ""
@@ -530,11 +540,17 @@ def _parse(description: str, sku_info: tuple) -> OfferAttributes:
         storage = ""  # consoles and earbuds come in one storage per model: the model names the product
     if brand in ("Apple", "Sony", "Nintendo"):
         ram = ""  # these makers do not sell RAM variants
-    model = " ".join([_DISPLAY.get(t) or t.capitalize() for t in model_tokens])  # tokens are lower-case
+    tokens = tuple(model_tokens)
+    # positional (the fields' order): a frozen dataclass's __init__ is slower with keywords
     return OfferAttributes(
-        brand=brand, model=model, storage=storage, ram=ram, connectivity=connectivity, color=color,
-        region=region, sim=sim, lock=lock, identifiers=identifiers, tokens=tuple(model_tokens),
+        brand, _display(tokens), storage, ram, connectivity, color, region, sim, lock, identifiers, tokens,
     )
+
+
+@lru_cache(maxsize=4096)
+def _display(tokens: tuple[str, ...]) -> str:
+    """The model's display name from its lower-case tokens: ``("iphone", "15", "pro")`` -> "iPhone 15 Pro"."""
+    return " ".join([_DISPLAY.get(t) or t.capitalize() for t in tokens])
 
 
 _FLAG_REGIONS = {"GB": "UK", "EU": "EU", "AE": "AE"}
@@ -560,13 +576,16 @@ def _read_model(tokens: list[str], brand: str, start: int, storage: str) -> tupl
     found (storage read from a bare 256 when none yet)."""
     aliases = _brand_tables()[0]
     if start < 0 or (brand and tokens[start] in aliases and brand == "Apple"):
-        for i in range(len(tokens)):
-            if _apple_generation(tokens, i) and brand in ("", "Apple"):
+        for i, token in enumerate(tokens):
+            # an iPhone generation is a number or 16e, Galaxy names begin with s, f or "tab"
+            if (token.isdigit() or token == "16e") and brand in ("", "Apple") and _apple_generation(tokens, i):
                 brand, start = "Apple", i
                 tokens.insert(i, "iphone")
                 break
-            galaxy_tab = tokens[i] == "tab" and i + 1 < len(tokens) and _GALAXY_TAB.fullmatch(tokens[i + 1])
-            if (galaxy_tab or _GALAXY_INFERRED.fullmatch(tokens[i])) and brand in ("", "Samsung"):
+            if not token.startswith(("s", "f", "tab")) or brand not in ("", "Samsung"):
+                continue
+            galaxy_tab = token == "tab" and i + 1 < len(tokens) and _GALAXY_TAB.fullmatch(tokens[i + 1])
+            if galaxy_tab or _GALAXY_INFERRED.fullmatch(token):
                 brand, start = "Samsung", i
                 break
     if start < 0:
@@ -587,7 +606,7 @@ def _read_model(tokens: list[str], brand: str, start: int, storage: str) -> tupl
                 break  # "iPhone 15 Pro Max 256GB 1 year": no number follows these words in a name
             model.append(token)
             continue
-        if token in _MODEL_WORDS or _MODEL_CODE.fullmatch(token):
+        if token in _MODEL_WORDS or (not token.isalpha() and _MODEL_CODE.fullmatch(token)):  # a code has a digit
             model.append(token)
             continue
         break  # a word that is not a model word ends the model

@@ -76,6 +76,11 @@ _TWELVE_DIGITS = re.compile(r"[0-9][0-9]{11}")
 _PIXEL = re.compile(r"G(?<![^\W_]G)[A-Z0-9]{4}(?![^\W_])")
 
 
+def _digits(text: str) -> int:
+    """How many ASCII digits ``text`` (ASCII) has: bytes.translate deletes the others in C."""
+    return len(text) - len(text.encode().translate(None, b"0123456789"))
+
+
 @cache
 def _apple_regions() -> dict[str, str]:
     return load("apple_regions")["regions"]
@@ -140,7 +145,7 @@ def find_identifiers(text: str) -> tuple[tuple[tuple[str, str], ...], ModelFact 
                 spans.append(match.span())
                 if fact is None:
                     fact = _fact("Google", model)
-    if len(text) < 12 or (text.isascii() and not _TWELVE_DIGITS.search(text)):
+    if len(text) < 12 or (text.isascii() and (_digits(text) < 12 or not _TWELVE_DIGITS.search(text))):
         return tuple(found), fact, region, spans
     for match in _EAN.finditer(text):
         digits = match.group(0)
