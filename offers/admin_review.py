@@ -177,7 +177,7 @@ class OfferToReviewAdmin(admin.ModelAdmin):
     def accept_selected(self, request, queryset):
         results = self._apply(request, queryset, accept)
         settled = sum(len(result.offer_ids) for result in results)
-        remembered = sum(len(result.aliases) for result in results)
+        remembered = sum(alias.kind == ProductAlias.Kind.SKU for result in results for alias in result.aliases)
         skus = f"{remembered} vendor SKU(s) remembered" if remembered else "no SKU to remember (the lines have none)"
         self.message_user(request, f"Accepted: {settled} offer(s) settled, {skus}.", messages.SUCCESS)
 

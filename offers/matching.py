@@ -39,7 +39,7 @@ from offers.attributes import OfferAttributes, parse_offer
 from offers.bulk import Adapter, OfferRow, insert_rows, reserve_ids
 from offers.identifiers import PRODUCT_KINDS
 from offers.models import Product, ProductAlias
-from offers.review import free_key, id_list, rejections
+from offers.review import free_key, id_list, key_list, rejections
 from offers.similarity import (
     NO_CANDIDATE,
     NO_MODEL,
@@ -117,14 +117,19 @@ def _line(ref: ProductRef) -> tuple:
     return ref.sku_key, ref.key, ref.attrs.identifiers
 
 
-def plan_matches(vendor_id: int, refs: Sequence[ProductRef]) -> MatchPlan:
+def plan_matches(vendor_id: int, refs: Sequence[ProductRef], *, confirmed_skus_only: bool = False) -> MatchPlan:
     """Decide the products of one vendor's batch, reading the database only (a fixed number of
-    queries): run it before taking the write lock, then ``match_products(..., plan=)``."""
+    queries): run it before taking the write lock, then ``match_products(..., plan=)``.
+
+    ``confirmed_skus_only``: the SKU step follows only SKU aliases an operator confirmed (for
+    ``offers.rematch``: the others say what the matcher decided before, which is being redone).
+    """
     lines = list({_line(ref): ref for ref in reversed(refs)}.values())[::-1]
-    return _plan(vendor_id, lines)
+    return _plan(vendor_id, lines, confirmed_skus_only)
 
 
-def match_products(vendor_id: int, refs: Sequence[ProductRef], plan: MatchPlan | None = None) -> list[Link]:
+def match_products(vendor_id: int, refs: Sequence[ProductRef], plan: MatchPlan | None = None, *,
+                   confirmed_skus_only: bool = False) -> list[Link]:
     """One ``Link`` per ref (same order) for offers of vendor ``vendor_id``, creating products
     and aliases as needed; call inside the transaction that writes the offers.
 
@@ -132,12 +137,13 @@ def match_products(vendor_id: int, refs: Sequence[ProductRef], plan: MatchPlan |
     written if still true: when a concurrent writer created one of its products or aliases
     meanwhile (a unique conflict), or merged or deleted a product it links to, the batch is
     decided again inside a savepoint (three tries, then the ``IntegrityError`` is raised).
+    ``confirmed_skus_only``: as for ``plan_matches``.
     """
     for attempt in range(3):
         try:
             with transaction.atomic():
                 if plan is None or attempt:
-                    plan = plan_matches(vendor_id, refs)
+                    plan = plan_matches(vendor_id, refs, confirmed_skus_only=confirmed_skus_only)
                     plan.in_transaction = True
                 decided = dict(zip(map(_line, plan.lines), _write(plan)))
             return _per_row(refs, decided)
@@ -232,13 +238,20 @@ class _Excluding:
         return [p for p in self.index.block(brand, storage, connectivity) if p.id not in self.excluded]
 
 
-def _plan(vendor_id: int, refs: Sequence[ProductRef]) -> MatchPlan:
+def _plan(vendor_id: int, refs: Sequence[ProductRef], confirmed_skus_only: bool = False) -> MatchPlan:
     alias, product = ProductAlias._meta.db_table, Product._meta.db_table
     rows: dict[int, _Row] = {}
+    sku_keys = {ref.sku_key for ref in refs if ref.sku_key}
     by_sku = _lookup(
-        f"SELECT a.product_id FROM {alias} a WHERE a.vendor_id = %s AND a.kind = %s AND a.key = k.key",
-        [vendor_id, ProductAlias.Kind.SKU.value], {ref.sku_key for ref in refs if ref.sku_key}, rows,
+        f"SELECT a.product_id FROM {alias} a WHERE a.vendor_id = %s AND a.kind = %s AND a.key = k.key"
+        + (" AND a.confirmed" if confirmed_skus_only else ""),
+        [vendor_id, ProductAlias.Kind.SKU.value], sku_keys, rows,
     )
+    existing_skus = set(by_sku)
+    if confirmed_skus_only and sku_keys:  # the others exist too: not to be created again
+        existing_skus.update(ProductAlias.objects.filter(
+            vendor_id=vendor_id, kind=ProductAlias.Kind.SKU, key__in=key_list(sku_keys)
+        ).values_list("key", flat=True))
     kinds = ", ".join(f"'{kind}'" for kind in sorted(PRODUCT_KINDS))  # the project's own constants
     by_identifier = _lookup(
         f"SELECT MIN(a.product_id) FROM {alias} a WHERE a.vendor_id IS NULL AND a.kind IN ({kinds}) "
@@ -295,7 +308,8 @@ def _plan(vendor_id: int, refs: Sequence[ProductRef]) -> MatchPlan:
         if row.id not in catalogue.products:
             catalogue.add(row.candidate())
 
-    known_skus, known_identifiers, taken = set(catalogue.skus), set(catalogue.identifiers), set(catalogue.keys)
+    known_skus = {(vendor, key) for key in existing_skus}
+    known_identifiers, taken = set(catalogue.identifiers), set(catalogue.keys)
     for i in open_lines:
         ref = refs[i]
         decision = link_offer(index_for(ref), vendor, ref.sku_key, ref.attrs, ref.key)

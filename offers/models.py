@@ -141,10 +141,12 @@ class Product(models.Model):
 
 
 class ProductAlias(models.Model):
-    """A raw key (a vendor's SKU, a normalized description) known to mean a product.
+    """A raw key (a vendor's SKU, a line's text key, an EAN or Apple part number) known to mean a
+    product.
 
     ``vendor`` is set for vendor-specific keys (SKUs); null for keys that hold
-    across vendors.
+    across vendors. ``confirmed``: an operator decided it (the review queue); the
+    matcher made the others, and ``manage.py rematch`` decides those again.
     """
 
     class Kind(models.TextChoices):
@@ -162,6 +164,9 @@ class ProductAlias(models.Model):
     )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     key = models.CharField(max_length=300)
+    confirmed = models.BooleanField(
+        default=False, db_default=False, help_text="An operator decided this link (the review queue)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -9,8 +9,10 @@ Matching links an offer in the review band to its best candidate product and set
 
 Each action runs in one transaction and returns a ``ReviewResult`` saying what it did.
 Every action settles the link: ``needs_review`` False, ``match_method`` "manual",
-``match_confidence`` 100, and the vendor's SKU is remembered as a ``ProductAlias`` (kind
-``sku``, per vendor) for the chosen product, so the vendor's next list links at once.
+``match_confidence`` 100, and the vendor's SKU is remembered as a confirmed ``ProductAlias``
+(kind ``sku``, per vendor) for the chosen product, so the vendor's next list links at once;
+so is the line's text key (kind ``description``, for every vendor: ``remember_line``), so
+that the same line without a SKU, from anyone, links there too.
 ``choose`` and ``make_new_product`` also record ``MatchRejection`` rows for the product
 that was proposed: matching consults them (``rejected``, ``rejections``) and never
 proposes that link again.
@@ -155,19 +157,34 @@ def move_offers(offer_ids: Sequence[int], product_id: int, *, settle: bool = Fal
 
 
 def remember_skus(lines: Iterable[tuple[int, str]], product: Product) -> list[ProductAlias]:
-    """Remember each ``(vendor_id, raw sku)`` as a SKU alias of ``product``: created, or re-pointed
-    when the vendor's SKU was remembered for another product. Empty SKUs are skipped. Returns
-    the aliases (one per distinct vendor and normalised SKU)."""
+    """Remember each ``(vendor_id, raw sku)`` as a confirmed SKU alias of ``product``: created, or
+    re-pointed when the vendor's SKU was remembered for another product. Empty SKUs are skipped.
+    Returns the aliases (one per distinct vendor and normalised SKU)."""
     aliases = []
     distinct = dict.fromkeys((vendor_id, normalize_sku(sku or "")[:KEY_LENGTH]) for vendor_id, sku in lines)
     for vendor_id, sku_key in distinct:
         if not sku_key:
             continue
         alias, _ = ProductAlias.objects.update_or_create(
-            vendor_id=vendor_id, kind=ProductAlias.Kind.SKU, key=sku_key, defaults={"product": product}
+            vendor_id=vendor_id, kind=ProductAlias.Kind.SKU, key=sku_key,
+            defaults={"product": product, "confirmed": True},
         )
         aliases.append(alias)
     return aliases
+
+
+def remember_line(sku: str, description: str, product: Product) -> list[ProductAlias]:
+    """Remember the line's text key (``text_key``) as meaning ``product`` for every vendor (an
+    alias of kind ``description``, confirmed): the next line that reads the same, with or
+    without a SKU, links to it by its key. Nothing when the key is the product's own match key
+    or the line is empty. Returns the alias in a list (or an empty list)."""
+    key = text_key(sku, description)
+    if not key or key == product.match_key:
+        return []
+    alias, _ = ProductAlias.objects.update_or_create(
+        vendor=None, kind=ProductAlias.Kind.DESCRIPTION, key=key, defaults={"product": product, "confirmed": True}
+    )
+    return [alias]
 
 
 def record_rejections(keys: Iterable[tuple[int | None, str]], product_id: int, user) -> list[MatchRejection]:
@@ -250,7 +267,8 @@ def accept(offer: Offer, user=None) -> ReviewResult:
         offer = _locked(offer)
         ids = same_line(offer)
         move_offers(ids, offer.product_id, settle=True)
-        aliases = remember_skus([(offer.vendor_id, offer.sku)], offer.product)
+        aliases = remember_skus([(offer.vendor_id, offer.sku)], offer.product) + remember_line(
+            offer.sku, offer.description, offer.product)
         return ReviewResult("accept", offer.product, offer.product_id, tuple(ids), tuple(aliases))
 
 
@@ -273,7 +291,8 @@ def choose(offer: Offer, product: Product, user=None) -> ReviewResult:
         proposed = offer.product_id
         ids = same_line(offer)
         move_offers(ids, product.pk, settle=True)
-        aliases = remember_skus([(offer.vendor_id, offer.sku)], product)
+        aliases = remember_skus([(offer.vendor_id, offer.sku)], product) + remember_line(
+            offer.sku, offer.description, product)
         rows = record_rejections(offer_keys(offer.vendor_id, offer.sku, offer.description), proposed, user)
         return ReviewResult("choose", product, proposed, tuple(ids), tuple(aliases), tuple(rows))
 
@@ -300,6 +319,7 @@ def make_new_product(offer: Offer, user=None) -> ReviewResult:
         product = existing or new_product_from(offer.sku, offer.description)
         ids = same_line(offer)
         move_offers(ids, product.pk, settle=True)
-        aliases = remember_skus([(offer.vendor_id, offer.sku)], product)
+        aliases = remember_skus([(offer.vendor_id, offer.sku)], product) + remember_line(
+            offer.sku, offer.description, product)
         rows = record_rejections(offer_keys(offer.vendor_id, offer.sku, offer.description), proposed, user)
         return ReviewResult("new", product, proposed, tuple(ids), tuple(aliases), tuple(rows), created=existing is None)

@@ -36,7 +36,12 @@ def test_accept_settles_the_link_and_remembers_the_sku(proposed, staff_user):
     assert offer.product_id == proposed.product_id == result.product.pk
     alias = ProductAlias.objects.get(vendor=proposed.vendor, kind="sku")
     assert (alias.key, alias.product_id) == ("IP15P256", proposed.product_id)
-    assert result.action == "accept" and result.offer_ids == (proposed.pk,) and result.aliases == (alias,)
+    assert alias.confirmed
+    # The line's reading is remembered too, for every vendor's same line with or without a SKU.
+    line = ProductAlias.objects.get(vendor=None, kind="description")
+    assert (line.key, line.product_id, line.confirmed) == (text_key(proposed.sku, proposed.description),
+                                                           proposed.product_id, True)
+    assert result.action == "accept" and result.offer_ids == (proposed.pk,) and result.aliases == (alias, line)
     assert not MatchRejection.objects.exists()
 
 
