@@ -74,8 +74,9 @@ def test_a_dry_run_reports_what_a_run_does_and_writes_nothing(legacy):
     dry = rematch(dry_run=True)
     assert snapshot() == before
     real = rematch()
-    assert [(m.source_id, m.target_id, m.offers) for m in dry.merged] == [
-        (m.source_id, m.target_id, m.offers) for m in real.merged]
+    # (PostgreSQL does not give back the ids a rolled-back transaction took: compare names.)
+    assert [(m.source_id, m.target_name, m.offers) for m in dry.merged] == [
+        (m.source_id, m.target_name, m.offers) for m in real.merged]
     assert (dry.moved, dry.created, dry.skus, dry.relabelled) == (real.moved, real.created, real.skus, real.relabelled)
     assert dry.lines()[0].startswith("rematch (dry run: nothing was written)")
     assert any(line.startswith("would merge 2 product(s)") for line in dry.lines())
