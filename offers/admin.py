@@ -3,6 +3,7 @@ without counting the table, filtered through indexes, and searched product first
 (see offers.selectors)."""
 
 from datetime import timedelta
+from functools import cache
 
 from django import forms
 from django.conf import settings
@@ -150,6 +151,77 @@ class CurrencyListFilter(admin.SimpleListFilter):
         return queryset.filter(currency=self.value()) if self.value() else queryset
 
 
+@cache
+def canonical_colours() -> tuple[str, ...]:
+    """The canonical colour names (the values of offers/data/colours.json), sorted."""
+    from offers.identifiers import load
+
+    return tuple(sorted(set(load("colours")["colours"].values())))
+
+
+@cache
+def canonical_regions() -> tuple[str, ...]:
+    """The regions matching writes (``offers.attributes``: its region words, flag regions and
+    offers/data/apple_regions.json), sorted."""
+    from offers.attributes import _FLAG_REGIONS, _REGION_WORDS
+    from offers.identifiers import load
+
+    return tuple(sorted(set(_REGION_WORDS.values()) | set(_FLAG_REGIONS.values())
+                        | set(load("apple_regions")["regions"].values())))
+
+
+class CanonicalValueListFilter(admin.SimpleListFilter):
+    """An offer attribute's choices from its canonical table (plus the one selected), not a
+    DISTINCT over millions of offers; ``field`` is the column, filtered exactly."""
+
+    field = ""
+
+    def values(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def lookups(self, request, model_admin):
+        values = list(self.values())
+        if self.value() and self.value() not in values:
+            values.append(self.value())
+        return [(value, value) for value in values]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(**{self.field: self.value()}) if self.value() else queryset
+
+
+class ColourListFilter(CanonicalValueListFilter):
+    title = "colour"
+    parameter_name = "color__exact"
+    field = "color"
+
+    def values(self):
+        return canonical_colours()
+
+
+class RegionListFilter(CanonicalValueListFilter):
+    title = "region"
+    parameter_name = "region__exact"
+    field = "region"
+
+    def values(self):
+        return canonical_regions()
+
+
+class MergedListFilter(admin.SimpleListFilter):
+    """Products merged into another, or not; all by default (operators undo merges from here)."""
+
+    title = "merged"
+    parameter_name = "merged"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(merged_into__isnull=self.value() == "no")
+        return queryset
+
+
 class VendorAliasInline(admin.TabularInline):
     """Adds aliases to a vendor. Its existing ones are listed as a table (``VendorAdmin.alias_table``):
     a form per alias made the page of a vendor with many WhatsApp senders slow to render."""
@@ -275,12 +347,13 @@ class ProductAliasInline(admin.TabularInline):
 @admin.register(Product)
 class ProductAdmin(OffersProtectMixin, admin.ModelAdmin):
     offers_field = "product"
-    list_display = ["name", "brand", "model", "storage", "color", "category", "tag_list", "offers_link", "created_at"]
-    list_filter = ["category", "tags", BrandListFilter]
+    list_display = ["name", "brand", "model", "storage", "color", "category", "tag_list", "merged_into_link",
+                    "offers_link", "created_at"]
+    list_filter = ["category", "tags", BrandListFilter, MergedListFilter]
     list_per_page = 50
     search_fields = ["name", "aliases__key"]
     search_help_text = "Name (every word), or a vendor SKU."
-    list_select_related = ["category"]
+    list_select_related = ["category", "merged_into"]
     autocomplete_fields = ["category", "tags"]
     # merged_into is set and cleared only by a merge and its undo (offers.merge), which move the offers too.
     readonly_fields = ["merged_into", "created_at", "updated_at"]
@@ -358,6 +431,13 @@ class ProductAdmin(OffersProtectMixin, admin.ModelAdmin):
     def tag_list(self, product):
         return ", ".join(tag.name for tag in product.tags.all())
 
+    @admin.display(description="Merged into")
+    def merged_into_link(self, product):
+        if not product.merged_into_id:
+            return "-"
+        url = reverse("admin:offers_product_change", args=[product.merged_into_id])
+        return format_html('<a href="{}">→ {}</a>', url, product.merged_into)
+
     @admin.display(description="Offers")
     def offers_link(self, product):
         url = reverse("admin:offers_offer_changelist") + f"?product__id__exact={product.pk}"
@@ -377,13 +457,18 @@ class ProductAliasAdmin(admin.ModelAdmin):
 class OfferAdmin(LargeTableAdmin):
     actions = [export_offers_csv, split_offers_action]
     list_display = [
-        "id", "product", "vendor", "price", "currency", "quantity", "condition", "observed_at", "document_link",
-        "source_ref",
+        "id", "product", "vendor", "price", "currency", "quantity", "condition", "color", "region", "observed_at",
+        "document_link", "source_ref",
     ]
     # Each filter reads through an index in the list's order (newest first;
     # by observation time when filtered on it). Product and document come
     # as links from their own pages (?product__id__exact=, ?source_document__id__exact=).
-    list_filter = ["condition", CurrencyListFilter, VendorListFilter, ("observed_at", admin.DateFieldListFilter)]
+    # Needs review reads the review queue's partial index; colour, region and match method
+    # read the list's order until a page is full (with a vendor or product, through its index).
+    list_filter = [
+        "condition", CurrencyListFilter, VendorListFilter, ("observed_at", admin.DateFieldListFilter),
+        "needs_review", "match_method", ColourListFilter, RegionListFilter,
+    ]
     search_fields = ["product__name"]
     search_help_text = "Product name (every word), or a vendor SKU."
     sortable_by = ["id", "price", "observed_at"]

@@ -3,7 +3,7 @@
 import django_filters
 from django import forms
 
-from offers.models import Condition, Offer, Product
+from offers.models import Condition, MatchMethod, Offer, Product
 
 
 # The largest id a database column holds (a signed 64-bit integer): a larger number is a 400, not a
@@ -27,6 +27,29 @@ class IdFilter(django_filters.Filter):
     field_class = IdField
 
 
+class StrictBooleanField(forms.Field):
+    """``true`` or ``false`` (any case); anything else is an error naming the value. Django's
+    boolean form fields read an unknown word as "not given" (the filter would be ignored)."""
+
+    VALUES = {"true": True, "false": False}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if isinstance(value, bool):
+            return value
+        try:
+            return self.VALUES[str(value).strip().lower()]
+        except KeyError:
+            raise forms.ValidationError(f"{value!r} is not true or false", code="invalid") from None
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    """A true/false filter whose other values are a 400 (``StrictBooleanField``)."""
+
+    field_class = StrictBooleanField
+
+
 class OfferFilter(django_filters.FilterSet):
     vendor_id = IdFilter(field_name="vendor_id")
     product_id = IdFilter(field_name="product_id")
@@ -37,6 +60,17 @@ class OfferFilter(django_filters.FilterSet):
     price_max = django_filters.NumberFilter(field_name="price", lookup_expr="lte")
     observed_since = django_filters.IsoDateTimeFilter(field_name="observed_at", lookup_expr="gte")
     observed_until = django_filters.IsoDateTimeFilter(field_name="observed_at", lookup_expr="lt")
+    # No index of their own: a colour or region alone reads the offers newest first until a page
+    # is full; with vendor_id or product_id the (vendor, id) / (product, id) index serves it.
+    color = django_filters.CharFilter(field_name="color", lookup_expr="iexact",
+                                      help_text="Offer colour, case-insensitive, exact (e.g. Natural Titanium).")
+    region = django_filters.CharFilter(field_name="region", lookup_expr="iexact",
+                                       help_text="Offer region, case-insensitive, exact (e.g. US, HK, EU).")
+    # needs_review=true reads the review queue's partial index (offer_review_queue).
+    needs_review = StrictBooleanFilter(field_name="needs_review",
+                                       help_text="true: only offers whose link waits for an operator; false: the others.")
+    match_method = django_filters.ChoiceFilter(choices=MatchMethod.choices,
+                                               help_text="How the offer was linked to its product.")
 
     class Meta:
         model = Offer
@@ -51,10 +85,26 @@ class ProductFilter(django_filters.FilterSet):
     brand = django_filters.CharFilter(field_name="brand", lookup_expr="iexact")
     category_id = IdFilter(field_name="category_id")
     tag = django_filters.CharFilter(field_name="tags__name", lookup_expr="iexact", distinct=True)
+    merged = StrictBooleanFilter(
+        method="filter_merged",
+        help_text="false (the default): products not merged into another; true: merged ones only "
+                  "(their merged_into_id names the product they were merged into).",
+    )
 
     class Meta:
         model = Product
         fields = []
+
+    def filter_merged(self, queryset, name, value: bool):
+        return queryset.filter(merged_into__isnull=not value)
+
+    def filter_queryset(self, queryset):
+        """Without ``merged``, merged products are left out: they live on only so that old links
+        (``GET /products/{id}``) still answer."""
+        queryset = super().filter_queryset(queryset)
+        if self.form.cleaned_data.get("merged") is None:
+            queryset = self.filter_merged(queryset, "merged", False)
+        return queryset
 
 
 class BoardFilterForm(forms.Form):

@@ -12,12 +12,16 @@ class VendorSerializer(serializers.ModelSerializer):
 class ProductSerializer(serializers.ModelSerializer):
     category = serializers.CharField(source="category.name", default=None, read_only=True)
     tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    merged_into_id = serializers.IntegerField(
+        read_only=True, allow_null=True,
+        help_text="The product this one was merged into (its offers are there now); null unless merged.",
+    )
 
     class Meta:
         model = Product
         fields = [
-            "id", "name", "brand", "model", "storage", "color", "variant",
-            "match_key", "category", "tags", "created_at", "updated_at",
+            "id", "name", "brand", "model", "storage", "ram", "connectivity", "color", "variant",
+            "match_key", "category", "tags", "merged_into_id", "created_at", "updated_at",
         ]
 
 
@@ -34,7 +38,8 @@ class OfferSerializer(serializers.ModelSerializer):
         fields = [
             "id", "vendor_id", "vendor_name", "product_id", "product_name", "sku", "description",
             "price", "currency", "quantity", "condition", "condition_grade", "condition_raw",
-            "observed_at", "source_document_id", "source_message_id", "source_ref", "extra",
+            "observed_at", "source_document_id", "source_message_id", "source_ref", "color", "region",
+            "match_method", "match_confidence", "needs_review", "extra",
         ]
 
 

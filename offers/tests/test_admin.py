@@ -238,3 +238,107 @@ def test_history_by_vendor_reads_a_small_vendor_through_its_offers(catalogue, mo
     monkeypatch.setattr(selectors, "VENDOR_OFFERS_BY_ID", 2)
     large = selectors.filter_by_vendor(points, acme.pk)
     assert '"offer_id" IN (SELECT' not in str(large.query) and [p.pk for p in large] == expected
+
+
+PRODUCTS = "/admin/offers/product/"
+
+
+@pytest.fixture
+def matched(catalogue):
+    """The catalogue's offers with matching attributes: colours, regions, methods, two to review."""
+    offers = catalogue["offers"]
+    attributes = [("Black Titanium", "US", "sku", False), ("Natural Titanium", "HK", "similar", True),
+                  ("Titanium Gray", "EU", "key", False), ("", "", "", False)]
+    for i, offer in enumerate(offers):
+        color, region, method, review = attributes[i % 4]
+        Offer.all_objects.filter(pk=offer.pk).update(color=color, region=region, match_method=method,
+                                                     needs_review=review and i < 8)
+        offer.refresh_from_db()
+    return catalogue
+
+
+@pytest.mark.parametrize("url", [
+    f"{OFFERS}?needs_review__exact=1", f"{OFFERS}?needs_review__exact=0", f"{OFFERS}?match_method__exact=similar",
+    f"{OFFERS}?color__exact=Black+Titanium", f"{OFFERS}?region__exact=HK", f"{OFFERS}?region__exact=ZZ",
+    f"{OFFERS}?vendor__id__exact=1&color__exact=Titanium+Gray&region__exact=EU",
+    f"{PRODUCTS}?merged=yes", f"{PRODUCTS}?merged=no",
+])
+def test_attribute_filter_pages_answer(staff_client, matched, url, monkeypatch):
+    monkeypatch.setattr(offers_admin.LargeTableAdmin, "list_per_page", 5)
+    assert staff_client.get(url).status_code == 200
+
+
+def test_offer_list_shows_colour_and_region_and_filters_by_the_matching_attributes(staff_client, matched):
+    offers = matched["offers"]
+
+    def listed(url):
+        response = staff_client.get(url)
+        assert response.status_code == 200
+        return {o.pk for o in response.context["cl"].result_list}
+
+    page = staff_client.get(OFFERS).text
+    assert 'class="column-color"' in page and 'class="column-region"' in page
+    assert '<td class="field-color">Natural Titanium</td>' in page and '<td class="field-region">HK</td>' in page
+    assert listed(f"{OFFERS}?needs_review__exact=1") == {o.pk for o in offers if o.needs_review} != set()
+    assert listed(f"{OFFERS}?needs_review__exact=0") == {o.pk for o in offers if not o.needs_review}
+    assert listed(f"{OFFERS}?match_method__exact=key") == {o.pk for o in offers if o.match_method == "key"}
+    assert listed(f"{OFFERS}?color__exact=Black+Titanium") == {o.pk for o in offers if o.color == "Black Titanium"}
+    assert listed(f"{OFFERS}?region__exact=HK") == {o.pk for o in offers if o.region == "HK"}
+    acme = matched["vendors"][0]
+    assert listed(f"{OFFERS}?vendor__id__exact={acme.pk}&region__exact=US") == {
+        o.pk for o in offers if o.vendor == acme and o.region == "US"}
+
+
+def test_colour_and_region_filters_list_the_canonical_values_without_reading_the_offers(staff_client, matched):
+    staff_client.get(OFFERS)
+    with CaptureQueriesContext(connection) as queries:
+        cl = staff_client.get(f"{OFFERS}?region__exact=ZZ").context["cl"]
+    specs = {spec.title: spec for spec in cl.filter_specs}
+    colours = [choice["display"] for choice in specs["colour"].choices(cl)][1:]
+    regions = [choice["display"] for choice in specs["region"].choices(cl)][1:]
+    assert colours == sorted(colours) and {"Black Titanium", "Natural Titanium", "Space Gray"} <= set(colours)
+    assert "nat" not in colours and "Natural" not in colours  # canonical names, not the vendors' spellings
+    assert {"US", "HK", "EU", "UK", "JP", "AE", "Global"} <= set(regions) and regions[-1] == "ZZ"  # + the selected
+    assert offers_admin.canonical_regions() == tuple(sorted(set(offers_admin.canonical_regions())))
+    reads = [q["sql"] for q in queries if "DISTINCT" in q["sql"].upper() and Offer._meta.db_table in q["sql"]]
+    assert reads == []
+    assert {spec.title for spec in cl.filter_specs} >= {"needs review", "match method", "colour", "region"}
+    methods = [choice["display"] for choice in specs["match method"].choices(cl)][1:]
+    assert methods == ["Vendor SKU remembered", "Identifier (EAN, part number)", "Same attributes", "Similar model",
+                       "New product", "Operator"]
+
+
+def test_product_list_marks_merged_products_and_filters_them(staff_client, catalogue, build):
+    phone = catalogue["products"][0]
+    old = build.product("Apple iPhone 15 128 (old)", merged_into=phone)
+    cl = staff_client.get(PRODUCTS).context["cl"]
+    assert old in cl.result_list and phone in cl.result_list  # all by default: merges are undone from here
+    page = staff_client.get(PRODUCTS).text
+    assert 'class="column-merged_into_link"' in page
+    target = f'/admin/offers/product/{phone.pk}/change/'
+    assert f'<a href="{target}">→ Apple iPhone 15 128GB</a>' in page
+    assert [p.pk for p in staff_client.get(f"{PRODUCTS}?merged=yes").context["cl"].result_list] == [old.pk]
+    unmerged = {p.pk for p in staff_client.get(f"{PRODUCTS}?merged=no").context["cl"].result_list}
+    assert unmerged == {p.pk for p in catalogue["products"]}
+    specs = {spec.title: spec for spec in cl.filter_specs}
+    assert [choice["display"] for choice in specs["merged"].choices(cl)] == ["All", "Yes", "No"]
+
+
+def test_product_list_costs_the_same_queries_with_merged_products(staff_client, catalogue, build):
+    staff_client.get(PRODUCTS)
+    with CaptureQueriesContext(connection) as few:
+        assert staff_client.get(PRODUCTS).status_code == 200
+    for i in range(10):
+        build.product(f"Old phone {i}", merged_into=catalogue["products"][i % 3])
+    with CaptureQueriesContext(connection) as many:
+        assert staff_client.get(PRODUCTS).status_code == 200
+    assert len(many) == len(few)
+
+
+def test_product_change_page_shows_ram_connectivity_and_the_merge(staff_client, catalogue, build):
+    phone = catalogue["products"][0]
+    old = build.product("Galaxy S24 12/256", ram="12GB", connectivity="5G", merged_into=phone)
+    page = staff_client.get(f"{PRODUCTS}{old.pk}/change/").text
+    assert 'name="ram" value="12GB"' in page and 'name="connectivity" value="5G"' in page
+    assert f'/admin/offers/product/{phone.pk}/change/' in page  # merged_into, read-only, links to the target
+    assert 'name="merged_into"' not in page
