@@ -116,6 +116,20 @@ def _colour_table() -> tuple[dict[str, str], dict[str, int]]:
     return colours, longest
 
 
+def _words(text: str) -> list[str]:
+    """``_TOKEN.findall(text)``: the words of the cleaned (lower-case) text. ASCII text without "."
+    and "+" whose other characters are spaces and ``-/,()`` is split by ``str.split`` instead
+    (the same words, faster than the pattern)."""
+    if text.isascii() and "." not in text and "+" not in text:
+        plain = text
+        for separator in "-/,()":
+            if separator in plain:
+                plain = plain.replace(separator, " ")
+        if plain.replace(" ", "").isalnum():  # only lower-case letters, digits and spaces are left
+            return plain.split()
+    return _TOKEN.findall(text)
+
+
 def _read_words(words: list[str]) -> tuple[str, str, list[str], str, int]:
     """One pass over the cleaned text's words: ``(colour, region, tokens, brand, start)``.
 
@@ -320,6 +334,9 @@ _MARK_BEFORE = re.compile(r"(?:[$€£₹¥@]|usd|eur|aed|rs\.?|inr|price\s*:?|q
 # The characters (any case, as IGNORECASE folds them) that can begin a mark after a number and end one before it.
 _AFTER_FIRST = frozenset("$ADEIKLNPQRTUXadeiklnpqrtux£¥İıتدر€₹\u212a")
 _BEFORE_LAST = frozenset("$.:@DEQRSYdeqrsy£¥ſ€₹")
+# What the words of a mark after a number begin with (lower-case ASCII; k, l and x alone are marks).
+_AFTER_WORDS = ("k", "l", "x", "usd", "eur", "aed", "dollar", "rs", "inr", "tl", "try", "ngn", "naira", "rub",
+                "pc", "unit", "nos", "qty")
 _ANY_WORDS = re.compile(r"[A-Za-z0-9][A-Za-z0-9]*+")
 _NOT_QUANTITY = ("poco", "vivo", "redmi")  # Poco X6: a model, not six pieces
 
@@ -356,10 +373,16 @@ def _strip_prices(text: str) -> str:
         following = text[end] if end < len(text) else ""
         if following and following in "gGmM":
             continue  # 256gb, 45mm: a size, not a price
+        at = end  # where ``following`` is
         if following.isspace():
-            following = match.group(1)
-        # the patterns run only when the first character they need is there
-        after = _MARK_AFTER.match(text, end) if following and following in _AFTER_FIRST else None
+            following, at = match.group(1), match.start(1)
+        # the patterns run only when the first character they need is there (and, for an ASCII
+        # word, when it begins a mark's word: "15 Pro" is no price)
+        after = None
+        if following and following in _AFTER_FIRST:
+            word = text[at: at + 6]
+            if not (following.isalpha() and word.isascii()) or word.lower().startswith(_AFTER_WORDS):
+                after = _MARK_AFTER.match(text, end)
         if after is not None:
             pieces.append(text[pos:start])
             pos = after.end()
@@ -431,6 +454,7 @@ def clear_caches() -> None:
     _clean.cache_clear()
     _parse.cache_clear()
     _word.cache_clear()
+    _attributes.cache_clear()
 
 
 @lru_cache(maxsize=32768)  # with _clean and parse_offer: about 26 MB when all three are full (measured)
@@ -515,7 +539,7 @@ def _parse(description: str, sku_info: tuple) -> OfferAttributes:
 
     if not region and not raw.isascii():
         region = _flag_region(raw)
-    color, word_region, tokens, brand, start = _read_words(_TOKEN.findall(text))
+    color, word_region, tokens, brand, start = _read_words(_words(text))
     region = region or word_region
     brand, model_tokens, storage = _read_model(tokens, brand, start, storage)
     if fact is not None:  # a model code is better evidence than the words
@@ -541,10 +565,16 @@ def _parse(description: str, sku_info: tuple) -> OfferAttributes:
     if brand in ("Apple", "Sony", "Nintendo"):
         ram = ""  # these makers do not sell RAM variants
     tokens = tuple(model_tokens)
-    # positional (the fields' order): a frozen dataclass's __init__ is slower with keywords
-    return OfferAttributes(
-        brand, _display(tokens), storage, ram, connectivity, color, region, sim, lock, identifiers, tokens,
-    )
+    # the fields in their order (see _attributes)
+    return _attributes(brand, _display(tokens), storage, ram, connectivity, color, region, sim, lock, identifiers, tokens)
+
+
+@lru_cache(maxsize=4096)
+def _attributes(*fields) -> OfferAttributes:
+    """``OfferAttributes(*fields)``, one per distinct set of fields: lines that say the same (a
+    product in one colour and region, under other prices and chat words) share one frozen result,
+    which is cheaper to look up than a frozen dataclass is to build."""
+    return OfferAttributes(*fields)
 
 
 @lru_cache(maxsize=4096)

@@ -66,14 +66,13 @@ class ModelFact(NamedTuple):
 _MPN = re.compile(r"\b([A-Z][A-Z0-9]{2,3}\d)([A-Z]{1,2})/A\b")
 _SAMSUNG = re.compile(r"\bSM-?([ASFXRT]\d{3})(0|[A-Z]\d?)?[A-Z0-9]*(?:/DS)?\b")
 # Each stands alone: not part of a longer word or number. ``[^\W_]`` is one character that
-# ``str.isalnum`` accepts; the look-behind comes after the first literal, so that the engine
-# can still jump to that literal.
-_A_NUMBER = re.compile(r"A(?<![^\W_]A)\d{4}(?![^\W_])")
+# ``str.isalnum`` accepts; the look-behind comes after the first character, so that the engine
+# can still jump to it. An A number (``A2849``) or a Pixel hardware code (``GC3VE``), in one pass.
+_A_NUMBER_OR_PIXEL = re.compile(r"[AG](?<![^\W_][AG])(?:(?<=A)\d{4}|(?<=G)[A-Z0-9]{4})(?![^\W_])")
 _EAN = re.compile(r"(?<![^\W_])\d{12,13}(?![^\W_])")
 # ASCII text without twelve digits in a row has no EAN (a quick test: ``_EAN`` tries every position;
 # this one, beginning with one digit, skips to the digits).
 _TWELVE_DIGITS = re.compile(r"[0-9][0-9]{11}")
-_PIXEL = re.compile(r"G(?<![^\W_]G)[A-Z0-9]{4}(?![^\W_])")
 
 
 def _digits(text: str) -> int:
@@ -127,19 +126,22 @@ def find_identifiers(text: str) -> tuple[tuple[tuple[str, str], ...], ModelFact 
             region = region or suffix_region
             if model and fact is None:
                 fact = _fact("Samsung", model, suffix_region)
-    if "A" in text:
-        for match in _A_NUMBER.finditer(text):
+    if "A" in text or "G" in text:
+        # A numbers, then Pixel codes, found in one pass (each is a whole word: they never overlap)
+        pixels = []
+        for match in _A_NUMBER_OR_PIXEL.finditer(text):
             code = match.group(0)
+            if code[0] == "G":
+                pixels.append(match)
+                continue
             model = _codes()["apple"].get(code)
             if model:
                 found.append(("a_number", code))
                 spans.append(match.span())
                 if fact is None:
                     fact = _fact("Apple", model)
-    if "G" in text:
-        google = _codes()["google"]
-        for match in _PIXEL.finditer(text):
-            model = google.get(match.group(0))
+        for match in pixels:
+            model = _codes()["google"].get(match.group(0))
             if model:
                 found.append(("model_code", match.group(0)))
                 spans.append(match.span())
