@@ -50,6 +50,9 @@ class OfferDetail(generics.RetrieveAPIView):
 
 
 class ProductList(generics.ListAPIView):
+    """Products not merged into another by default; ``?merged=true`` lists the merged ones
+    (``ProductFilter``)."""
+
     queryset = PRODUCTS
     serializer_class = ProductSerializer
     filter_backends = [KnownQueryParameters, DjangoFilterBackend]
@@ -57,6 +60,8 @@ class ProductList(generics.ListAPIView):
 
 
 class ProductDetail(generics.RetrieveAPIView):
+    """Any product, a merged one too (with its ``merged_into_id``): old links keep working."""
+
     queryset = PRODUCTS
     serializer_class = ProductSerializer
 
