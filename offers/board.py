@@ -20,7 +20,7 @@ Reads use the visible managers (rows of documents still ingesting are hidden). T
 reads the window's offers through the offers' ``(observed_at, id)`` index, newest first,
 keeping the first offer met per key: one pass over the window, whatever the table's size.
 A product's current offers read its offers through the ``(product, id)`` index. Price
-series (charts) read history points through the ``pricehistory_series`` index.
+series (charts) read history points through the ``pricehistory_point`` index.
 """
 
 from __future__ import annotations
@@ -349,7 +349,7 @@ class Series:
 
 def price_series(product: Product | int, *, since: datetime | None = None, per_series: int = 500) -> list[Series]:
     """The product's history points per vendor, condition and currency, read through the
-    ``pricehistory_series`` index (product, vendor, condition, observed_at), keeping the
+    ``pricehistory_point`` index (product, vendor, condition, observed_at, ...), keeping the
     latest ``per_series`` points of each series. Series are ordered by vendor name."""
     product_id = product.pk if isinstance(product, Product) else int(product)
     points = PriceHistory.objects.filter(product_id=product_id)

@@ -377,8 +377,12 @@ class PriceHistory(models.Model):
         verbose_name_plural = "price history"
         ordering = ["product", "observed_at"]
         indexes = [
+            # Currency and price last: a series is read by its first four columns, and the ingest's
+            # "is this point already there" probe (offers.bulk) is one seek on all six, however many
+            # offers of a product a vendor's list has at the same time.
             models.Index(
-                fields=["product", "vendor", "condition", "observed_at"], name="pricehistory_series"
+                fields=["product", "vendor", "condition", "observed_at", "currency", "price"],
+                name="pricehistory_point",
             ),
         ]
         constraints = [

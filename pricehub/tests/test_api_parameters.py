@@ -6,8 +6,8 @@ import pytest
 PAGING = {"cursor", "page_size", "format"}
 LISTS = {
     "/offers": {"vendor_id", "product_id", "document_id", "condition", "currency", "price_min", "price_max",
-                "observed_since", "observed_until", "ordering"},
-    "/products": {"q", "brand", "category_id", "tag"},
+                "observed_since", "observed_until", "ordering", "color", "region", "needs_review", "match_method"},
+    "/products": {"q", "brand", "category_id", "tag", "merged"},
     "/documents": {"status", "vendor_id", "processor"},
     "/vendors": set(),
 }
@@ -68,6 +68,9 @@ def test_an_unknown_ordering_is_a_400_listing_the_valid_fields(token_client, cat
     ("/offers", {"price_min": "cheap"}, "price_min"),
     ("/offers", {"observed_since": "yesterday"}, "observed_since"),
     ("/products", {"category_id": "phones"}, "category_id"),
+    ("/products", {"merged": "maybe"}, "merged"),
+    ("/offers", {"needs_review": "maybe"}, "needs_review"),
+    ("/offers", {"match_method": "guess"}, "match_method"),
     ("/documents", {"status": "done"}, "status"),
     ("/documents", {"vendor_id": "x"}, "vendor_id"),
     ("/vendors", {"page_size": "many"}, "page_size"),
