@@ -214,11 +214,12 @@ _FOREIGN_RE = re.compile("|".join(sorted(map(re.escape, _FOREIGN), key=len, reve
 # decimal digit, and no accent stripping or case folding makes another), so [0-9] is \d there
 # and cheaper to try at every position. A pattern that begins with one character (``[0-9][0-9]{0,3}``,
 # not ``[0-9]{1,4}``) lets the engine skip to the places where that character is, instead of
-# trying every position; ``*+`` (possessive) where nothing after it could make the engine give back.
+# trying every position; ``*+``, ``?+``, ``{0,3}+`` (possessive) where giving characters back could
+# not make a match (fewer digits of a number are followed by a digit, which no unit or "/" is).
 _STORAGE_SIZES = {"16", "32", "64", "128", "256", "512"}
 _GRADE = re.compile(r"\bgrade\s*[a-d][+-]?(?![a-z0-9])|\b[a-d]\+?\s*grade\b|\b[a-d][+-]?\s*stock\b")
-_RAM_PAIR = re.compile(r"([0-9][0-9]?)\s*(?:gb)?\s*[/+]\s*([0-9]{2,4}|[12])\s*(gb|tb|t|g)?(?![a-z0-9])")
-_SIZE = re.compile(r"([0-9][0-9]{0,3})\s*(gb|tb|gig|g|t)(?![a-z0-9])")  # the character before is checked in code
+_RAM_PAIR = re.compile(r"([0-9][0-9]?+)\s*(?:gb)?\s*[/+]\s*([0-9]{2,4}|[12])\s*(gb|tb|t|g)?(?![a-z0-9])")
+_SIZE = re.compile(r"([0-9][0-9]{0,3}+)\s*(gb|tb|gig|g|t)(?![a-z0-9])")  # the character before is checked in code
 _RAM_WORD = re.compile(r"(?<![\d.])(\d{1,2})\s*(?:gb|g)?\s*ram\b|\bram\s*:?\s*(\d{1,2})\s*(?:gb|g)?(?![a-z0-9])")
 _CELL = re.compile(r"\bcellular\b|\blte\b|\b[45]g\b|\bcell\b")
 _FIVE_G = re.compile(r"\b5g\b")
