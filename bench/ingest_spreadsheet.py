@@ -44,9 +44,11 @@ def generate(path: Path, rows: int) -> None:
     sheet.append([])
     sheet.append(["MODEL/SKU", "DESCRIPTION", "PRICE", "QTY", "CONDITION"])
     for i in range(rows):  # one distinct product a row, as in a real vendor list
+        n = i // 12  # with i % 12 (brand and storage), a model no other row has: "Google Pixel KD5 256GB"
         sheet.append([
             f"SKU-{i:07d}",
-            f"{BRANDS[i % len(BRANDS)]} {i % 40 + 8} {[64, 128, 256, 512][i % 4]}GB variant {i}",
+            f"{BRANDS[i % len(BRANDS)]} {chr(65 + n % 26)}{chr(65 + n // 26 % 26)}{n // 676 + 2} "
+            f"{[64, 128, 256, 512][i % 4]}GB",
             round(rng.uniform(50, 1500), 2),
             rng.randrange(1, 300),
             CONDITIONS[i % len(CONDITIONS)],

@@ -47,7 +47,9 @@ from offers.similarity import (
     Catalogue,
     Decision,
     link_offer,
+    model_signature,
     normalize_sku,
+    signature,
     text_key,
 )
 
@@ -145,8 +147,10 @@ def match_products(vendor_id: int, refs: Sequence[ProductRef], plan: MatchPlan |
                 if plan is None or attempt:
                     plan = plan_matches(vendor_id, refs, confirmed_skus_only=confirmed_skus_only)
                     plan.in_transaction = True
-                decided = dict(zip(map(_line, plan.lines), _write(plan)))
-            return _per_row(refs, decided)
+                links = _write(plan)
+            if len(plan.lines) == len(refs):  # no line repeated: the plan's lines are the refs
+                return links
+            return _per_row(refs, dict(zip(map(_line, plan.lines), links)))
         except (IntegrityError, _Stale):
             if attempt == 2:
                 raise
@@ -196,20 +200,14 @@ class _Row(NamedTuple):
 
 class _BatchCatalogue(Catalogue):
     """The batch's ``Catalogue``: products still to create get ids -1, -2, ... (``placeholders``
-    holds their refs), replaced by real ids when they are written; ``asked`` collects the
-    blocks ``link_offer`` asked for."""
+    holds their refs), replaced by real ids when they are written."""
 
     def __init__(self):
         super().__init__()
         self.placeholders: dict[int, ProductRef] = {}
-        self.asked: set[tuple[str, str, str]] = set()
 
     def new_id(self) -> int:
         return -len(self.placeholders) - 1
-
-    def block(self, brand: str, storage: str, connectivity: str):
-        self.asked.add((brand, storage, connectivity))
-        return super().block(brand, storage, connectivity)
 
 
 class _Excluding:
@@ -234,8 +232,8 @@ class _Excluding:
     def product(self, product_id):
         return self.index.product(product_id)
 
-    def block(self, brand, storage, connectivity):
-        return [p for p in self.index.block(brand, storage, connectivity) if p.id not in self.excluded]
+    def block(self, brand, storage, connectivity, signature):
+        return [p for p in self.index.block(brand, storage, connectivity, signature) if p.id not in self.excluded]
 
 
 def _plan(vendor_id: int, refs: Sequence[ProductRef], confirmed_skus_only: bool = False) -> MatchPlan:
@@ -300,11 +298,13 @@ def _plan(vendor_id: int, refs: Sequence[ProductRef], confirmed_skus_only: bool 
         rejected_here = excluded(ref)
         return _Excluding(catalogue, rejected_here) if rejected_here else catalogue
 
-    # A first reading asks which blocks the open lines need (those no SKU, identifier or key settles).
-    for i in open_lines:
-        ref = refs[i]
-        link_offer(index_for(ref), vendor, ref.sku_key, ref.attrs, ref.key)
-    for row in _blocks(catalogue.asked):
+    # The blocks the open lines may need: those of the lines no product (not rejected) has the key of.
+    wanted = {
+        (ref.attrs.brand, ref.attrs.storage, ref.attrs.connectivity, signature(ref.attrs.tokens))
+        for ref in (refs[i] for i in open_lines)
+        if ref.attrs.brand and ref.attrs.tokens and (ref.key not in catalogue.keys or excluded(ref))
+    }
+    for row in _blocks(wanted):
         if row.id not in catalogue.products:
             catalogue.add(row.candidate())
 
@@ -339,10 +339,10 @@ def _write(plan: MatchPlan) -> list[Link]:
         insert_rows(
             Product,
             ["id", "name", "brand", "model", "storage", "ram", "connectivity", "color", "variant", "match_key",
-             "created_at", "updated_at"],
+             "model_signature", "created_at", "updated_at"],
             [
                 (real[placeholder], ref.name, ref.attrs.brand, ref.attrs.model, ref.attrs.storage, ref.attrs.ram,
-                 ref.attrs.connectivity, "", "", ref.key, now, now)
+                 ref.attrs.connectivity, "", "", ref.key, model_signature(ref.attrs.model), now, now)
                 for placeholder, ref in catalogue.placeholders.items()
             ],
         )
@@ -391,22 +391,27 @@ def _lookup(expression: str, params: list, keys: set[str], rows: dict[int, _Row]
     return found
 
 
-def _blocks(blocks: set[tuple[str, str, str]]) -> list[_Row]:
-    """Every product not merged away in the blocks ``(brand, storage, connectivity)``: one query
-    (the ``product_block`` index)."""
+def _blocks(blocks: set[tuple[str, str, str, str]]) -> list[_Row]:
+    """Every product not merged away in the blocks ``(brand, storage, connectivity, model
+    signature)``: one query (the ``product_block_signature`` index)."""
     if not blocks:
         return []
-    brands, storages, connectivities = (list(column) for column in zip(*blocks))
+    columns = [list(column) for column in zip(*blocks)]
     if connection.vendor == "postgresql":
-        source, params = "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])", [brands, storages, connectivities]
+        source = "unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS b(brand, storage, connectivity, sig)"
+        params = columns
     else:
-        source = ("SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') "
-                  "FROM json_each(%s)")
+        source = ("(SELECT json_extract(value, '$[0]') AS brand, json_extract(value, '$[1]') AS storage, "
+                  "json_extract(value, '$[2]') AS connectivity, json_extract(value, '$[3]') AS sig "
+                  "FROM json_each(%s)) AS b")
         params = [json.dumps(sorted(blocks))]
     with connection.cursor() as cursor:
+        # Driven by the blocks: one probe of the index per block, however many products there are.
         cursor.execute(
-            f"SELECT {_PRODUCT_COLUMNS} FROM {Product._meta.db_table} p WHERE p.brand <> '' "
-            f"AND p.merged_into_id IS NULL AND (p.brand, p.storage, p.connectivity) IN ({source})",
+            f"SELECT {_PRODUCT_COLUMNS} FROM {source} JOIN {Product._meta.db_table} p ON p.brand = b.brand "
+            "AND p.storage = b.storage AND p.connectivity = b.connectivity AND p.model_signature = b.sig "
+            # Written as the partial index's own condition: SQLite uses the index only then.
+            "WHERE NOT (p.brand = '') AND p.merged_into_id IS NULL",
             params,
         )
         return [_Row(*row) for row in cursor.fetchall()]

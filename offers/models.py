@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from offers.expressions import IsCurrencyCode
+from offers.similarity import model_signature
 
 
 class Condition(models.TextChoices):
@@ -108,6 +109,11 @@ class Product(models.Model):
     )
     color = models.CharField(max_length=50, blank=True)
     variant = models.CharField(max_length=150, blank=True, help_text="Any other variant detail.")
+    # Kept from ``model`` by ``save`` (and by matching's bulk insert): see offers.similarity.model_signature.
+    model_signature = models.CharField(
+        max_length=150, blank=True, default="", db_default="", editable=False,
+        help_text="The model's numbers and variant words: only products with the same can be the same model.",
+    )
     match_key = models.CharField(max_length=300, help_text="Normalized key used to match raw offers to this product.")
     category = models.ForeignKey(
         Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products", db_index=False
@@ -126,9 +132,11 @@ class Product(models.Model):
         # they stay out of these indexes until an operator or matching sets them.
         indexes = [
             models.Index(fields=["brand", "model"], condition=~models.Q(brand=""), name="product_brand_model"),
-            # Matching's block: the products of one brand, storage and connectivity.
+            # Matching's block: the products of one brand, storage and connectivity that can be the
+            # line's model (the same model signature).
             models.Index(
-                fields=["brand", "storage", "connectivity"], condition=~models.Q(brand=""), name="product_block"
+                fields=["brand", "storage", "connectivity", "model_signature"], condition=~models.Q(brand=""),
+                name="product_block_signature",
             ),
             models.Index(fields=["category"], condition=models.Q(category__isnull=False), name="product_category"),
         ]
@@ -138,6 +146,13 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        self.model_signature = model_signature(self.model)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "model" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "model_signature"}
+        super().save(*args, **kwargs)
 
 
 class ProductAlias(models.Model):

@@ -14,7 +14,9 @@ prefetched batch, or the in-memory ``Catalogue`` of the quality bench):
    storage and connectivity: rapidfuzz ``token_sort_ratio`` on model tokens,
    with a veto when the two models differ by a variant word (pro, max, ultra,
    plus, mini, fe, lite, slim, digital, disc, oled, air, cellular...) or any
-   number;
+   number. Indexes give ``decide`` only the products of the block with the
+   line's model ``signature`` (its numbers and variant words): the others are
+   vetoed anyway, and a block may hold thousands of products;
 5. ``new``: a new product built from the offer's attributes.
 
 Bands: ``accept`` (confidence >= 90, no veto), ``review`` (60-89: the offer is
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 from rapidfuzz.fuzz import token_sort_ratio
@@ -93,12 +96,31 @@ def block_of(attrs: OfferAttributes | CandidateProduct) -> tuple[str, str, str]:
     return attrs.brand.lower(), attrs.storage.lower(), attrs.connectivity.lower()
 
 
+def _vetoing(token: str) -> bool:
+    return token in VETO_WORDS or any(ch.isdigit() for ch in token)
+
+
+@lru_cache(maxsize=65536)
+def signature(tokens: tuple[str, ...]) -> str:
+    """The model's numbers and variant words, sorted and space-separated (``("galaxy", "s24",
+    "ultra")`` -> ``"galaxy s24 ultra"``; ``("ipad", "air", "11", "m2")`` -> ``"11 air ipad m2"``).
+    Two models ``veto`` does not part have the same signature: matching compares a line only
+    with the products of its block that share it."""
+    return " ".join(sorted({token for token in tokens if _vetoing(token)}))
+
+
+def model_signature(model: str) -> str:
+    """``signature`` of a product's model as stored ("iPhone 15 Pro Max" -> "15 iphone max pro");
+    at most 150 characters (``Product.model_signature``)."""
+    return signature(tuple(model.lower().split()))[:150]
+
+
 def veto(a: Sequence[str], b: Sequence[str]) -> str:
     """The words that make two models different products ("" when none): any word in
     one token list but not the other that is a variant word or holds a digit."""
-    diff = set(a) ^ set(b)
-    bad = sorted(t for t in diff if t in VETO_WORDS or any(ch.isdigit() for ch in t))
-    return " ".join(bad)
+    if a == b:
+        return ""
+    return " ".join(sorted(t for t in set(a) ^ set(b) if _vetoing(t)))
 
 
 def decide(attrs: OfferAttributes, candidates: Sequence[CandidateProduct]) -> Decision:
@@ -167,8 +189,9 @@ class ProductIndex(Protocol):
     def product(self, product_id: int) -> CandidateProduct | None:
         """The product's attributes (to check a SKU or identifier link against the line)."""
 
-    def block(self, brand: str, storage: str, connectivity: str) -> Sequence[CandidateProduct]:
-        """Every product of this brand, storage and connectivity (canonical spelling, any case)."""
+    def block(self, brand: str, storage: str, connectivity: str, signature: str) -> Sequence[CandidateProduct]:
+        """Every product of this brand, storage and connectivity (canonical spelling, any case) whose
+        model has this ``signature`` (the others are vetoed)."""
 
 
 KEY_LENGTH = 300  # Product.match_key, ProductAlias.key, MatchRejection.key
@@ -226,7 +249,7 @@ def link_offer(index: ProductIndex, vendor: str, sku: str, attrs: OfferAttribute
         found = index.by_key(key)
         if found is not None:
             return Decision(found, "key", 100, "accept")
-        return decide(attrs, index.block(attrs.brand, attrs.storage, attrs.connectivity))
+        return decide(attrs, index.block(attrs.brand, attrs.storage, attrs.connectivity, signature(attrs.tokens)))
     if raw_key:
         found = index.by_key(raw_key)
         if found is not None:
@@ -245,7 +268,7 @@ class Catalogue:
     skus: dict[tuple[str, str], int] = field(default_factory=dict)
     identifiers: dict[tuple[str, str], int] = field(default_factory=dict)
     keys: dict[str, int] = field(default_factory=dict)
-    blocks: dict[tuple[str, str, str], list[CandidateProduct]] = field(default_factory=dict)
+    blocks: dict[tuple[str, str, str, str], list[CandidateProduct]] = field(default_factory=dict)
 
     def by_sku(self, vendor: str, sku: str) -> int | None:
         return self.skus.get((vendor, sku))
@@ -259,15 +282,15 @@ class Catalogue:
     def product(self, product_id: int) -> CandidateProduct | None:
         return self.products.get(product_id)
 
-    def block(self, brand: str, storage: str, connectivity: str) -> Sequence[CandidateProduct]:
-        return self.blocks.get((brand.lower(), storage.lower(), connectivity.lower()), ())
+    def block(self, brand: str, storage: str, connectivity: str, signature: str) -> Sequence[CandidateProduct]:
+        return self.blocks.get((brand.lower(), storage.lower(), connectivity.lower(), signature), ())
 
     def add(self, product: CandidateProduct) -> None:
         """Register an existing product (e.g. loaded from the database): its key and its block."""
         self.products[product.id] = product
         if product.brand and product.tokens:
             self.keys.setdefault(product.key(), product.id)
-            self.blocks.setdefault(block_of(product), []).append(product)
+            self.blocks.setdefault((*block_of(product), signature(product.tokens)), []).append(product)
 
     def new_id(self) -> int:
         """The id of a product about to be created."""

@@ -167,7 +167,7 @@ def test_attributes_are_kept_on_the_offer_and_storage_not_colour_makes_another_p
         "iPhone 16 Pro 256GB Desert", "iPhone 16 Pro 512GB Desert", "iPhone 16 Pro 256GB Black",
     ]
     assert offers[1].extra["attributes"] == {"storage": "512", "colour": "Desert"}
-    assert [o.color for o in offers] == ["", "", "Black"]  # TODO desert
+    assert [o.color for o in offers] == ["Desert Titanium", "Desert Titanium", "Black"]
     assert [o.product.name for o in offers] == [
         "Apple iPhone 16 Pro 256GB", "Apple iPhone 16 Pro 512GB", "Apple iPhone 16 Pro 256GB",
     ]

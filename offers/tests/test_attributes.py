@@ -157,3 +157,12 @@ def test_no_number_after_the_last_variant_word():
     assert name("iPhone 15 Pro 128GB 2 pcs left") == "Apple iPhone 15 Pro 128GB"
     assert name("AirPods Pro 2") == "Apple AirPods Pro 2"
     assert name("iPad Pro 11 M4 256GB") == "Apple iPad Pro 11 M4 256GB Wi-Fi"
+
+
+def test_attributes_pickle_as_their_field_values():
+    import pickle
+
+    attrs = parse_offer("X1", "Apple iPhone 16 Pro 256GB Desert MYN43LL/A eSIM")
+    assert attrs.color == "Desert Titanium"
+    again = pickle.loads(pickle.dumps(attrs))
+    assert again == attrs and again.product_key() == attrs.product_key()
