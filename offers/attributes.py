@@ -58,7 +58,11 @@ class OfferAttributes:
     as 4G and 5G models); ``color``; ``region`` ("US", "HK", "EU", "Global"...);
     ``sim`` ("eSIM", "Dual SIM"); ``lock`` ("Unlocked", "Locked");
     ``identifiers``: ``(kind, value)`` pairs (see ``offers.identifiers``);
-    ``tokens``: the model's lower-case words, for similarity.
+    ``tokens``: the model's lower-case words, for similarity; ``unread``: the word right after
+    the model when nothing read it ("fusion" in "Motorola Edge 50 Fusion 256GB": an unknown
+    variant, or a typo such as "Ultr"), "" otherwise. It is kept as the model's last word
+    ("Edge 50 Fusion" is not "Edge 50"), and a product made for such a line is a guess that
+    matching sends to review (``offers.similarity.link_offer``).
     """
 
     brand: str = ""
@@ -72,12 +76,13 @@ class OfferAttributes:
     lock: str = ""
     identifiers: tuple[tuple[str, str], ...] = ()
     tokens: tuple[str, ...] = ()
+    unread: str = ""
 
     def __reduce__(self):
         # Pickled as its field values (the ingest's reader sends one per row): several times faster
         # to load than a slotted dataclass's state, set field by field.
         return OfferAttributes, (self.brand, self.model, self.storage, self.ram, self.connectivity, self.color,
-                                 self.region, self.sim, self.lock, self.identifiers, self.tokens)
+                                 self.region, self.sim, self.lock, self.identifiers, self.tokens, self.unread)
 
     def product_key(self) -> str:
         """``"brand|model|storage|connectivity|ram"`` lower-cased, e.g. ``"apple|iphone 15 pro max|256gb||"``;
@@ -273,6 +278,19 @@ _FILLER = frozenset(
     "earbuds headphones wireless apple samsung google sony nintendo xiaomi mi oneplus motorola huawei z "
     "dual sim esim standard wi fi wlan spec version ver".split() + list(_REGION_WORDS)
 )
+# Words of price lists and chats that follow a model without naming a variant ("iPhone 15 Pro
+# 256 available", "S24 Ultra 512 sealed box"): not reported as unread.
+_LISTING_WORDS = frozenset(
+    "available avail stock instock ready new used sealed box boxed open brand original orig genuine only each "
+    "pcs pc piece pieces unit units lot qty price prices best hot deal deals sale offer offers special call dm "
+    "whatsapp update updated late today tomorrow limited fresh arrival arrived arriving week weekly list "
+    "wholesale retail warranty year years month months day days cpo refurbished refurb grade like mint good "
+    "excellent fair damaged minimal scratch scratches battery health activated unactivated non active "
+    "inactive locked unlocked factory carrier physical nano color colour colors colours assorted mixed mix "
+    "all any other various free shipping ship shipped delivery eta moq min max usd eur gbp aed inr sar "
+    "dollar dollars euro euros rs plug joy con konsole adapter charger cable left remaining set sets asap "
+    "urgent wanted need needed sell selling buy buying bulk stocks clearance promo".split()
+) - frozenset("max".split())
 _MODEL_WORDS = frozenset(
     "iphone ipad airpods watch galaxy pixel playstation switch redmi poco note tab buds fold flip z "
     "pro max ultra plus mini fe lite slim digital disc oled air edge xl se e anc series nord razr "
@@ -548,13 +566,16 @@ def _parse(description: str, sku_info: tuple) -> OfferAttributes:
         region = _flag_region(raw)
     color, word_region, tokens, brand, start = _read_words(_words(text))
     region = region or word_region
-    brand, model_tokens, storage = _read_model(tokens, brand, start, storage)
+    brand, model_tokens, storage, unread = _read_model(tokens, brand, start, storage)
     if fact is not None:  # a model code is better evidence than the words
+        unread = ""
         brand = fact.brand
         model_tokens = fact.model.lower().split()
         region = region or fact.region
         if fact.connectivity:
             connectivity = fact.connectivity
+    elif unread and model_tokens:
+        model_tokens = [*model_tokens, unread]  # "Edge 50 Fusion" is not "Edge 50"
     if len(model_tokens) == 1 and model_tokens[0] != "switch" and model_tokens[0].isalpha():
         model_tokens = []  # "iPhone", "Galaxy", "AirPods" alone name no product
     if model_tokens and model_tokens[-1] == "5g":
@@ -573,7 +594,10 @@ def _parse(description: str, sku_info: tuple) -> OfferAttributes:
         ram = ""  # these makers do not sell RAM variants
     tokens = tuple(model_tokens)
     # the fields in their order (see _attributes)
-    return _attributes(brand, _display(tokens), storage, ram, connectivity, color, region, sim, lock, identifiers, tokens)
+    if not tokens:
+        unread = ""
+    return _attributes(brand, _display(tokens), storage, ram, connectivity, color, region, sim, lock, identifiers, tokens,
+                       unread)
 
 
 @lru_cache(maxsize=4096)
@@ -608,9 +632,11 @@ def _bytes(size: str) -> int:
     return int(size[:-2]) * (1024 if size.endswith("TB") else 1)
 
 
-def _read_model(tokens: list[str], brand: str, start: int, storage: str) -> tuple[str, list[str], str]:
-    """``(brand, model tokens, storage)`` from the words' tokens and the brand and start ``_read_words``
-    found (storage read from a bare 256 when none yet)."""
+def _read_model(tokens: list[str], brand: str, start: int, storage: str) -> tuple[str, list[str], str, str]:
+    """``(brand, model tokens, storage, unread)`` from the words' tokens and the brand and start
+    ``_read_words`` found (storage read from a bare 256 when none yet); ``unread``: the word that
+    ended the model when it is a word of three letters or more that nothing read (see
+    ``OfferAttributes.unread``)."""
     aliases = _brand_tables()[0]
     if start < 0 or (brand and tokens[start] in aliases and brand == "Apple"):
         for i, token in enumerate(tokens):
@@ -626,8 +652,9 @@ def _read_model(tokens: list[str], brand: str, start: int, storage: str) -> tupl
                 brand, start = "Samsung", i
                 break
     if start < 0:
-        return brand, [], storage
+        return brand, [], storage, ""
     model: list[str] = []
+    unread = ""
     skipped = _skipped_words()
     for token in tokens[start:]:
         if token in skipped:
@@ -646,8 +673,10 @@ def _read_model(tokens: list[str], brand: str, start: int, storage: str) -> tupl
         if token in _MODEL_WORDS or (not token.isalpha() and _MODEL_CODE.fullmatch(token)):  # a code has a digit
             model.append(token)
             continue
+        if token.isalpha() and len(token) >= 3 and token not in _LISTING_WORDS:
+            unread = token  # "Edge 50 Fusion", "S24 Ultr": perhaps a variant this reader does not know
         break  # a word that is not a model word ends the model
-    return brand, _tidy(brand, model), storage
+    return brand, _tidy(brand, model), storage, unread
 
 
 @cache

@@ -29,7 +29,7 @@ project's own figures: ``bench/matching_quality.py``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Protocol
 
@@ -249,7 +249,10 @@ def link_offer(index: ProductIndex, vendor: str, sku: str, attrs: OfferAttribute
         found = index.by_key(key)
         if found is not None:
             return Decision(found, "key", 100, "accept")
-        return decide(attrs, index.block(attrs.brand, attrs.storage, attrs.connectivity, signature(attrs.tokens)))
+        decision = decide(attrs, index.block(attrs.brand, attrs.storage, attrs.connectivity, signature(attrs.tokens)))
+        if attrs.unread and decision.band == "new":  # a model named with a word nothing read: a guess
+            return replace(decision, band="review", reason=f"new product; the word {attrs.unread!r} was not read")
+        return decision
     if raw_key:
         found = index.by_key(raw_key)
         if found is not None:

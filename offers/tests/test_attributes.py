@@ -166,3 +166,15 @@ def test_attributes_pickle_as_their_field_values():
     assert attrs.color == "Desert Titanium"
     again = pickle.loads(pickle.dumps(attrs))
     assert again == attrs and again.product_key() == attrs.product_key()
+
+
+def test_a_word_nothing_reads_right_after_the_model_stays_in_it():
+    fusion = parse_offer("", "Motorola Edge 50 Fusion 256GB Blue")
+    assert (fusion.model, fusion.unread, fusion.color) == ("Edge 50 Fusion", "fusion", "Blue")
+    assert parse_offer("", "Samsung Galaxy S24 Ultr 256GB").product_key() == "samsung|galaxy s24 ultr|256gb||"
+    # Listing words and colours (in several languages) are read, not kept.
+    for line in ("iPhone 15 Pro Max 256 available now", "iPhone 15 Pro Max 256GB Siyah Titanyum",
+                 "iPhone 15 Pro Max 256 GB Schwarz", "iPhone 15 Pro Max 256GB sealed box"):
+        attrs = parse_offer("", line)
+        assert (attrs.model, attrs.unread) == ("iPhone 15 Pro Max", ""), line
+    assert parse_offer("", "iPhone 15 128 GB Mavi").color == "Blue"

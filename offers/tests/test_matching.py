@@ -215,3 +215,17 @@ def test_a_plan_still_true_is_written_as_decided(build):
         links = match_products(vendor.pk, lines, plan=plan)
     assert methods(links) == ["new", "new"] and Product.objects.count() == 2
     assert not [q for q in queries if "SELECT k.key" in q["sql"]]  # not looked up again
+
+
+def test_a_line_with_an_unread_word_is_never_linked_as_certain(build):
+    vendor = build.vendor()
+    [edge] = match_products(vendor.pk, [ref("", "Motorola Edge 50 256GB")])
+    fusion, typo = match_products(vendor.pk, [ref("", "Motorola Edge 50 Fusion 256GB Blue"),
+                                              ref("", "Samsung Galaxy S24 Ultr 256GB")])
+    # Attached to the nearest product but waiting for an operator, not the "Edge 50" at 100.
+    assert (fusion.product_id, fusion.decision.band) == (edge.product_id, "review")
+    assert fusion.decision.confidence < 90
+    # No product near: a new product named with the word, still a guess to review.
+    made = Product.objects.get(pk=typo.product_id)
+    assert (made.name, typo.decision.method, typo.decision.band) == ("Samsung Galaxy S24 Ultr 256GB", "new", "review")
+    assert "'ultr' was not read" in typo.decision.reason
