@@ -38,7 +38,8 @@ from offers.models import MatchMethod, Offer, Product, ProductAlias, Vendor
 from offers.review import id_list, key_list, move_offers
 
 BATCH_SIZE = 5000
-MERGES_LISTED = 50
+MERGES_LISTED = 50  # merges and moves listed in the report
+OFFERS_LISTED = 5  # offer ids listed per move
 
 
 @dataclass
@@ -53,11 +54,22 @@ class Merged:
 
 
 @dataclass
+class Moved:
+    """Offers moved from one product to another outside a merge: ids, names, the offers moved."""
+
+    source_id: int
+    source_name: str
+    target_id: int
+    target_name: str
+    offer_ids: list[int]
+
+
+@dataclass
 class RematchReport:
     """What a rematch did, or would do (``dry_run``).
 
     ``offers``: offers read; ``left_alone``: settled by an operator, not read; ``merged``: the
-    merges; ``moved``: offers moved outside merges; ``created``: products created; ``flagged``
+    merges; ``moves``: the moves outside merges, and ``moved`` the number of offers they moved; ``created``: products created; ``flagged``
     / ``cleared``: offers now waiting for review / no longer; ``relabelled``: offers whose
     ``match_method`` or confidence changed; ``skus``: vendor SKU aliases re-pointed.
     """
@@ -67,6 +79,7 @@ class RematchReport:
     offers: int = 0
     left_alone: int = 0
     merged: list[Merged] = field(default_factory=list)
+    moves: list[Moved] = field(default_factory=list)
     moved: int = 0
     moved_from: int = 0
     created: int = 0
@@ -95,8 +108,16 @@ class RematchReport:
                     for m in self.merged[:MERGES_LISTED]]
             if len(self.merged) > MERGES_LISTED:
                 out.append(f"  … and {len(self.merged) - MERGES_LISTED:,} more")
+        if self.moved:
+            out.append(f"{would}move {self.moved:,} offer(s) out of {self.moved_from:,} product(s):")
+            for m in self.moves[:MERGES_LISTED]:
+                shown = ", ".join(f"#{pk}" for pk in m.offer_ids[:OFFERS_LISTED])
+                more = f" and {len(m.offer_ids) - OFFERS_LISTED:,} more" if len(m.offer_ids) > OFFERS_LISTED else ""
+                out.append(f"  #{m.source_id} “{m.source_name}” to #{m.target_id} “{m.target_name}”: "
+                           f"{len(m.offer_ids):,} offer(s) ({shown}{more})")
+            if len(self.moves) > MERGES_LISTED:
+                out.append(f"  … and {len(self.moves) - MERGES_LISTED:,} more")
         for count, text in (
-            (self.moved, f"{would}move {self.moved:,} offer(s) out of {self.moved_from:,} product(s)"),
             (self.created, f"{would}create {self.created:,} product(s)"),
             (self.flagged, f"{would}flag {self.flagged:,} offer(s) for review"),
             (self.cleared, f"{would}clear {self.cleared:,} offer(s) from review"),
@@ -201,8 +222,12 @@ def _apply(outcome: _Outcome, report: RematchReport, user) -> None:
                     continue
         rest.append((source, targets))
     for source, targets in rest:
-        moved = [move_offers(offer_ids, now(target)) for target, offer_ids in targets.items() if now(target) != source]
-        report.moved += sum(moved)
+        moved = 0
+        for target, offer_ids in targets.items():
+            if now(target) != source:
+                moved += move_offers(offer_ids, now(target))
+                report.moves.append(Moved(source, names[source], now(target), names.get(now(target), ""), offer_ids))
+        report.moved += moved
         report.moved_from += bool(moved)
     for (vendor_id, target), keys in outcome.skus.items():
         report.skus += ProductAlias.objects.filter(

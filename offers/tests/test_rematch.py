@@ -115,6 +115,8 @@ def test_the_command_limits_to_a_vendor_and_prints_the_report(legacy, capsys):
     call_command("rematch", "--vendor", "beta", "--dry-run")
     out = capsys.readouterr().out
     assert "1 vendor(s) read" in out and "would create 2 product(s)" in out
+    pixel_offer = legacy["offers"][3]
+    assert f"#{legacy['products'][2].pk} “Pixel 8 128GB” to #" in out and f"(#{pixel_offer.pk})" in out
     assert Offer.objects.filter(vendor=two, product__brand="").count() == 2  # dry run
     call_command("rematch", "--vendor", "Beta")
     assert Offer.objects.filter(vendor=two, product__brand="").count() == 0
