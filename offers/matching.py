@@ -38,7 +38,7 @@ from django.utils import timezone
 from offers.attributes import OfferAttributes, parse_offer
 from offers.bulk import Adapter, OfferRow, insert_rows, reserve_ids
 from offers.identifiers import PRODUCT_KINDS
-from offers.models import Product, ProductAlias
+from offers.models import MatchRejection, Product, ProductAlias
 from offers.review import free_key, id_list, key_list, rejections
 from offers.similarity import (
     NO_CANDIDATE,
@@ -240,10 +240,12 @@ def _plan(vendor_id: int, refs: Sequence[ProductRef], confirmed_skus_only: bool 
     alias, product = ProductAlias._meta.db_table, Product._meta.db_table
     rows: dict[int, _Row] = {}
     sku_keys = {ref.sku_key for ref in refs if ref.sku_key}
+    # Only what the daily case needs (match key, merge): the attributes of the few products open
+    # lines need are read below.
     by_sku = _lookup(
         f"SELECT a.product_id FROM {alias} a WHERE a.vendor_id = %s AND a.kind = %s AND a.key = k.key"
         + (" AND a.confirmed" if confirmed_skus_only else ""),
-        [vendor_id, ProductAlias.Kind.SKU.value], sku_keys, rows,
+        [vendor_id, ProductAlias.Kind.SKU.value], sku_keys, rows, light=True,
     )
     existing_skus = set(by_sku)
     if confirmed_skus_only and sku_keys:  # the others exist too: not to be created again
@@ -264,7 +266,10 @@ def _plan(vendor_id: int, refs: Sequence[ProductRef], confirmed_skus_only: bool 
         [ProductAlias.Kind.DESCRIPTION.value], {ref.key for ref in refs} - settled, rows,
     )
     current = _follow_merges(rows)
-    rejected = rejections(vendor_id, {key for ref in refs for key in (ref.sku_key, ref.key)})
+    rejected = (
+        rejections(vendor_id, {key for ref in refs for key in (ref.sku_key, ref.key)})
+        if MatchRejection.objects.exists() else {}
+    )
 
     def excluded(ref: ProductRef) -> set[int]:
         return rejected.get(ref.sku_key, set()) | rejected.get(ref.key, set()) if rejected else set()
@@ -275,7 +280,8 @@ def _plan(vendor_id: int, refs: Sequence[ProductRef], confirmed_skus_only: bool 
     open_lines = []
     for i, ref in enumerate(refs):
         pk = by_sku.get(ref.sku_key)
-        if pk is not None and pk not in current and rows[pk].match_key == ref.key and pk not in excluded(ref):
+        if pk is not None and rows[pk].match_key == ref.key and pk not in current and (
+                not rejected or pk not in excluded(ref)):
             links[i] = Link(pk, Decision(pk, "sku", 100, "accept"))
         else:
             open_lines.append(i)
@@ -283,6 +289,7 @@ def _plan(vendor_id: int, refs: Sequence[ProductRef], confirmed_skus_only: bool 
     catalogue, vendor = _BatchCatalogue(), str(vendor_id)
     if not open_lines:
         return MatchPlan(vendor_id, list(refs), links, catalogue)
+    _complete(rows)
     for row in rows.values():
         if row.merged_into_id is None:
             catalogue.add(row.candidate())
@@ -363,9 +370,11 @@ def _write(plan: MatchPlan) -> list[Link]:
     return [Link(final(link.product_id), link.decision) for link in plan.links]
 
 
-def _lookup(expression: str, params: list, keys: set[str], rows: dict[int, _Row]) -> dict[str, int]:
+def _lookup(expression: str, params: list, keys: set[str], rows: dict[int, _Row], *, light: bool = False
+            ) -> dict[str, int]:
     """``{key: product id}`` for the keys where ``expression`` (over ``k.key``) finds a product;
-    the products' rows are added to ``rows``.
+    the products' rows are added to ``rows`` (with ``light``, id, match key and merge only: see
+    ``_complete``).
 
     One query, and each key is looked up by its own index probe (a correlated
     subquery), whatever the planner's statistics say: a large first import
@@ -379,16 +388,38 @@ def _lookup(expression: str, params: list, keys: set[str], rows: dict[int, _Row]
     else:
         source, batch = "(SELECT value AS key FROM json_each(%s)) AS k", json.dumps(list(keys))
     found = {}
+    columns = "p.id, p.match_key, p.merged_into_id" if light else _PRODUCT_COLUMNS
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT m.key, {_PRODUCT_COLUMNS} FROM (SELECT k.key AS key, ({expression}) AS id FROM {source}) m "
+            f"SELECT m.key, {columns} FROM (SELECT k.key AS key, ({expression}) AS id FROM {source}) m "
             f"JOIN {Product._meta.db_table} p ON p.id = m.id",
             [*params, batch],
         )
-        for key, *row in cursor.fetchall():
-            found[key] = row[0]
-            rows.setdefault(row[0], _Row(*row))
+        if light:
+            for key, pk, match_key, merged_into_id in cursor.fetchall():
+                found[key] = pk
+                if pk not in rows:
+                    rows[pk] = _Row(pk, match_key, None, "", "", "", "", merged_into_id)
+        else:
+            for key, *row in cursor.fetchall():
+                found[key] = row[0]
+                rows[row[0]] = _Row(*row)
     return found
+
+
+def _complete(rows: dict[int, _Row]) -> None:
+    """Read the attributes of the products ``_lookup(light=True)`` left out (``brand`` None)."""
+    light = [pk for pk, row in rows.items() if row.brand is None]
+    if not light:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_PRODUCT_COLUMNS} FROM {Product._meta.db_table} p WHERE p.id IN "
+            + ("(SELECT unnest(%s::bigint[]))" if connection.vendor == "postgresql" else "(SELECT value FROM json_each(%s))"),
+            [light if connection.vendor == "postgresql" else json.dumps(light)],
+        )
+        for row in cursor.fetchall():
+            rows[row[0]] = _Row(*row)
 
 
 def _blocks(blocks: set[tuple[str, str, str, str]]) -> list[_Row]:
