@@ -131,9 +131,8 @@ class Product(models.Model):
         # Products are created by the thousand with no brand and no category yet:
         # they stay out of these indexes until an operator or matching sets them.
         indexes = [
-            models.Index(fields=["brand", "model"], condition=~models.Q(brand=""), name="product_brand_model"),
             # Matching's block: the products of one brand, storage and connectivity that can be the
-            # line's model (the same model signature).
+            # line's model (the same model signature); also the brand lists' and filters' index.
             models.Index(
                 fields=["brand", "storage", "connectivity", "model_signature"], condition=~models.Q(brand=""),
                 name="product_block_signature",
