@@ -228,13 +228,12 @@ def _consistent(attrs: OfferAttributes, product: CandidateProduct | None) -> boo
     return True
 
 
-def link_offer(index: ProductIndex, vendor: str, sku: str, attrs: OfferAttributes, raw_key: str = "") -> Decision:
-    """The decision for one offer of ``vendor`` with raw ``sku`` and parsed ``attrs``, in the
-    order sku -> identifier -> key -> similar -> new. ``raw_key``: for a line whose brand or
+def link_offer(index: ProductIndex, vendor: str, sku_key: str, attrs: OfferAttributes, raw_key: str = "") -> Decision:
+    """The decision for one offer of ``vendor`` with SKU ``sku_key`` (as ``normalize_sku`` gives
+    it, "" for none) and parsed ``attrs``, in the order sku -> identifier -> key -> similar -> new. ``raw_key``: for a line whose brand or
     model is unknown, its ``text_key`` (a product made for such a line earlier is found by
     it). Reads ``index`` only; the caller records the outcome (new product, SKU and
     identifier aliases)."""
-    sku_key = normalize_sku(sku)
     if sku_key:
         found = index.by_sku(vendor, sku_key)
         if found is not None and _consistent(attrs, index.product(found)):
@@ -299,10 +298,10 @@ class Catalogue:
         """The id of a product about to be created."""
         return max(self.products, default=0) + 1
 
-    def record(self, vendor: str, sku: str, attrs: OfferAttributes, decision: Decision, key: str) -> int:
-        """Apply ``decision``: create the product for "new" (``key``, the line's ``text_key``,
-        becomes its key); unless the link waits for review, remember the SKU and the product
-        identifiers. Returns the offer's product id."""
+    def record(self, vendor: str, sku_key: str, attrs: OfferAttributes, decision: Decision, key: str) -> int:
+        """Apply ``decision`` for a line of ``vendor`` with SKU ``sku_key`` (normalized): create the
+        product for "new" (``key``, the line's ``text_key``, becomes its key); unless the link waits
+        for review, remember the SKU and the product identifiers. Returns the offer's product id."""
         product_id = decision.product_id
         if product_id is None:
             product_id = self.new_id()
@@ -310,7 +309,6 @@ class Catalogue:
             self.keys.setdefault(key, product_id)
         if decision.band == "review":
             return product_id  # a link an operator has not confirmed teaches nothing
-        sku_key = normalize_sku(sku)
         if sku_key:
             self.skus.setdefault((vendor, sku_key), product_id)
         for kind, value in attrs.identifiers:
@@ -336,7 +334,8 @@ def match_offers(rows: Iterable[tuple[str, str, str]], catalogue: Catalogue | No
     for vendor, sku, description in rows:
         attrs = parse_offer(sku, description)
         key = text_key(attrs, sku, description)
-        decision = link_offer(catalogue, vendor, sku, attrs, key)
-        product_id = catalogue.record(vendor, sku, attrs, decision, key)
+        sku_key = normalize_sku(sku)
+        decision = link_offer(catalogue, vendor, sku_key, attrs, key)
+        product_id = catalogue.record(vendor, sku_key, attrs, decision, key)
         out.append(Match(product_id, decision, attrs))
     return out
