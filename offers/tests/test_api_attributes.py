@@ -8,11 +8,7 @@ from django.db import connection
 
 from offers.filters import OfferFilter
 from offers.models import Offer
-
-
-def ids(response):
-    assert response.status_code == 200, response.content
-    return [row["id"] for row in response.json()["results"]]
+from offers.tests.test_api import ids
 
 
 @pytest.fixture
