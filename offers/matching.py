@@ -4,21 +4,26 @@ The steps and the decision are ``offers.similarity.link_offer``'s (the vendor's
 remembered SKU, an identifier, the exact attribute key, similarity inside the
 block of brand + storage + connectivity, else a new product). Here they run
 against a per-batch ``Catalogue`` preloaded from the database with a fixed
-number of queries per batch, whatever its size:
+number of queries per batch, whatever its size (``plan_matches``, reading only,
+so that the ingest can decide before it takes the write lock):
 
-1. the vendor's SKU aliases for the batch's SKU keys, with their products;
+1. the vendor's SKU aliases for the batch's SKU keys (id, match key and merge of
+   their products: a line whose SKU names the product made for that very line,
+   the daily case of a known list, is settled here);
 2. the identifier aliases (EAN, Apple part number) for the batch's identifiers;
 3. the products whose ``match_key`` (or an all-vendor alias of kind
    ``description``, an operator's decision) is a line's text key, for the lines
    step 1 did not settle;
-4. every product of the blocks of the lines still open;
-5. the operators' rejections (``offers.review.rejections``) for the batch's keys:
-   a rejected product is never proposed for that key again;
+4. the operators' rejections (``offers.review.rejections``) for the batch's keys,
+   when there are any: a rejected product is never proposed for that key again;
+5. for the lines still open, the attributes of the products steps 1-3 found, and
+   the products of their blocks that share their model signature
+   (``offers.similarity.signature``: the others would be vetoed);
 
 then, only when the batch meets merged products, one query per link of the
 longest merge chain (a key or alias still naming a merged product links to the
-product it was merged into). Whatever was decided is written in three bulk
-statements at most: new products (named and keyed by their attributes,
+product it was merged into). ``match_products`` writes what was decided in three
+bulk statements at most: new products (named and keyed by their attributes,
 ``OfferAttributes.product_name()`` and ``product_key()``; a line naming no
 product gets its ``raw|`` text key), new SKU aliases and new identifier
 aliases. A link in the review band teaches nothing: its SKU and identifiers are
@@ -106,7 +111,7 @@ def _per_row(refs: Sequence[ProductRef], decided: dict[tuple, Link]) -> list[Lin
     for ref in refs:
         line = _line(ref)
         link = decided[line]
-        if link.decision.method == "new" and line in seen:
+        if link.decision.band == "new" and line in seen:  # (a guess stays one: band "review")
             link = Link(link.product_id, Decision(link.product_id, "key", 100, "accept"))
         seen.add(line)
         links.append(link)
