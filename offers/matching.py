@@ -11,9 +11,9 @@ so that the ingest can decide before it takes the write lock):
    their products: a line whose SKU names the product made for that very line,
    the daily case of a known list, is settled here);
 2. the identifier aliases (EAN, Apple part number) for the batch's identifiers;
-3. the products whose ``match_key`` (or an all-vendor alias of kind
-   ``description``, an operator's decision) is a line's text key, for the lines
-   step 1 did not settle;
+3. the products whose ``match_key`` is a line's text key, or that an operator's
+   decision names for it (an alias of kind ``description``: the vendor's own
+   first, then an all-vendor one), for the lines step 1 did not settle;
 4. the operators' rejections (``offers.review.rejections``) for the batch's keys,
    when there are any: a rejected product is never proposed for that key again;
 5. for the lines still open, the attributes of the products steps 1-3 found, and
@@ -265,10 +265,12 @@ def _plan(vendor_id: int, refs: Sequence[ProductRef], confirmed_skus_only: bool 
     )
     # The daily case of a known list: the SKU names the product made for this very line.
     settled = {ref.key for ref in refs if ref.sku_key in by_sku and rows[by_sku[ref.sku_key]].match_key == ref.key}
+    line = ProductAlias.Kind.DESCRIPTION.value
     by_key = _lookup(
-        f"COALESCE((SELECT a.product_id FROM {alias} a WHERE a.vendor_id IS NULL AND a.kind = %s "
-        f"AND a.key = k.key), (SELECT p.id FROM {product} p WHERE p.match_key = k.key))",
-        [ProductAlias.Kind.DESCRIPTION.value], {ref.key for ref in refs} - settled, rows,
+        f"COALESCE((SELECT a.product_id FROM {alias} a WHERE a.vendor_id = %s AND a.kind = %s AND a.key = k.key), "
+        f"(SELECT a.product_id FROM {alias} a WHERE a.vendor_id IS NULL AND a.kind = %s AND a.key = k.key), "
+        f"(SELECT p.id FROM {product} p WHERE p.match_key = k.key))",
+        [vendor_id, line, line], {ref.key for ref in refs} - settled, rows,
     )
     current = _follow_merges(rows)
     rejected = (

@@ -31,6 +31,7 @@ from offers.review import (
     new_product_from,
     offer_keys,
     record_rejections,
+    remember_line,
     remember_skus,
 )
 
@@ -193,8 +194,9 @@ def split_offers(offers: Iterable[Offer] | QuerySet, user=None, *, into: Product
     product.
 
     The split is an operator's decision like a review: the offers are settled ("manual"), their
-    vendors' SKUs are remembered for the new product, and their lines' keys are rejected for the
-    product they leave, so that the next lists do not put them back.
+    vendors' SKUs and lines are remembered for the new product (each for its vendor), and their
+    lines' keys are rejected for the product they leave, so that the next lists do not put them
+    back.
 
     Raises ``MergeError`` when no offer is given, when the offers belong to several products,
     when ``into`` is their own product, or when ``into`` was merged into another product.
@@ -230,6 +232,10 @@ def split_offers(offers: Iterable[Offer] | QuerySet, user=None, *, into: Product
         move_offers(ids, product.pk, settle=True)
         lines = dict.fromkeys((row[2], row[3], row[4]) for row in rows)
         remember_skus(((vendor_id, sku) for vendor_id, sku, _ in lines), product)
+        for vendor_id, sku, description in lines:
+            # The vendor's line, with or without a SKU, means the new product from now on (for that
+            # vendor only: the line may read like the product it leaves, "Edge 50" for everyone).
+            remember_line(sku, description, product, vendor_id=vendor_id)
         keys = [key for vendor_id, sku, description in lines for key in offer_keys(vendor_id, sku, description)]
         record_rejections(keys, source_id, user)
         return product

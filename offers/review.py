@@ -173,16 +173,19 @@ def remember_skus(lines: Iterable[tuple[int, str]], product: Product) -> list[Pr
     return aliases
 
 
-def remember_line(sku: str, description: str, product: Product) -> list[ProductAlias]:
-    """Remember the line's text key (``text_key``) as meaning ``product`` for every vendor (an
-    alias of kind ``description``, confirmed): the next line that reads the same, with or
-    without a SKU, links to it by its key. Nothing when the key is the product's own match key
-    or the line is empty. Returns the alias in a list (or an empty list)."""
+def remember_line(sku: str, description: str, product: Product, *, vendor_id: int | None = None
+                  ) -> list[ProductAlias]:
+    """Remember the line's text key (``text_key``) as meaning ``product`` (an alias of kind
+    ``description``, confirmed): for every vendor, or with ``vendor_id`` for that vendor only
+    (which matching asks first). The next line that reads the same, with or without a SKU,
+    links to it by its key. Nothing when the key is the product's own match key or the line is
+    empty. Returns the alias in a list (or an empty list)."""
     key = text_key(sku, description)
     if not key or key == product.match_key:
         return []
     alias, _ = ProductAlias.objects.update_or_create(
-        vendor=None, kind=ProductAlias.Kind.DESCRIPTION, key=key, defaults={"product": product, "confirmed": True}
+        vendor_id=vendor_id, kind=ProductAlias.Kind.DESCRIPTION, key=key,
+        defaults={"product": product, "confirmed": True},
     )
     return [alias]
 

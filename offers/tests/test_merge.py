@@ -197,3 +197,21 @@ def test_current_product_ids_follow_merge_chains(build):
 
     assert current_product_ids([a.pk, b.pk, c.pk, alone.pk, 999999]) == {a.pk: c.pk, b.pk: c.pk, c.pk: c.pk,
                                                                          alone.pk: alone.pk}
+
+
+def test_a_split_line_without_sku_stays_out_for_its_vendor_only(build):
+    from offers.matching import ProductRef, match_products
+
+    one, other = build.vendor(), build.vendor()
+    [link] = match_products(one.pk, [ProductRef.of("", "Motorola Edge 50 256GB")])
+    source = Product.objects.get(pk=link.product_id)
+    offer = build.offer(vendor=one, product=source, description="Motorola Edge 50 256GB")
+    # The operator says this vendor's line is another product (it reads like the source product).
+    moved_to = split_offers([offer], into=build.product("Operator's product"))
+    alias = ProductAlias.objects.get(vendor=one, kind="description")
+    assert (alias.key, alias.product_id, alias.confirmed) == (source.match_key, moved_to.pk, True)
+    [again] = match_products(one.pk, [ProductRef.of("", "Motorola Edge 50 256GB")])
+    assert (again.product_id, again.decision.method) == (moved_to.pk, "key")
+    # Another vendor's same line still means the product it reads as.
+    [elsewhere] = match_products(other.pk, [ProductRef.of("", "Motorola Edge 50 256GB")])
+    assert elsewhere.product_id == source.pk
