@@ -93,6 +93,9 @@ class ProductCurrentOffersSerializer(serializers.Serializer):
 
     product_id = serializers.IntegerField()
     product_name = serializers.CharField()
+    merged_into_id = serializers.IntegerField(
+        allow_null=True, help_text="Set when the product was merged into another: its offers are there now."
+    )
     as_of = serializers.DateTimeField(help_text="End of the freshness window (the request's time).")
     freshness_hours = serializers.IntegerField()
     base_currency = serializers.CharField()

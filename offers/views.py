@@ -183,7 +183,8 @@ class ProductCurrentOffers(APIView):
         now = timezone.now()
         offers = board_logic.current_offers(product, now=now, condition=condition or None)
         return Response(ProductCurrentOffersSerializer({
-            "product_id": product.pk, "product_name": product.name, "as_of": now,
+            "product_id": product.pk, "product_name": product.name, "merged_into_id": product.merged_into_id,
+            "as_of": now,
             "freshness_hours": settings.OFFER_FRESHNESS_HOURS, "base_currency": board_logic.base_currency(),
             "results": offers,
         }).data)

@@ -48,7 +48,7 @@ def read_csv(response) -> list[dict]:
 def test_current_offers_cheapest_first_with_no_silent_conversion(token_client, market):
     body = token_client.get(f"/products/{market['phone'].id}/offers/current").json()
     assert body["product_id"] == market["phone"].id and body["base_currency"] == "USD"
-    assert body["freshness_hours"] == 72
+    assert body["freshness_hours"] == 72 and body["merged_into_id"] is None
     rows = [(r["vendor_name"], r["price"], r["currency"], r["base_price"]) for r in body["results"]]
     assert rows == [("@Bolt", "690.00", "USD", "690.00"), ("Acme", "700.00", "USD", "700.00"),
                     ("Euro", "600.00", "EUR", None)]
@@ -195,3 +195,14 @@ def test_browsable_api_renders_for_a_staff_session(staff_client, market):
     for url in ("/board", f"/products/{market['phone'].id}/offers/current"):
         response = staff_client.get(url, HTTP_ACCEPT="text/html")
         assert response.status_code == 200 and b"<html" in response.content, url
+
+
+def test_current_offers_of_a_merged_product_name_the_product_it_went_to(token_client, market, build):
+    from offers.merge import merge_products
+
+    target = build.product("Apple iPhone 15 128GB (kept)")
+    merge_products(market["phone"], target)
+    body = token_client.get(f"/products/{market['phone'].id}/offers/current").json()
+    assert body["merged_into_id"] == target.pk and body["results"] == []
+    moved = token_client.get(f"/products/{target.pk}/offers/current").json()
+    assert len(moved["results"]) == 3
