@@ -134,11 +134,12 @@ def current_product_ids(product_ids: Iterable[int]) -> dict[int, int]:
 
 
 def blocking_merges(merge: ProductMerge) -> QuerySet:
-    """The merges done after ``merge`` that involve its source or target and are not undone: they
-    must be undone first (newest first)."""
-    products = [merge.source_id, merge.target_id]
+    """The merges done after ``merge``, not undone, that must be undone first (newest first): those
+    that moved its target (or its source) away, or merged a product into its source. Another
+    product merged into the same target later does not block: an undo moves back exactly the
+    rows it moved, by id."""
     return ProductMerge.objects.filter(undone_at__isnull=True, pk__gt=merge.pk).filter(
-        Q(source_id__in=products) | Q(target_id__in=products)
+        Q(source_id__in=[merge.source_id, merge.target_id]) | Q(target_id=merge.source_id)
     ).order_by("-pk")
 
 
@@ -149,8 +150,8 @@ def undo_merge(merge: ProductMerge, user=None) -> ProductMerge:
     ``undone_at`` set. Rows that reached the target after the merge stay on the target.
     ``moved["undo"]`` records the counts moved back and the user.
 
-    Raises ``MergeError`` when the merge was already undone, or when a later merge involving
-    its source or target is not undone (naming it: undo that one first).
+    Raises ``MergeError`` when the merge was already undone, or when a later merge that must be
+    undone first (``blocking_merges``) stands (naming it).
     """
     with transaction.atomic():
         merge = ProductMerge.objects.select_for_update().get(pk=merge.pk)
@@ -159,8 +160,8 @@ def undo_merge(merge: ProductMerge, user=None) -> ProductMerge:
         later = blocking_merges(merge).first()
         if later is not None:
             raise MergeError(
-                f"Merge #{later.pk} (product #{later.source_id} into #{later.target_id}) was done later and involves "
-                f"these products: undo it first."
+                f"Merge #{later.pk} (product #{later.source_id} into #{later.target_id}) was done later and moved "
+                f"these products on: undo it first."
             )
         locked = _lock(merge.source_id, merge.target_id)
         source, target = locked[merge.source_id], locked[merge.target_id]

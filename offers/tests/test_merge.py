@@ -215,3 +215,18 @@ def test_a_split_line_without_sku_stays_out_for_its_vendor_only(build):
     # Another vendor's same line still means the product it reads as.
     [elsewhere] = match_products(other.pk, [ProductRef.of("", "Motorola Edge 50 256GB")])
     assert elsewhere.product_id == source.pk
+
+
+def test_a_later_merge_into_the_same_target_does_not_block_an_undo(build):
+    a, b, target = build.product("A"), build.product("B"), build.product("Target")
+    offer_a, offer_b = build.offer(product=a), build.offer(product=b)
+    ProductAlias.objects.create(product=a, vendor=offer_a.vendor, kind="sku", key="A-1")
+    first = merge_products(a, target)
+    merge_products(b, target)
+
+    undo_merge(first)  # B's merge, later, into the same target, stays
+
+    assert Offer.objects.get(pk=offer_a.pk).product_id == a.pk
+    assert Offer.objects.get(pk=offer_b.pk).product_id == target.pk
+    assert ProductAlias.objects.get(key="A-1").product_id == a.pk
+    assert Product.objects.get(pk=b.pk).merged_into_id == target.pk
