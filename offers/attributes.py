@@ -614,6 +614,19 @@ def _display(tokens: tuple[str, ...]) -> str:
     return " ".join([_DISPLAY.get(t) or t.capitalize() for t in tokens])
 
 
+def canonical_colour(text: str) -> str:
+    """The canonical colour a spelling names, as offers store it ("space grey" -> "Space Gray",
+    "Siyah" -> "Black", "nat" -> "Natural Titanium"); "" when the colour table has no such name."""
+    colours, _ = _colour_table()
+    return colours.get(" ".join(_TOKEN.findall(strip_accents(text).casefold())), "")
+
+
+def canonical_region(text: str) -> str:
+    """The region code a word names, as offers store it ("Japan" -> "JP", "usa" -> "US", "LL/A"
+    is not a word: ""); "" when it names none."""
+    return _REGION_WORDS.get(strip_accents(text).casefold().strip(), "")
+
+
 _FLAG_REGIONS = {"GB": "UK", "EU": "EU", "AE": "AE"}
 _REGIONAL_LETTER = re.compile("[\U0001F1E6-\U0001F1FF]")
 

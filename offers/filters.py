@@ -3,6 +3,7 @@
 import django_filters
 from django import forms
 
+from offers.attributes import canonical_colour, canonical_region
 from offers.models import Condition, MatchMethod, Offer, Product
 
 
@@ -62,10 +63,14 @@ class OfferFilter(django_filters.FilterSet):
     observed_until = django_filters.IsoDateTimeFilter(field_name="observed_at", lookup_expr="lt")
     # No index of their own: a colour or region alone reads the offers newest first until a page
     # is full; with vendor_id or product_id the (vendor, id) / (product, id) index serves it.
-    color = django_filters.CharFilter(field_name="color", lookup_expr="iexact",
-                                      help_text="Offer colour, case-insensitive, exact (e.g. Natural Titanium).")
-    region = django_filters.CharFilter(field_name="region", lookup_expr="iexact",
-                                       help_text="Offer region, case-insensitive, exact (e.g. US, HK, EU).")
+    color = django_filters.CharFilter(
+        method="filter_color",
+        help_text="Offer colour, case-insensitive, exact (e.g. Natural Titanium); a vendor's spelling of a "
+                  "known colour is read as the colour (space grey, Siyah, nat).")
+    region = django_filters.CharFilter(
+        method="filter_region",
+        help_text="Offer region, case-insensitive, exact (e.g. US, HK, EU); a region word is read as its code "
+                  "(Japan, usa).")
     # needs_review=true reads the review queue's partial index (offer_review_queue).
     needs_review = StrictBooleanFilter(field_name="needs_review",
                                        help_text="true: only offers whose link waits for an operator; false: the others.")
@@ -75,6 +80,12 @@ class OfferFilter(django_filters.FilterSet):
     class Meta:
         model = Offer
         fields = []
+
+    def filter_color(self, queryset, name, value):
+        return queryset.filter(color__iexact=canonical_colour(value) or value.strip())
+
+    def filter_region(self, queryset, name, value):
+        return queryset.filter(region__iexact=canonical_region(value) or value.strip())
 
     def filter_currency(self, queryset, name, value):
         return queryset.filter(currency=value.strip().upper())

@@ -49,6 +49,9 @@ def test_offer_json_has_the_matching_fields(token_client, catalog):
     ("region=hk", ["natural_hk"]),
     ("region=EU", ["black_eu"]),
     ("region=U", []),
+    ("color=nat", ["natural_hk"]),  # a vendor's spelling of a known colour
+    ("color=Siyah+Titanyum", ["black_us"]),
+    ("region=europe", ["black_eu"]),  # a region word
     ("needs_review=true", ["natural_hk"]),
     ("needs_review=TRUE", ["natural_hk"]),
     ("needs_review=false", ["plain", "black_eu", "black_us"]),
