@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from offers import board, selectors
+from offers.attributes import colour_names, region_codes
 from offers.admin_review import merge_products_action, split_offers_action  # registers the review admins
 from offers.csv_export import export_offers_csv
 from offers.filters import BoardFilterForm
@@ -151,25 +152,6 @@ class CurrencyListFilter(admin.SimpleListFilter):
         return queryset.filter(currency=self.value()) if self.value() else queryset
 
 
-@cache
-def canonical_colours() -> tuple[str, ...]:
-    """The canonical colour names (the values of offers/data/colours.json), sorted."""
-    from offers.identifiers import load
-
-    return tuple(sorted(set(load("colours")["colours"].values())))
-
-
-@cache
-def canonical_regions() -> tuple[str, ...]:
-    """The regions matching writes (``offers.attributes``: its region words, flag regions and
-    offers/data/apple_regions.json), sorted."""
-    from offers.attributes import _FLAG_REGIONS, _REGION_WORDS
-    from offers.identifiers import load
-
-    return tuple(sorted(set(_REGION_WORDS.values()) | set(_FLAG_REGIONS.values())
-                        | set(load("apple_regions")["regions"].values())))
-
-
 class CanonicalValueListFilter(admin.SimpleListFilter):
     """An offer attribute's choices from its canonical table (plus the one selected), not a
     DISTINCT over millions of offers; ``field`` is the column, filtered exactly."""
@@ -195,7 +177,7 @@ class ColourListFilter(CanonicalValueListFilter):
     field = "color"
 
     def values(self):
-        return canonical_colours()
+        return colour_names()
 
 
 class RegionListFilter(CanonicalValueListFilter):
@@ -204,7 +186,7 @@ class RegionListFilter(CanonicalValueListFilter):
     field = "region"
 
     def values(self):
-        return canonical_regions()
+        return region_codes()
 
 
 class MergedListFilter(admin.SimpleListFilter):

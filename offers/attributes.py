@@ -627,6 +627,20 @@ def canonical_region(text: str) -> str:
     return _REGION_WORDS.get(strip_accents(text).casefold().strip(), "")
 
 
+@cache
+def colour_names() -> tuple[str, ...]:
+    """Every canonical colour an offer can have (the values of offers/data/colours.json), sorted."""
+    return tuple(sorted(set(_colour_table()[0].values())))
+
+
+@cache
+def region_codes() -> tuple[str, ...]:
+    """The regions the words and Apple part numbers name (region words, flag exceptions,
+    offers/data/apple_regions.json), sorted; a flag emoji may name any other ISO 3166 code."""
+    return tuple(sorted(set(_REGION_WORDS.values()) | set(_FLAG_REGIONS.values())
+                        | set(load("apple_regions")["regions"].values())))
+
+
 _FLAG_REGIONS = {"GB": "UK", "EU": "EU", "AE": "AE"}
 _REGIONAL_LETTER = re.compile("[\U0001F1E6-\U0001F1FF]")
 
