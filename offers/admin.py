@@ -3,7 +3,6 @@ without counting the table, filtered through indexes, and searched product first
 (see offers.selectors)."""
 
 from datetime import timedelta
-from functools import cache
 
 from django import forms
 from django.conf import settings
