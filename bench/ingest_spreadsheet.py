@@ -5,9 +5,11 @@
 Prints, for the same generated file (one distinct product a row):
 python-calamine's raw read time, and for each database the whole `ingest`
 pipeline (read, normalize, match, persist offers and price history) in
-rows/second, first with every product new, then for the same list again
-(every product known, the daily case), with the peak RSS of that process and
-of the reader process it forks (ingestion.readahead).
+rows/second with the share of it spent matching products (offers.matching:
+deciding and creating products and aliases), first with every product new,
+then for the same list again (every product known, the daily case), with the
+peak RSS of that process and of the reader process it forks
+(ingestion.readahead).
 Each measurement runs in a fresh process on a fresh database, --repeat
 times; the median is printed with the range of the runs. PostgreSQL is
 taken from BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres),
@@ -75,15 +77,33 @@ def child(args) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from ingestion.services import ingest_path
+    from ingestion import services
 
-    runs = []
+    # The matcher's share: time spent deciding and writing products (plan_offers before the write
+    # lock, match_products inside it), measured by wrapping the two calls the ingest makes.
+    matching = [0.0]
+
+    def timed(function):
+        def wrapper(*a, **kw):
+            start = time.perf_counter()
+            try:
+                return function(*a, **kw)
+            finally:
+                matching[0] += time.perf_counter() - start
+        return wrapper
+
+    services.plan_offers = timed(services.plan_offers)
+    services.match_products = timed(services.match_products)
+    runs, matched = [], []
     for again in (False, True):  # a first ingest (every product new), then the same list again (every product known)
+        matching[0] = 0.0
         start = time.perf_counter()
-        document = ingest_path(args.file, vendor_name="Bench Vendor", currency="USD", force=again)
+        document = services.ingest_path(args.file, vendor_name="Bench Vendor", currency="USD", force=again)
         runs.append(time.perf_counter() - start)
+        matched.append(matching[0])
     print(json.dumps({
-        "seconds": runs[0], "again_seconds": runs[1], "status": document.status,
+        "seconds": runs[0], "again_seconds": runs[1], "match_seconds": matched[0], "again_match_seconds": matched[1],
+        "status": document.status,
         "offers": document.stats.get("offers_created"), "errors": document.stats.get("errors"),
         "maxrss_mb": maxrss_mb(), "reader_maxrss_mb": maxrss_mb(resource.RUSAGE_CHILDREN),
     }))
@@ -131,14 +151,17 @@ def main() -> None:
 
         for db in [d.strip() for d in args.db.split(",") if d.strip()]:
             results = [_measure(db, file, base_env, tmp / f"bench-{i}.sqlite3") for i in range(args.repeat)]
-            for label, key in [("new products", "seconds"), ("same list again", "again_seconds")]:
+            for label, key, match in [("new products", "seconds", "match_seconds"),
+                                      ("same list again", "again_seconds", "again_match_seconds")]:
                 runs = sorted(result[key] for result in results)
                 seconds = statistics.median(runs)
                 rate = args.rows / seconds
                 spread = f" (runs {args.rows / runs[-1]:,.0f}-{args.rows / runs[0]:,.0f})" if len(runs) > 1 else ""
+                share = statistics.median(result[match] / result[key] for result in results)
                 print(
                     f"{db:>8}, {label:<15}: {seconds:.2f} s = {rate:,.0f} rows/s{spread}, "
-                    f"{rate / 5400:.1f}x django-import-export bulk, {seconds / raw['seconds']:.1f}x the raw read"
+                    f"{rate / 5400:.1f}x django-import-export bulk, {seconds / raw['seconds']:.1f}x the raw read; "
+                    f"matching products {share:.0%} of it"
                 )
             last = results[-1]
             print(f"{db:>8}: status {last['status']}, {last['offers']:,} offers, {last['errors']} errors, "
