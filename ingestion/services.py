@@ -67,8 +67,11 @@ log = logging.getLogger(__name__)
 OUTCOME_LOG = {"document_outcome": True}
 
 # Offers written per batch. A writer waiting for SQLite's write lock waits at most one batch
-# (about 0.2 s): the ingest commits after it (``_Transactions``).
+# (about 0.2 s alone, several times that beside another ingest): the ingest commits after it
+# (``_Transactions``), and while other writers keep coming (SQLite), it writes smaller batches.
 BATCH_SIZE = 5000
+CONTENDED_BATCH_SIZE = 1000
+CONTENDED_SECONDS = 10.0  # smaller batches for this long after another writer last waited
 WAITING_CHECK_ROWS = 250  # rows read between two looks for a waiting writer while a transaction is open
 # On SQLite, while no other writer waits, batches share a transaction up to
 # settings.INGESTION_ROWS_PER_COMMIT offers: each commit writes every index page the transaction
@@ -499,7 +502,7 @@ def _run(document: SourceDocument, processor, path: Path, context: IngestContext
             refs.append(ref)
             if len(rows) % WAITING_CHECK_ROWS == 0:
                 transactions.yield_to_waiting()
-            if len(rows) >= BATCH_SIZE:
+            if len(rows) >= transactions.batch_size():
                 outcome.offers_created += _write_batch(document, rows, refs, lease, transactions)
                 rows, refs = [], []
         if rows:
@@ -526,6 +529,7 @@ class _Transactions:
     SQLite's write lock since the last check (``pricehub.sqlite.base.WaitingWriters``), when it
     holds ``settings.INGESTION_ROWS_PER_COMMIT`` offers, and at the end; on PostgreSQL, or SQLite
     in memory, after every batch. Leaving the ``with`` on an exception rolls the open one back.
+    While other writers keep waiting, batches are smaller (``batch_size``).
 
     Inside the ``with``, SQLite's checkpoints run beside the batches, one after each commit
     (``pricehub.sqlite.checkpoints``). On PostgreSQL a batch's commit does not wait for its WAL
@@ -541,6 +545,7 @@ class _Transactions:
         self.waiting = WaitingWriters.of(connection) if connection.vendor == "sqlite" else None
         self._open: ExitStack | None = None
         self.rows = 0
+        self._contended_until = 0.0
 
     @property
     def is_open(self) -> bool:
@@ -556,16 +561,27 @@ class _Transactions:
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
 
+    def batch_size(self) -> int:
+        """``BATCH_SIZE``; ``CONTENDED_BATCH_SIZE`` for ``CONTENDED_SECONDS`` after another writer
+        of the SQLite database waited (a waiter then waits for a smaller batch)."""
+        return min(CONTENDED_BATCH_SIZE, BATCH_SIZE) if time.monotonic() < self._contended_until else BATCH_SIZE
+
+    def _someone_waited(self) -> bool:
+        if self.waiting is not None and self.waiting.since_last():
+            self._contended_until = time.monotonic() + CONTENDED_SECONDS
+            return True
+        return False
+
     def yield_to_waiting(self) -> None:
         """Commit the open transaction now if another writer has waited for the write lock: called
         while the next batch's rows are read, so a writer waits for at most a few hundred rows
         of reading, not for a whole batch of a slow reader."""
-        if self._open is not None and self.waiting is not None and self.waiting.since_last():
+        if self._open is not None and self._someone_waited():
             self.commit()
 
     def written(self, count: int) -> None:
         self.rows += count
-        if self.waiting is None or self.rows >= settings.INGESTION_ROWS_PER_COMMIT or self.waiting.since_last():
+        if self.waiting is None or self.rows >= settings.INGESTION_ROWS_PER_COMMIT or self._someone_waited():
             self.commit()
 
     def commit(self) -> None:
