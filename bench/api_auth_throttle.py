@@ -15,7 +15,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,32 +27,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="pricehub-throttle-"))
-    os.environ.update(DEBUG="true", PRICEHUB_ENV_FILE="none", INGESTION_STORAGE_DIR=str(tmp / "storage"),
-                      LOG_LEVEL="ERROR", ALLOWED_HOSTS="testserver", API_RATE_LIMIT_PER_MINUTE="100000000")
-    os.environ.pop("REDIS_URL", None)
-    drop = None
-    if args.db == "sqlite":
-        os.environ["SQLITE_PATH"] = str(tmp / "bench.sqlite3")
-        os.environ.pop("DATABASE_URL", None)
-    else:
-        sys.path.insert(0, str(ROOT / "bench"))
-        from ingest_spreadsheet import postgres_database
+    sys.path.insert(0, str(ROOT / "bench"))
+    from ingest_spreadsheet import django_database
 
-        os.environ["DATABASE_URL"], drop = postgres_database()
-    sys.path.insert(0, str(ROOT))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "pricehub.settings"
-    import django
-
-    django.setup()
-    try:
+    with django_database(args.db, "pricehub-throttle-", PRICEHUB_ENV_FILE="none", LOG_LEVEL="ERROR", REDIS_URL=None):
         run(args.db, args.requests)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if drop:
-            drop()
 
 
 def run(db: str, count: int) -> None:

@@ -12,11 +12,9 @@ median of several requests, in milliseconds.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone as dt_timezone
 from decimal import Decimal
@@ -31,31 +29,11 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgres"])
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="pricehub-paging-"))
-    os.environ.update(DEBUG="true", INGESTION_STORAGE_DIR=str(tmp / "storage"), LOG_LEVEL="WARNING",
-                      ALLOWED_HOSTS="testserver", API_RATE_LIMIT_PER_MINUTE="100000000")
-    drop = None
-    if args.db == "sqlite":
-        os.environ["SQLITE_PATH"] = str(tmp / "paging.sqlite3")
-        os.environ.pop("DATABASE_URL", None)
-    else:
-        sys.path.insert(0, str(ROOT / "bench"))
-        from ingest_spreadsheet import postgres_database
+    sys.path.insert(0, str(ROOT / "bench"))
+    from ingest_spreadsheet import django_database
 
-        os.environ["DATABASE_URL"], drop = postgres_database()
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pricehub.settings")
-    import django
-
-    django.setup()
-    try:
+    with django_database(args.db, "pricehub-paging-"):
         run(args.offers)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if drop:
-            drop()
 
 
 def run(count: int) -> None:

@@ -20,11 +20,9 @@ No figure is asserted: the output is for reading (README, issue 10).
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -42,31 +40,11 @@ def main() -> None:
                         help="share of the offers observed within the freshness window (default 0.1)")
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="pricehub-board-"))
-    os.environ.update(DEBUG="true", INGESTION_STORAGE_DIR=str(tmp / "storage"), LOG_LEVEL="WARNING",
-                      ALLOWED_HOSTS="testserver", API_RATE_LIMIT_PER_MINUTE="100000000")
-    drop = None
-    if args.db == "sqlite":
-        os.environ["SQLITE_PATH"] = str(tmp / "board.sqlite3")
-        os.environ.pop("DATABASE_URL", None)
-    else:
-        sys.path.insert(0, str(ROOT / "bench"))
-        from ingest_spreadsheet import postgres_database
+    sys.path.insert(0, str(ROOT / "bench"))
+    from ingest_spreadsheet import django_database
 
-        os.environ["DATABASE_URL"], drop = postgres_database()
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pricehub.settings")
-    import django
-
-    django.setup()
-    try:
+    with django_database(args.db, "pricehub-board-"):
         run(args.offers, args.window_share)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if drop:
-            drop()
 
 
 def fill(count: int, window_share: float) -> list[int]:

@@ -19,6 +19,7 @@ where a throwaway database is created and dropped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -200,6 +201,42 @@ def postgres_database():
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return admin_url.rsplit("/", 1)[0] + "/" + name, drop
+
+
+@contextlib.contextmanager
+def django_database(db: str, prefix: str, **env: str | None):
+    """Django set up in this process on a throwaway database: ``db`` "sqlite" (a file in a new
+    temporary folder named ``prefix``...) or "postgres" (``postgres_database``, dropped at the
+    end). The environment gets DEBUG on, storage in that folder, quiet logs, the test client's
+    host, an API rate limit out of the way, then ``env`` (a value None removes the variable).
+    Yields the temporary folder."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    settings = {"DEBUG": "true", "INGESTION_STORAGE_DIR": str(tmp / "storage"), "LOG_LEVEL": "WARNING",
+                "ALLOWED_HOSTS": "testserver", "API_RATE_LIMIT_PER_MINUTE": "100000000", **env}
+    for name, value in settings.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    drop = None
+    if db == "sqlite":
+        os.environ["SQLITE_PATH"] = str(tmp / "bench.sqlite3")
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"], drop = postgres_database()
+    sys.path.insert(0, str(ROOT))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "pricehub.settings"
+    import django
+
+    django.setup()
+    try:
+        yield tmp
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if drop:
+            drop()
 
 
 if __name__ == "__main__":
