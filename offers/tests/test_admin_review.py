@@ -7,20 +7,10 @@ from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
-import offers.admin_review  # noqa: F401  registers the review queue, merges and rejections
-from offers.admin_review import merge_products_action, split_offers_action
 from offers.merge import merge_products
 from offers.models import MatchRejection, Offer, PriceHistory, Product, ProductAlias, ProductMerge
 
 QUEUE = "admin:offers_offertoreview_changelist"
-
-
-@pytest.fixture
-def wired(monkeypatch):
-    """The two actions added to the product and offer admins, as the lead wires them in offers.admin."""
-    products, offers = admin.site._registry[Product], admin.site._registry[Offer]
-    monkeypatch.setattr(products, "actions", [*(products.actions or []), merge_products_action])
-    monkeypatch.setattr(offers, "actions", [*(offers.actions or []), split_offers_action])
 
 
 @pytest.fixture
@@ -129,7 +119,7 @@ def test_non_staff_and_staff_without_permission_are_refused(client, django_user_
     assert Offer.objects.get(pk=waiting.pk).needs_review
 
 
-def test_merge_action_confirms_then_merges(build, staff_client, wired):
+def test_merge_action_confirms_then_merges(build, staff_client):
     source, target = build.product("iPhone 15 dup"), build.product("Apple iPhone 15 128GB")
     offer = build.offer(product=source)
     url = reverse("admin:offers_product_changelist")
@@ -148,7 +138,7 @@ def test_merge_action_confirms_then_merges(build, staff_client, wired):
     assert Offer.objects.get(pk=offer.pk).product_id == target.pk
 
 
-def test_merge_action_needs_two_products(build, staff_client, wired):
+def test_merge_action_needs_two_products(build, staff_client):
     product = build.product()
     page = staff_client.post(reverse("admin:offers_product_changelist"),
                              {"action": "merge_products_action", ACTION_CHECKBOX_NAME: [product.pk]}, follow=True)
@@ -178,7 +168,7 @@ def test_merges_list_and_undo_in_order(build, staff_client):
     assert staff_client.get(reverse("admin:offers_productmerge_change", args=[first.pk])).status_code == 200
 
 
-def test_split_action_on_the_offers_of_a_product(build, staff_client, wired):
+def test_split_action_on_the_offers_of_a_product(build, staff_client):
     mixed = build.product("Apple iPhone 15 Pro 256GB", match_key="apple|iphone 15 pro|256gb||")
     stays = build.offer(product=mixed, sku="IP15P256", description="iPhone 15 Pro 256GB")
     out = build.offer(product=mixed, sku="IP15PM256", description="iPhone 15 Pro Max 256GB")
@@ -197,7 +187,7 @@ def test_split_action_on_the_offers_of_a_product(build, staff_client, wired):
     assert PriceHistory.objects.get(offer=out).product_id == product.pk
 
 
-def test_split_action_into_a_product_given_by_id(build, staff_client, wired):
+def test_split_action_into_a_product_given_by_id(build, staff_client):
     mixed, into = build.product(), build.product()
     out = build.offer(product=mixed)
     url = reverse("admin:offers_offer_changelist") + f"?product__id__exact={mixed.pk}"
@@ -231,7 +221,7 @@ def test_product_search_by_name_words_id_and_remembered_sku(build):
     assert search_products("   ") == [] and gone.pk
 
 
-def test_split_action_across_every_offer_of_the_filtered_list(build, staff_client, wired):
+def test_split_action_across_every_offer_of_the_filtered_list(build, staff_client):
     mixed, other = build.product(), build.product()
     out = [build.offer(product=mixed, sku="IP15PM256", description="iPhone 15 Pro Max 256GB") for _ in range(3)]
     elsewhere = build.offer(product=other)
