@@ -33,7 +33,7 @@ remembered only once an operator confirms it (``offers.review``).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -43,6 +43,7 @@ from django.utils import timezone
 from offers.attributes import OfferAttributes, parse_offer
 from offers.bulk import Adapter, OfferRow, insert_rows, reserve_ids
 from offers.identifiers import PRODUCT_KINDS
+from offers.merge import chain_end
 from offers.models import MatchRejection, Product, ProductAlias
 from offers.review import free_key, id_list, key_list, rejections
 from offers.similarity import (
@@ -417,14 +418,19 @@ def _lookup(expression: str, params: list, keys: set[str], rows: dict[int, _Row]
 def _complete(rows: dict[int, _Row]) -> None:
     """Read the attributes of the products ``_lookup(light=True)`` left out (``brand`` None)."""
     light = [pk for pk, row in rows.items() if row.brand is None]
-    if not light:
-        return
+    if light:
+        _load(rows, light)
+
+
+def _load(rows: dict[int, _Row], ids: Iterable[int]) -> None:
+    """Read the products ``ids`` into ``rows``: one query, the ids bound as one parameter."""
+    ids = list(ids)
+    if connection.vendor == "postgresql":
+        source, param = "(SELECT unnest(%s::bigint[]))", ids
+    else:
+        source, param = "(SELECT value FROM json_each(%s))", json.dumps(ids)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {_PRODUCT_COLUMNS} FROM {Product._meta.db_table} p WHERE p.id IN "
-            + ("(SELECT unnest(%s::bigint[]))" if connection.vendor == "postgresql" else "(SELECT value FROM json_each(%s))"),
-            [light if connection.vendor == "postgresql" else json.dumps(light)],
-        )
+        cursor.execute(f"SELECT {_PRODUCT_COLUMNS} FROM {Product._meta.db_table} p WHERE p.id IN {source}", [param])
         for row in cursor.fetchall():
             rows[row[0]] = _Row(*row)
 
@@ -460,20 +466,6 @@ def _follow_merges(rows: dict[int, _Row]) -> dict[int, int]:
     loading the products they were merged into (following chains: one query per link of the
     longest chain, none when the batch met no merged product)."""
     while missing := {r.merged_into_id for r in rows.values() if r.merged_into_id and r.merged_into_id not in rows}:
-        placeholders = ", ".join(["%s"] * len(missing))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {_PRODUCT_COLUMNS} FROM {Product._meta.db_table} p WHERE p.id IN ({placeholders})",
-                list(missing),
-            )
-            for row in cursor.fetchall():
-                rows[row[0]] = _Row(*row)
-    current = {}
-    for row in rows.values():
-        pk, seen = row.id, {row.id}
-        while rows[pk].merged_into_id is not None and rows[pk].merged_into_id not in seen:
-            pk = rows[pk].merged_into_id
-            seen.add(pk)
-        if pk != row.id:
-            current[row.id] = pk
-    return current
+        _load(rows, missing)
+    merged_into = {pk: row.merged_into_id for pk, row in rows.items()}
+    return {pk: end for pk in rows if (end := chain_end(merged_into, pk)) != pk}

@@ -17,7 +17,7 @@ All writes are bulk ``UPDATE``s, one statement per table with the ids bound as o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -121,16 +121,17 @@ def current_product_ids(product_ids: Iterable[int]) -> dict[int, int]:
         rows = Product.objects.filter(pk__in=frontier).values_list("pk", "merged_into_id")
         merged_into.update(rows)
         frontier = {then for then in merged_into.values() if then is not None and then not in merged_into}
-    current = {}
-    for first in start:
-        if first not in merged_into:
-            continue
-        pk, seen = first, {first}
-        while merged_into.get(pk) is not None and merged_into[pk] not in seen:
-            pk = merged_into[pk]
-            seen.add(pk)
-        current[first] = pk
-    return current
+    return {first: chain_end(merged_into, first) for first in start if first in merged_into}
+
+
+def chain_end(merged_into: Mapping[int, int | None], product_id: int) -> int:
+    """The product ``product_id`` stands for now: ``merged_into`` (product id -> the product it was
+    merged into, or None) followed to the end of the chain (a loop ends where it closes)."""
+    pk, seen = product_id, {product_id}
+    while merged_into.get(pk) is not None and merged_into[pk] not in seen:
+        pk = merged_into[pk]
+        seen.add(pk)
+    return pk
 
 
 def blocking_merges(merge: ProductMerge) -> QuerySet:
