@@ -39,12 +39,10 @@ def product_attributes(product: Product) -> str:
 
 
 def match_reason(offer: Offer) -> str:
-    """Why matching proposed the link, as the matcher left it in ``offer.extra`` (``match_reason``,
-    or ``match: {"reason": ...}``); "" when it left none."""
+    """Why matching proposed the link, as the matcher left it in ``offer.extra["match_reason"]``
+    (``offers.matching.apply_link``); "" when it left none."""
     extra = offer.extra if isinstance(offer.extra, dict) else {}
-    match = extra.get("match")
-    reason = extra.get("match_reason") or (match.get("reason") if isinstance(match, dict) else "")
-    return str(reason or "")
+    return str(extra.get("match_reason") or "")
 
 
 def search_products(query: str, *, limit: int = 20) -> list[Product]:
