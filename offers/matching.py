@@ -310,14 +310,15 @@ def _plan(vendor_id: int, refs: Sequence[ProductRef], confirmed_skus_only: bool 
         catalogue.keys.setdefault(row.match_key, current.get(row.id, row.id))
 
     def index_for(ref: ProductRef):
-        rejected_here = excluded(ref)
+        rejected_here = excluded(ref) if rejected else None
         return _Excluding(catalogue, rejected_here) if rejected_here else catalogue
 
     # The blocks the open lines may need: those of the lines no product (not rejected) has the key of.
+    keys = catalogue.keys
     wanted = {
-        (ref.attrs.brand, ref.attrs.storage, ref.attrs.connectivity, signature(ref.attrs.tokens))
+        (attrs.brand, attrs.storage, attrs.connectivity, signature(attrs.tokens))
         for ref in (refs[i] for i in open_lines)
-        if ref.attrs.brand and ref.attrs.tokens and (ref.key not in catalogue.keys or excluded(ref))
+        if (attrs := ref.attrs).brand and attrs.tokens and (ref.key not in keys or rejected and excluded(ref))
     }
     for row in _blocks(wanted):
         if row.id not in catalogue.products:

@@ -201,3 +201,19 @@ def test_changed_content_is_a_new_observation(price_list, tmp_path):
         document.created_at
     }
     assert PriceHistory.objects.count() == 3  # same price, observed again at a new time
+
+
+def test_ingest_collects_garbage_less_often_and_restores_the_process_settings(price_list):
+    import gc
+
+    from ingestion import services
+
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    with services._fewer_collections():
+        assert gc.get_threshold() == (services.INGEST_GC_THRESHOLD, *threshold[1:])
+        assert gc.get_freeze_count() > 0
+    with pytest.raises(ZeroDivisionError), services._fewer_collections():
+        1 / 0
+    document = ingest_path(price_list, vendor_name="Acme")
+    assert document.stats["offers_created"] == 2
+    assert gc.get_threshold() == threshold and gc.get_freeze_count() == frozen
