@@ -99,3 +99,38 @@ class ContentFingerprint(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["chat", "content_hash"], name="fingerprint_chat_hash_unique"),
         ]
+
+
+class Counter(models.Model):
+    """One ingest counter (``whatsapp.counters.NAMES``): for every chat (``chat_key`` 0) or for
+    the chat whose id is ``chat_key``. Only ever incremented in one statement
+    (``whatsapp.counters.add``), so it is exact under concurrent requests from any number
+    of processes and hosts."""
+
+    name = models.CharField(max_length=40)
+    chat_key = models.BigIntegerField(default=0, help_text="The chat's id; 0 for the totals.")
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "chat_key"], name="counter_name_chat_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name}[{self.chat_key or 'total'}] = {self.value}"
+
+
+class IngestFailure(models.Model):
+    """A refused ingest request or a failed attachment, for ``recent_failures`` in the metrics."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    client_id = models.CharField(max_length=100, blank=True)
+    chat_title = models.CharField(max_length=300, blank=True)
+    status = models.PositiveSmallIntegerField(help_text="The HTTP status answered (401, 403, 413, 429...), or 200 "
+                                                        "for a failed attachment of an accepted message.")
+    reason = models.CharField(max_length=300)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.reason} ({self.client_id})"

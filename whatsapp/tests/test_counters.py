@@ -1,0 +1,26 @@
+import pytest
+
+from whatsapp import counters
+from whatsapp.models import Chat
+
+pytestmark = pytest.mark.django_db
+
+
+def test_counters_add_to_totals_and_to_the_chat():
+    chat = Chat.objects.create(external_id="c1", title="C1")
+    counters.add({"accepted": 3, "created": 2, "deduped": 0})
+    counters.add({"accepted": 1, "deduped": 1}, chat_id=chat.pk)
+    totals = counters.totals()
+    assert list(totals) == list(counters.NAMES)
+    assert (totals["accepted"], totals["created"], totals["deduped"], totals["forbidden"]) == (4, 2, 1, 0)
+    assert counters.per_chat() == {chat.pk: {**dict.fromkeys(counters.NAMES, 0), "accepted": 1, "deduped": 1}}
+    with pytest.raises(ValueError, match="unknown counter"):
+        counters.add({"acepted": 1})
+
+
+def test_recent_failures_are_newest_first_and_cut_to_their_columns():
+    counters.record_failure(status=401, reason="invalid ingest token", client_id="a")
+    counters.record_failure(status=429, reason="ingest rate limit exceeded", client_id="b" * 500, chat_title="Deals")
+    failures = counters.recent_failures()
+    assert [(f["status"], f["client_id"][:1], len(f["client_id"])) for f in failures] == [(429, "b", 100), (401, "a", 1)]
+    assert failures[0]["chat_title"] == "Deals" and failures[0]["at"].endswith("Z")
