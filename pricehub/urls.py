@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.http import JsonResponse
-from django.urls import path, reverse_lazy
+from django.urls import include, path, reverse_lazy
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
@@ -15,6 +15,7 @@ def healthz(request):
 urlpatterns = [
     # The back office is the front door: `/` opens the admin (which asks anonymous users to log in).
     path("", RedirectView.as_view(url=reverse_lazy("admin:index")), name="home"),
+    path("", include("whatsapp.urls")),  # before the admin: /admin/whatsapp/<id> is a chat's page
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema"),

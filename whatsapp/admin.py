@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from whatsapp.models import Chat, ContentFingerprint, Message
+from whatsapp.models import Chat, ContentFingerprint, Counter, IngestFailure, Message
 
 
 @admin.register(Chat)
@@ -41,6 +41,33 @@ class ContentFingerprintAdmin(admin.ModelAdmin):
     search_fields = ["content_hash"]
     list_select_related = ["chat"]
     raw_id_fields = ["message"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Counter)
+class CounterAdmin(admin.ModelAdmin):
+    """Read-only: counters move only through ``whatsapp.counters.add``."""
+
+    list_display = ["name", "chat_key", "value"]
+    list_filter = ["name"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IngestFailure)
+class IngestFailureAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "status", "reason", "client_id", "chat_title", "request_id"]
+    list_filter = ["status"]
+    search_fields = ["client_id", "chat_title", "request_id", "reason"]
 
     def has_add_permission(self, request):
         return False
