@@ -280,6 +280,15 @@ WHATSAPP_INGEST_RATE_LIMIT_BURST = env_int("WHATSAPP_INGEST_RATE_LIMIT_BURST", 2
 WHATSAPP_CONTENT_HASH_WINDOW_HOURS = env_int("WHATSAPP_CONTENT_HASH_WINDOW_HOURS", 24, minimum=0)
 WHATSAPP_EXTRACT_DEBOUNCE_SECONDS = env_int("WHATSAPP_EXTRACT_DEBOUNCE_SECONDS", 30, minimum=0)
 WHATSAPP_INGEST_SIGNATURE_TTL_SECONDS = env_int("WHATSAPP_INGEST_SIGNATURE_TTL_SECONDS", 300, minimum=1)
+# Optional ingress allowlist (comma-separated addresses or CIDRs; empty: any address), and how many
+# proxies in front of the app append to X-Forwarded-For (0: the peer address is the client's).
+WHATSAPP_INGEST_ALLOWED_IPS = env_list("WHATSAPP_INGEST_ALLOWED_IPS")
+WHATSAPP_INGEST_TRUSTED_PROXIES = env_int("WHATSAPP_INGEST_TRUSTED_PROXIES", 0, minimum=0)
+WHATSAPP_INGEST_MAX_BODY_BYTES = env_int("WHATSAPP_INGEST_MAX_BODY_BYTES", 20 * 1024 * 1024, minimum=1024)
+WHATSAPP_INGEST_MAX_MESSAGES = env_int("WHATSAPP_INGEST_MAX_MESSAGES", 500, minimum=1)
+WHATSAPP_MEDIA_MAX_BYTES = env_int("WHATSAPP_MEDIA_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+# Read access to /metrics and /metrics/whatsapp without a staff session (comma-separated, for rotation).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOGGING = {
