@@ -11,9 +11,18 @@ class Chat(models.Model):
     Extraction is debounced: each inbound message pushes ``extract_due_at``
     forward; a poller claims due chats by compare-and-set on that column and
     extracts messages above ``extracted_through_message_id``.
+
+    A chat appears on its first message (``whatsapp.ingest``). It is known by the collector's
+    ``chat_id`` when the collector sends one (``external_id``, unique across collectors), else
+    by its title for the collector that posted it (``client_id`` + ``title``, ``external_id``
+    empty): two unique constraints make either lookup race-free.
     """
 
-    external_id = models.CharField(max_length=200, unique=True, help_text="The collector's chat id or title key.")
+    external_id = models.CharField(max_length=200, blank=True,
+                                   help_text="The collector's chat id; empty for a chat known by its title.")
+    client_id = models.CharField(max_length=100, blank=True,
+                                 help_text="The collector that first posted to it (with the title, the key of a "
+                                           "chat known by its title).")
     title = models.CharField(max_length=300, blank=True)
     is_group = models.BooleanField(default=True)
     vendor = models.ForeignKey(
@@ -36,6 +45,12 @@ class Chat(models.Model):
                 name="chat_extract_due",
                 condition=models.Q(extract_due_at__isnull=False),
             ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["external_id"], condition=~models.Q(external_id=""),
+                                    name="chat_external_id_unique"),
+            models.UniqueConstraint(fields=["client_id", "title"], condition=models.Q(external_id=""),
+                                    name="chat_client_title_unique"),
         ]
 
     def __str__(self) -> str:
@@ -63,6 +78,12 @@ class Message(models.Model):
         max_length=20, choices=Extraction.choices, default=Extraction.PENDING, db_index=True
     )
     extraction_error = models.TextField(blank=True)
+    media_document = models.ForeignKey(
+        "documents.SourceDocument", null=True, blank=True, on_delete=models.SET_NULL, related_name="whatsapp_messages",
+        help_text="The attachment, stored as a document (a spreadsheet is ingested like an upload).",
+    )
+    media_error = models.CharField(max_length=300, blank=True,
+                                   help_text="Why the attachment was not kept (the text was).")
 
     class Meta:
         ordering = ["chat", "id"]
@@ -134,3 +155,18 @@ class IngestFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} {self.reason} ({self.client_id})"
+
+
+class IngestBucket(models.Model):
+    """One collector's (``client_id``) rate-limit bucket for the ingest, in the database
+    (``whatsapp.ratelimit``; Redis instead when ``REDIS_URL`` is set, and a side SQLite file on an
+    embedded SQLite database). A token bucket kept as its GCRA form: ``tat`` is the time (unix
+    seconds) at which the bucket would be full again; each request moves it on by one token's
+    refill time, in one statement."""
+
+    client_id = models.CharField(max_length=100, primary_key=True)
+    tat = models.FloatField(help_text="Unix seconds at which the bucket is full again.")
+    allowed = models.BooleanField(default=True, help_text="Whether the last request was let through.")
+
+    def __str__(self) -> str:
+        return self.client_id
