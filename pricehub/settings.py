@@ -217,6 +217,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["pricehub.api.IsStaffOrTokenUser"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pricehub.schema.document_errors",
+    ],
 }
 
 # --- Internationalisation, static -------------------------------------------------

@@ -36,3 +36,4 @@ urlpatterns = [
 admin.site.site_header = "PriceHub back office"
 admin.site.site_title = "PriceHub"
 admin.site.index_title = "Operations"
+handler404 = "pricehub.schema.not_found"

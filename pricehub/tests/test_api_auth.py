@@ -82,3 +82,18 @@ def test_openapi_schema_generates_without_warnings_and_validates(tmp_path):
     target = tmp_path / "schema.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
     assert "/price-history/product/{id}" in target.read_text()
+
+
+def test_openapi_schema_documents_the_error_answers_of_every_operation(token_client):
+    schema = token_client.get("/api/schema?format=json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert {"400", "401", "403", "404", "429"} <= set(operation["responses"]), (method, path)
+    assert schema["components"]["schemas"]["Error"]["properties"]["detail"] == {"type": "string"}
+
+
+def test_an_api_path_that_matches_no_route_answers_json_404_and_the_admin_keeps_its_page(token_client, admin_client):
+    response = token_client.get("/products/not-a-number")
+    assert response.status_code == 404 and response.json() == {"detail": "Not found."}
+    page = admin_client.get("/admin/offers/no-such-model/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
