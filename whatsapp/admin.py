@@ -1,28 +1,77 @@
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.db.models import BooleanField, ExpressionWrapper, F, Q
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
 
 from whatsapp.models import Chat, ContentFingerprint, Counter, IngestFailure, Message
 
 
+class VendorMappedFilter(admin.SimpleListFilter):
+    """Chats with or without a vendor."""
+
+    title = "Vendor"
+    parameter_name = "mapped"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Unmapped"), ("yes", "Mapped")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(vendor__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(vendor__isnull=False)
+        return queryset
+
+
+def chat_page_url(chat_id: int) -> str:
+    """The chat's operator page, ``/admin/whatsapp/<chat_id>`` (``whatsapp.chat_page``)."""
+    return reverse("whatsapp-chat", args=[chat_id])
+
+
 @admin.register(Chat)
 class ChatAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "external_id", "vendor", "message_count", "extracted_count", "last_seen_at"]
-    list_filter = [("vendor", admin.EmptyFieldListFilter), "is_group"]
+    """The chats list, unmapped chats first then the most recently seen; each chat opens its own
+    page (``whatsapp.chat_page``), where it is mapped to a vendor: the admin's change form of a chat
+    redirects there. Chats are made by the ingest, never added here."""
+
+    list_display = ["chat_link", "external_id", "vendor", "is_group", "message_count", "extracted_count",
+                    "last_seen_at"]
+    list_display_links = None
+    list_filter = [VendorMappedFilter, "is_group"]
     search_fields = ["title", "external_id"]
     list_select_related = ["vendor"]
-    autocomplete_fields = ["vendor"]
-    readonly_fields = [
-        "external_id", "first_seen_at", "last_seen_at", "message_count", "extract_due_at",
-        "first_pending_at", "extracted_through_message_id", "last_extracted_at", "extracted_count",
-    ]
+
+    def get_ordering(self, request):
+        unmapped = ExpressionWrapper(Q(vendor__isnull=True), output_field=BooleanField())
+        return [unmapped.desc(), F("last_seen_at").desc(nulls_last=True), "-id"]
+
+    @admin.display(description="Chat")
+    def chat_link(self, chat):
+        return format_html('<a href="{}">{}</a>', chat_page_url(chat.pk), str(chat))
+
+    def has_add_permission(self, request):
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        chat = self.get_object(request, unquote(object_id))
+        if chat is not None and self.has_view_permission(request, chat):
+            return HttpResponseRedirect(chat_page_url(chat.pk))
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["id", "chat", "sender", "short_text", "sent_at", "client_id", "extraction_state"]
+    list_display = ["id", "chat_link", "sender", "short_text", "sent_at", "client_id", "extraction_state"]
     list_filter = ["extraction_state"]
     search_fields = ["text", "sender", "request_id"]
     list_select_related = ["chat"]
     show_full_result_count = False
+
+    @admin.display(description="Chat", ordering="chat")
+    def chat_link(self, message):
+        return format_html('<a href="{}">{}</a>', chat_page_url(message.chat_id), str(message.chat))
 
     @admin.display(description="Text")
     def short_text(self, message):
