@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from documents import views as documents
+from pricehub.views import WhoAmI
 from offers import views as offers
 
 
@@ -19,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema"),
+    path("api/whoami", WhoAmI.as_view(), name="whoami"),
     path("documents", documents.DocumentList.as_view(), name="document-list"),
     path("documents/<int:pk>", documents.DocumentDetail.as_view(), name="document-detail"),
     path("documents/templates/vendor-price", documents.VendorPriceTemplate.as_view(), name="vendor-price-template"),

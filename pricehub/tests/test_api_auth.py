@@ -97,3 +97,10 @@ def test_an_api_path_that_matches_no_route_answers_json_404_and_the_admin_keeps_
     assert response.status_code == 404 and response.json() == {"detail": "Not found."}
     page = admin_client.get("/admin/offers/no-such-model/")
     assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+
+
+def test_whoami_names_the_token_or_the_session_and_refuses_anonymous(token_client, admin_client, client):
+    by_token = token_client.get("/api/whoami").json()
+    assert by_token["auth"] == "token" and by_token["token"].endswith("…") and by_token["scope"] in ("read", "write")
+    assert admin_client.get("/api/whoami").json() == {"user": "admin", "auth": "session", "token": None, "scope": None}
+    assert client.get("/api/whoami").status_code == 401
