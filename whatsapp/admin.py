@@ -36,12 +36,17 @@ class ChatAdmin(admin.ModelAdmin):
     page (``whatsapp.chat_page``), where it is mapped to a vendor: the admin's change form of a chat
     redirects there. Chats are made by the ingest, never added here."""
 
-    list_display = ["chat_link", "external_id", "vendor", "is_group", "message_count", "extracted_count",
-                    "last_seen_at"]
+    list_display = ["chat_link", "external_id", "client_id", "vendor", "is_group", "message_count",
+                    "extracted_count", "last_seen_at"]
     list_display_links = None
     list_filter = [VendorMappedFilter, "is_group"]
-    search_fields = ["title", "external_id"]
+    search_fields = ["title", "external_id", "client_id"]
     list_select_related = ["vendor"]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {"title": "WhatsApp chats: unmapped first, open one to map it to a vendor",
+                         **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
 
     def get_ordering(self, request):
         unmapped = ExpressionWrapper(Q(vendor__isnull=True), output_field=BooleanField())

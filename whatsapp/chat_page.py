@@ -15,12 +15,12 @@ from datetime import datetime
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from offers.models import Vendor, VendorAlias
 from offers.vendors import alias_key
@@ -79,7 +79,7 @@ def sender_choices(rows: list[SenderRow]) -> list[tuple[str, str]]:
 def chat_counters(chat: Chat) -> dict:
     """The page's counters: the ingest's ``SHOWN_COUNTERS`` for this chat, then ``message_count``,
     ``pending`` (messages awaiting extraction) and ``last_extracted_at`` (``None`` if never)."""
-    counted = counters.per_chat().get(chat.pk, {})
+    counted = counters.per_chat([chat.pk]).get(chat.pk, {})
     return {
         **{name: counted.get(name, 0) for name in SHOWN_COUNTERS},
         "message_count": chat.message_count,
@@ -88,43 +88,25 @@ def chat_counters(chat: Chat) -> dict:
     }
 
 
-def _attachment_field() -> str | None:
-    """``"media_document"`` when ``Message`` links its attachment's document, else ``None``."""
-    try:
-        found = Message._meta.get_field("media_document")
-    except FieldDoesNotExist:
-        return None
-    return found.name if found.is_relation and found.many_to_one else None
-
-
 def latest_messages(chat: Chat, limit: int = LATEST_MESSAGES) -> list[dict]:
     """The chat's latest ``limit`` messages, newest first: ``id``, ``sent_at``, ``sender``, ``text``
     (cut to ``TEXT_CUT`` characters, ``cut`` True when it was), ``state`` (the extraction state's
-    label), ``error``, and ``attachment`` (``{"url", "name"}`` of its document, or ``None``)."""
-    attachment = _attachment_field()
-    query = Message.objects.filter(chat=chat).order_by("-id")
-    if attachment:
-        query = query.select_related(attachment)
+    label), ``error``, ``attachment`` (``{"url", "name"}`` of its document in the admin, or ``None``)
+    and ``media_error`` (why an attachment was not kept, or ``""``)."""
     rows = []
-    for message in query[:limit]:
-        document = getattr(message, attachment) if attachment else None
+    for message in Message.objects.filter(chat=chat).select_related("media_document").order_by("-id")[:limit]:
+        document = message.media_document
         rows.append({
             "id": message.pk, "sent_at": message.sent_at, "sender": message.sender,
             "text": message.text[:TEXT_CUT], "cut": len(message.text) > TEXT_CUT,
             "state": message.get_extraction_state_display(), "error": message.extraction_error,
-            "attachment": _document_link(document),
+            "attachment": None if document is None else {
+                "url": reverse("admin:documents_sourcedocument_change", args=[document.pk]),
+                "name": document.original_filename or f"document #{document.pk}",
+            },
+            "media_error": message.media_error,
         })
     return rows
-
-
-def _document_link(document) -> dict | None:
-    if document is None:
-        return None
-    try:
-        url = reverse(f"admin:{document._meta.app_label}_{document._meta.model_name}_change", args=[document.pk])
-    except NoReverseMatch:
-        url = ""
-    return {"url": url, "name": getattr(document, "original_filename", "") or str(document)}
 
 
 def chat_clients(chat: Chat, limit: int = 20) -> list[str]:
@@ -174,7 +156,6 @@ def _chat_page(request, chat_id: int):
         "media": chat_form.media + sender_form.media,
         "can_map_chat": can_map_chat,
         "can_map_senders": can_map_senders,
-        "has_attachments": _attachment_field() is not None,
         "messages_url": reverse("admin:whatsapp_message_changelist") + f"?chat__id__exact={chat.pk}",
         "history_url": reverse("admin:whatsapp_chat_history", args=[chat.pk]),
     }

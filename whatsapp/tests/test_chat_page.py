@@ -31,7 +31,7 @@ def add_message(chat, text, sender="", n=[0], **kw):
 @pytest.fixture
 def chat():
     chat = Chat.objects.create(external_id="120363@g.us", title="Dubai Phones Deals", is_group=True,
-                               last_seen_at=T0, message_count=3)
+                               client_id="collector-1", last_seen_at=T0, message_count=3)
     add_message(chat, "iPhone 15 128GB 750$", sender="Mario  Phones", client_id="collector-1")
     add_message(chat, "S24 Ultra 1045 EUR", sender="+971 50 123 4567", client_id="collector-1",
                 extraction_state=Message.Extraction.EXTRACTED)
@@ -49,7 +49,8 @@ def test_staff_sees_the_chat_its_counters_and_its_messages(staff_client, chat):
     assert response.status_code == 200
     html = response.content.decode()
     assert "<h1>WhatsApp chat: Dubai Phones Deals</h1>" in html
-    assert "120363@g.us" in html and "collector-1, collector-2" in html and ">Group<" in html
+    assert "120363@g.us" in html and ">Group<" in html
+    assert "collector-1 <span class=\"quiet\">(messages from collector-1, collector-2)</span>" in html
     for name, value in [("accepted", 7), ("created", 3), ("deduped", 4), ("extracted", 2), ("errors", 1),
                         ("media_failed", 5), ("message_count", 3), ("pending", 2)]:
         assert f'id="counter-{name}">{value}<' in html, name
@@ -69,6 +70,21 @@ def test_a_long_text_is_cut(staff_client, chat):
     add_message(chat, "x" * 500)
     html = staff_client.get(page_url(chat)).content.decode()
     assert "x" * 200 + "…" in html and "x" * 201 not in html
+
+
+def test_an_attachment_links_to_its_document_and_a_failed_one_says_why(staff_client, chat, build):
+    document = build.document(original_filename="prices-week-48.xlsx")
+    add_message(chat, "this week's list", media_document=document)
+    add_message(chat, "a photo", media_error="attachment over WHATSAPP_MEDIA_MAX_BYTES")
+    html = staff_client.get(page_url(chat)).content.decode()
+    assert f'<a href="/admin/documents/sourcedocument/{document.pk}/change/">prices-week-48.xlsx</a>' in html
+    assert "attachment over WHATSAPP_MEDIA_MAX_BYTES" in html
+
+
+def test_a_chat_known_by_its_title_says_so(staff_client):
+    chat = Chat.objects.create(external_id="", client_id="n8n", title="Deals")
+    html = staff_client.get(page_url(chat)).content.decode()
+    assert "the collector sent no chat id, the chat is known by its title" in html
 
 
 def test_anonymous_users_are_sent_to_the_admin_login(client, chat):
