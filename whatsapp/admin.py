@@ -1,11 +1,9 @@
 from django.contrib import admin
-from django.contrib.admin.utils import unquote
 from django.db.models import BooleanField, ExpressionWrapper, F, Q
-from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-from whatsapp.models import Chat, ContentFingerprint, Counter, IngestFailure, Message
+from whatsapp.models import Chat, ContentFingerprint, Counter, IngestBucket, IngestFailure, Message
 
 
 class VendorMappedFilter(admin.SimpleListFilter):
@@ -33,8 +31,10 @@ def chat_page_url(chat_id: int) -> str:
 @admin.register(Chat)
 class ChatAdmin(admin.ModelAdmin):
     """The chats list, unmapped chats first then the most recently seen; each chat opens its own
-    page (``whatsapp.chat_page``), where it is mapped to a vendor: the admin's change form of a chat
-    redirects there. Chats are made by the ingest, never added here."""
+    page (``whatsapp.chat_page``), where it is mapped to a vendor; the admin's change form of a chat
+    (its record: title, kind, vendor) leads there too. Chats are made by the ingest, never added here."""
+
+    change_form_template = "admin/whatsapp/chat/change_form.html"
 
     list_display = ["chat_link", "external_id", "client_id", "vendor", "is_group", "message_count",
                     "extracted_count", "last_seen_at"]
@@ -42,6 +42,11 @@ class ChatAdmin(admin.ModelAdmin):
     list_filter = [VendorMappedFilter, "is_group"]
     search_fields = ["title", "external_id", "client_id"]
     list_select_related = ["vendor"]
+    autocomplete_fields = ["vendor"]
+    readonly_fields = [
+        "external_id", "client_id", "first_seen_at", "last_seen_at", "message_count", "extract_due_at",
+        "first_pending_at", "extracted_through_message_id", "last_extracted_at", "extracted_count",
+    ]
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {"title": "WhatsApp chats: unmapped first, open one to map it to a vendor",
@@ -59,12 +64,6 @@ class ChatAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        chat = self.get_object(request, unquote(object_id))
-        if chat is not None and self.has_view_permission(request, chat):
-            return HttpResponseRedirect(chat_page_url(chat.pk))
-        return super().change_view(request, object_id, form_url, extra_context)
-
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
@@ -81,6 +80,20 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="Text")
     def short_text(self, message):
         return message.text[:80]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IngestBucket)
+class IngestBucketAdmin(admin.ModelAdmin):
+    """Read-only: the collectors' rate-limit buckets move only through ``whatsapp.ratelimit``."""
+
+    list_display = ["client_id", "tat", "allowed"]
+    search_fields = ["client_id"]
 
     def has_add_permission(self, request):
         return False

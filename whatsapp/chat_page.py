@@ -158,6 +158,7 @@ def _chat_page(request, chat_id: int):
         "can_map_senders": can_map_senders,
         "messages_url": reverse("admin:whatsapp_message_changelist") + f"?chat__id__exact={chat.pk}",
         "history_url": reverse("admin:whatsapp_chat_history", args=[chat.pk]),
+        "record_url": reverse("admin:whatsapp_chat_change", args=[chat.pk]),
     }
     return TemplateResponse(request, "admin/whatsapp/chat_page.html", context)
 

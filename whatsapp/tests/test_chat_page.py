@@ -308,7 +308,10 @@ def test_the_chats_list_shows_unmapped_chats_first_then_the_most_recently_seen(s
 
 def test_a_chats_change_page_leads_to_its_page(staff_client, chat):
     response = staff_client.get(f"/admin/whatsapp/chat/{chat.pk}/change/")
-    assert response.status_code == 302 and response["Location"] == page_url(chat)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'<a href="/admin/whatsapp/{chat.pk}" id="open-chat-page">Chat page</a>' in html
+    assert f'<a href="/admin/whatsapp/{chat.pk}"><strong>the chat\'s\n  page</strong></a>' in html
 
 
 def test_each_message_in_the_admin_links_to_its_chats_page(staff_client, chat):
