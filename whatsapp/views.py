@@ -1,10 +1,181 @@
-"""Placeholder: being written (issue 11)."""
+"""``POST /integrations/whatsapp/ingest``: the collectors' signed batches (docs/whatsapp-ingest.md).
 
-from django.http import JsonResponse
+A thin view: the checks are ``whatsapp.auth`` (address, token, signature), ``whatsapp.ratelimit``
+(the collector's bucket) and ``whatsapp.ingest`` (body, batch, storage). It reads the raw body
+itself, from the request's stream and within ``WHATSAPP_INGEST_MAX_BODY_BYTES``: no DRF parser
+and no ``request.body`` (whose ``DATA_UPLOAD_MAX_MEMORY_SIZE`` answer is Django's, not JSON) runs
+first. Every answer is JSON with a ``request_id`` (also in the ``X-Request-ID`` header).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from whatsapp import auth, counters, ingest as batches, ratelimit
+
+log = logging.getLogger(__name__)
+
+RATE_LIMITED = "ingest rate limit exceeded"
 
 
-def _not_yet(request, **kwargs):
-    return JsonResponse({"detail": "not implemented yet"}, status=501)
+# --------------------------------------------------------------------------- the schema's shapes
 
 
-ingest = metrics = chat_page = _not_yet
+class _MediaSchema(serializers.Serializer):
+    filename = serializers.CharField(max_length=255)
+    mime_type = serializers.CharField(max_length=120, required=False)
+    data_base64 = serializers.CharField(help_text="The file, base64; at most WHATSAPP_MEDIA_MAX_BYTES once decoded.")
+
+
+class _MessageSchema(serializers.Serializer):
+    chat_title = serializers.CharField(max_length=300, help_text="Keys the chat (per client_id) when no chat_id is sent.")
+    text = serializers.CharField(allow_blank=True, help_text="May be empty only with media.")
+    chat_id = serializers.CharField(max_length=200, required=False, help_text="The collector's chat id.")
+    sender = serializers.CharField(max_length=200, required=False)
+    sent_at = serializers.DateTimeField(required=False, help_text="ISO 8601; UTC when no offset; default: now.")
+    message_id = serializers.CharField(max_length=200, required=False, help_text="Unique per chat: a repeat is deduped.")
+    media = _MediaSchema(required=False)
+
+
+class _BatchSchema(serializers.Serializer):
+    client_id = serializers.CharField(max_length=100, help_text="The collector; its rate-limit bucket.")
+    messages = _MessageSchema(many=True, help_text="At most WHATSAPP_INGEST_MAX_MESSAGES.")
+
+
+class _ChatSchema(serializers.Serializer):
+    chat_id = serializers.IntegerField(help_text="PriceHub's chat id (/admin/whatsapp/{chat_id}).")
+    chat_title = serializers.CharField()
+    created = serializers.BooleanField(help_text="This request made the chat.")
+
+
+class _ErrorSchema(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The message's position in messages.")
+    detail = serializers.CharField()
+
+
+class _ResultSchema(serializers.Serializer):
+    request_id = serializers.CharField()
+    accepted = serializers.IntegerField(help_text="Valid messages: created + deduped.")
+    created = serializers.IntegerField()
+    deduped = serializers.IntegerField()
+    skipped = serializers.IntegerField(help_text="Invalid messages, each in errors.")
+    chats = _ChatSchema(many=True)
+    errors = _ErrorSchema(many=True)
+
+
+class _RefusalSchema(serializers.Serializer):
+    detail = serializers.CharField()
+    request_id = serializers.CharField()
+
+
+def _refusal(description: str) -> OpenApiResponse:
+    return OpenApiResponse(_RefusalSchema, description=description)
+
+
+SMOKE_BODY = {"client_id": "smoke", "messages": [{"chat_title": "Smoke Chat", "text": "Pixel 8 Pro - $750"}]}
+
+
+# --------------------------------------------------------------------------- the view
+
+
+class IngestView(APIView):
+    """The collectors' endpoint; no session, no API token, no DRF throttle: its own checks."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser]  # for the schema only: the view reads the raw bytes itself
+
+    def initialize_request(self, request, *args, **kwargs):
+        self.request_id = uuid.uuid4().hex
+        return super().initialize_request(request, *args, **kwargs)
+
+    def perform_content_negotiation(self, request, force=False):
+        return JSONRenderer(), JSONRenderer.media_type  # always JSON, whatever Accept asks for
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)  # 405 and the like: DRF's answer, with the request id
+        if isinstance(response.data, dict):
+            response.data["request_id"] = self.request_id
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["X-Request-ID"] = self.request_id
+        return response
+
+    @extend_schema(
+        operation_id="whatsapp_ingest",
+        summary="Post a batch of WhatsApp messages (collectors)",
+        description=(
+            "Signed ingest for collectors. Headers: `X-Ingest-Token` (one of WHATSAPP_INGEST_TOKEN); when "
+            "WHATSAPP_INGEST_HMAC_SECRET is set, `X-Signature` (lowercase hex HMAC-SHA256 of "
+            "`X-Signature-Timestamp` + '.' + the raw body) and `X-Signature-Timestamp` (UTC "
+            "`YYYY-MM-DDTHH:MM:SSZ` or unix seconds, within WHATSAPP_INGEST_SIGNATURE_TTL_SECONDS). Each "
+            "message is stored once (content hash window, message_id); a bad message is reported by index. "
+            "See docs/whatsapp-ingest.md."
+        ),
+        request=_BatchSchema,
+        parameters=[
+            OpenApiParameter("X-Ingest-Token", str, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter("X-Signature", str, OpenApiParameter.HEADER, required=False),
+            OpenApiParameter("X-Signature-Timestamp", str, OpenApiParameter.HEADER, required=False),
+        ],
+        responses={
+            200: _ResultSchema,
+            400: _refusal("Not a batch: invalid UTF-8 or JSON, nested too deep, no client_id or messages, more "
+                          "than WHATSAPP_INGEST_MAX_MESSAGES messages."),
+            401: _refusal("`invalid ingest token`."),
+            403: _refusal("`invalid signature`, or an address outside WHATSAPP_INGEST_ALLOWED_IPS."),
+            413: _refusal("The body is over WHATSAPP_INGEST_MAX_BODY_BYTES."),
+            429: _refusal("`ingest rate limit exceeded`; wait `Retry-After` seconds."),
+        },
+        examples=[OpenApiExample("The playbook's smoke test", value=SMOKE_BODY, request_only=True)],
+        auth=[],
+        tags=["whatsapp"],
+    )
+    def post(self, request):
+        raw_request = request._request  # Django's request: its stream, unread
+        meta = raw_request.META
+        try:
+            auth.check_address(meta)
+            auth.check_token(meta)
+            raw = batches.read_body(raw_request)
+            auth.check_signature(meta, raw)
+            batch = batches.parse_batch(raw)
+        except auth.Refused as refused:
+            return self._refuse(refused.status, refused.detail, counted=refused.counters, reason=refused.reason)
+        except batches.BodyTooLarge as exc:
+            return self._refuse(413, str(exc))
+        except batches.BadBatch as exc:
+            return self._refuse(400, str(exc))
+        decision = ratelimit.take(batch.client_id)
+        if not decision.allowed:
+            response = self._refuse(429, RATE_LIMITED, counted=("rate_limited",), client_id=batch.client_id,
+                                    reason=f"{RATE_LIMITED} (retry after {decision.retry_after} s)")
+            response["Retry-After"] = str(decision.retry_after)
+            return response
+        outcome = batches.ingest_batch(batch, request_id=self.request_id)
+        return Response({"request_id": self.request_id, **outcome.as_json()})
+
+    def _refuse(self, status: int, detail: str, *, counted: tuple[str, ...] = (), reason: str = "",
+                client_id: str = "") -> Response:
+        """The JSON refusal; counted (``counted``) and remembered for ``recent_failures``."""
+        if counted:
+            counters.add(dict.fromkeys(counted, 1))
+        counters.record_failure(status=status, reason=reason or detail, client_id=client_id, request_id=self.request_id)
+        log.warning("WhatsApp ingest %s refused %s: %s", self.request_id, status, reason or detail)
+        return Response({"detail": detail, "request_id": self.request_id}, status=status)
+
+
+ingest = IngestView.as_view()
