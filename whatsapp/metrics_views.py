@@ -195,11 +195,13 @@ class Metrics(APIView):
         responses={
             (200, "application/json"): WhatsAppMetrics,
             (200, "text/plain"): OpenApiTypes.STR,
-            400: OpenApiResponse(description="A `format` other than json or prometheus, or an unknown query "
-                                             "parameter."),
-            401: OpenApiResponse(MetricsErrorDetail, description="No staff session and no valid metrics token."),
-            403: OpenApiResponse(MetricsErrorDetail, description="Signed in, but not as staff."),
-            429: OpenApiResponse(MetricsErrorDetail, description="Too many requests (API_RATE_LIMIT_PER_MINUTE)."),
+            (400, "application/json"): OpenApiResponse(
+                description="A `format` other than json or prometheus, or an unknown query parameter."),
+            (401, "application/json"): OpenApiResponse(
+                MetricsErrorDetail, description="No staff session and no valid metrics token."),
+            (403, "application/json"): OpenApiResponse(MetricsErrorDetail, description="Signed in, but not as staff."),
+            (429, "application/json"): OpenApiResponse(
+                MetricsErrorDetail, description="Too many requests (API_RATE_LIMIT_PER_MINUTE)."),
         },
     )
     def get(self, request):
