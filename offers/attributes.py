@@ -531,6 +531,8 @@ def _parse(description: str, sku_info: tuple) -> OfferAttributes:
                 continue
             if unit == "g" and number in ("3", "4", "5"):
                 continue  # 4G / 5G: networks, not memory
+            if unit == "t" and number not in ("1", "2"):
+                continue  # Xiaomi 14T, Redmi Note 13T: models; a bare T is a terabyte only in 1T and 2T
             sizes.append((match, _gb(number, unit)))
         if len(sizes) == 1:
             storage = sizes[0][1]
@@ -611,7 +613,15 @@ def _attributes(*fields) -> OfferAttributes:
 @lru_cache(maxsize=4096)
 def _display(tokens: tuple[str, ...]) -> str:
     """The model's display name from its lower-case tokens: ``("iphone", "15", "pro")`` -> "iPhone 15 Pro"."""
-    return " ".join([_DISPLAY.get(t) or t.capitalize() for t in tokens])
+    return " ".join([_DISPLAY.get(t) or (_code_display(t) if t[0].isdigit() else t.capitalize()) for t in tokens])
+
+
+def _code_display(token: str) -> str:
+    """A model code that begins with its number, as its maker writes it: the letters after the
+    number in capitals (Xiaomi 14T, OnePlus 12R), but a and e in lower case (Pixel 8a, iPhone 16e)."""
+    head = token.rstrip("abcdefghijklmnopqrstuvwxyz")
+    tail = token[len(head):]
+    return token if tail in ("a", "e") else head + tail.upper()
 
 
 def canonical_colour(text: str) -> str:
@@ -683,6 +693,7 @@ def _read_model(tokens: list[str], brand: str, start: int, storage: str) -> tupl
     model: list[str] = []
     unread = ""
     skipped = _skipped_words()
+    model_words = _model_words()
     for token in tokens[start:]:
         if token in skipped:
             continue
@@ -697,13 +708,23 @@ def _read_model(tokens: list[str], brand: str, start: int, storage: str) -> tupl
                 break  # "iPhone 15 Pro Max 256GB 1 year": no number follows these words in a name
             model.append(token)
             continue
-        if token in _MODEL_WORDS or (not token.isalpha() and _MODEL_CODE.fullmatch(token)):  # a code has a digit
+        if token in model_words or (not token.isalpha() and _MODEL_CODE.fullmatch(token)):  # a code has a digit
+            model.append(token)
+            continue
+        if len(token) == 1 and model and model[-1] == "series":  # Xbox Series X / Series S: two consoles
             model.append(token)
             continue
         if token.isalpha() and len(token) >= 3 and token not in _LISTING_WORDS:
             unread = token  # "Edge 50 Fusion", "S24 Ultr": perhaps a variant this reader does not know
         break  # a word that is not a model word ends the model
     return brand, _tidy(brand, model), storage, unread
+
+
+@cache
+def _model_words() -> frozenset[str]:
+    """Words that continue a model: ``_MODEL_WORDS`` and every family word of the brands table
+    (xbox, surface, camon...: a family word begins a model, so it is one of its words)."""
+    return _MODEL_WORDS | frozenset(_brand_tables()[1])
 
 
 @cache

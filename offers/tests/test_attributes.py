@@ -72,6 +72,16 @@ def test_persian_field_case_line():
         ("APPLE/IPHONE 16/128GB/PINK", "Apple iPhone 16 128GB"),
         ("iPhone 16e 128", "Apple iPhone 16e 128GB"),
         ("16 pro max 1tb desert", "Apple iPhone 16 Pro Max 1TB"),
+        # a family word the model table does not list still begins the model (Xbox, Surface, Camon)
+        ("Xbox Series X 1TB", "Microsoft Xbox Series X 1TB"),
+        ("Microsoft Xbox Series S 512GB Robot White", "Microsoft Xbox Series S 512GB"),
+        ("Surface Pro 11 16/512", "Microsoft Surface Pro 11 16GB/512GB"),
+        ("Tecno Camon 30 256GB", "Tecno Camon 30 256GB"),
+        # a bare T after a number is a terabyte only in 1T and 2T: 14T is Xiaomi's model
+        ("Xiaomi 14T 512GB", "Xiaomi 14T 512GB"),
+        ("Redmi Note 14T Pro 256", "Xiaomi Redmi Note 14T Pro 256GB"),
+        ("OnePlus 12R 16/256", "OnePlus 12R 16GB/256GB"),
+        ("iPhone 15 Pro Max 1T", "Apple iPhone 15 Pro Max 1TB"),
     ],
 )
 def test_product_names(description, expected):
