@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+from django.db import OperationalError
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser
@@ -139,6 +140,7 @@ class IngestView(APIView):
             403: _refusal("`invalid signature`, or an address outside WHATSAPP_INGEST_ALLOWED_IPS."),
             413: _refusal("The body is over WHATSAPP_INGEST_MAX_BODY_BYTES."),
             429: _refusal("`ingest rate limit exceeded`; wait `Retry-After` seconds."),
+            503: _refusal("The database could not take the batch (nothing stored); send it again."),
         },
         examples=[OpenApiExample("The playbook's smoke test", value=SMOKE_BODY, request_only=True)],
         auth=[],
@@ -165,7 +167,14 @@ class IngestView(APIView):
                                     reason=f"{RATE_LIMITED} (retry after {decision.retry_after} s)")
             response["Retry-After"] = str(decision.retry_after)
             return response
-        outcome = batches.ingest_batch(batch, request_id=self.request_id)
+        try:
+            outcome = batches.ingest_batch(batch, request_id=self.request_id)
+        except OperationalError as exc:  # SQLite's write lock held past its timeout, a dropped connection
+            log.warning("WhatsApp ingest %s: database unavailable (%s)", self.request_id, exc)
+            response = Response({"detail": "the database is busy; nothing of this batch was stored, send it again",
+                                 "request_id": self.request_id}, status=503)
+            response["Retry-After"] = "1"
+            return response
         return Response({"request_id": self.request_id, **outcome.as_json()})
 
     def _refuse(self, status: int, detail: str, *, counted: tuple[str, ...] = (), reason: str = "",
