@@ -459,3 +459,81 @@ def test_counters_stay_exact_when_threads_add_at_once():
     expected = threads_count * rounds
     assert (totals["accepted"], totals["created"], totals["rate_limited"]) == (expected, 2 * expected, expected)
     assert counters.per_chat()[chat.pk]["accepted"] == expected
+
+
+ADDER = """
+import os, time
+from whatsapp import counters
+chat, rounds = int(os.environ["METRICS_TEST_CHAT"]), int(os.environ["METRICS_TEST_ROUNDS"])
+start = float(os.environ["METRICS_TEST_START"])
+while time.time() < start:  # every process starts adding at the same moment
+    time.sleep(0.005)
+for _ in range(rounds):
+    counters.add({"accepted": 1, "created": 2}, chat_id=chat)
+    counters.add({"rate_limited": 1})
+"""
+
+
+@pytest.mark.slow
+def test_processes_add_exactly_and_gunicorn_workers_answer_the_same_totals(tmp_path):
+    """Four processes add to the same counters at once on a database of their own (a SQLite file,
+    or a PostgreSQL database when the suite runs on PostgreSQL); then a real gunicorn with two
+    workers answers the exact sums to a metrics token, as JSON and as Prometheus text."""
+    import json
+    import time
+    import urllib.error
+    import urllib.request
+
+    from tests import servers
+
+    base = connection.settings_dict
+    if connection.vendor == "sqlite":
+        database = servers.LiveDatabase("sqlite", str(tmp_path / "metrics.sqlite3"))
+    else:
+        database = servers.LiveDatabase.unique_postgres(servers.postgres_server_url(base), "test_pricehub_metrics")
+    storage, logs = tmp_path / "storage", tmp_path / "logs"
+    storage.mkdir()
+    logs.mkdir()
+    database.create()
+    try:
+        database.migrate(storage)
+        env = servers.live_env(database, storage, METRICS_TOKEN="retired-token,scrape-token")
+        made = servers.manage(["shell", "-c", "from whatsapp.models import Chat; "
+                                              "print(Chat.objects.create(external_id='busy', title='Busy').pk)"], env)
+        chat = int(made.stdout.strip().splitlines()[-1])
+        processes, rounds = 4, 150
+        adders_env = {**env, "METRICS_TEST_CHAT": str(chat), "METRICS_TEST_ROUNDS": str(rounds),
+                      "METRICS_TEST_START": str(time.time() + 6)}
+        adders = [servers.Service(f"adder-{n}", [servers.PYTHON, "manage.py", "shell", "-c", ADDER],
+                                  env=adders_env, log_dir=logs, lifetime=120) for n in range(processes)]
+        try:
+            codes = [adder.wait(120) for adder in adders]
+            assert codes == [0] * processes, "\n".join(adder.log()[-2000:] for adder in adders)
+        finally:
+            for adder in adders:
+                adder.stop()
+        expected = processes * rounds
+        with servers.start_gunicorn(env, log_dir=logs, workers=2, lifetime=120) as server:
+            for _ in range(4):  # several requests: both workers answer
+                request = urllib.request.Request(server.url + "/metrics/whatsapp",
+                                                 headers={"Authorization": "Bearer scrape-token"})
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    assert response.headers["Cache-Control"] == "no-store"
+                    body = json.loads(response.read())
+                assert (body["totals"]["accepted"], body["totals"]["created"], body["totals"]["rate_limited"]) == (
+                    expected, 2 * expected, expected)
+                assert [(c["chat_id"], c["accepted"]) for c in body["chats"]] == [(chat, expected)]
+            request = urllib.request.Request(server.url + "/metrics", headers={"X-Metrics-Token": "scrape-token",
+                                                                               "Accept": PROMETHEUS_ACCEPT})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert response.headers["Content-Type"] == metrics.PROMETHEUS_CONTENT_TYPE
+                families = parse_exposition(response.read().decode("utf-8"))
+            assert families["pricehub_whatsapp_accepted_total"]["samples"] == [({}, float(expected))]
+            assert families["pricehub_whatsapp_chat_created_total"]["samples"] == [({"chat_id": str(chat)},
+                                                                                    float(2 * expected))]
+            refused = urllib.request.Request(server.url + "/metrics", headers={"X-Metrics-Token": "wrong"})
+            with pytest.raises(urllib.error.HTTPError) as error:
+                urllib.request.urlopen(refused, timeout=30)
+            assert error.value.code == 401 and error.value.headers["WWW-Authenticate"] == "Bearer"
+    finally:
+        database.drop()
