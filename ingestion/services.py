@@ -435,7 +435,9 @@ def recover_stale_documents() -> list[tuple[SourceDocument, str]]:
         ) and record_failure(document, reason):
             done.append((document, "failed: " + reason))
     requeue_after = now - timedelta(seconds=settings.Q_CLUSTER["retry"])
-    lost = SourceDocument.objects.filter(status=SourceDocument.Status.PENDING, updated_at__lt=requeue_after)
+    # Not a document kept for a processor still to come (a WhatsApp PDF or image: options["awaiting"]).
+    lost = SourceDocument.objects.filter(status=SourceDocument.Status.PENDING, updated_at__lt=requeue_after).exclude(
+        options__has_key="awaiting")
     for document in lost.order_by("id")[:100]:
         if SourceDocument.objects.filter(pk=document.pk, status=SourceDocument.Status.PENDING,
                                          updated_at=document.updated_at).update(updated_at=now):

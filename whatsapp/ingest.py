@@ -551,7 +551,7 @@ def _keep_media(item: Incoming, chat: Chat, message_pk: int, enqueue: list) -> S
     kind = media_kind(media)
     try:
         if kind == "ingest":
-            vendor = _vendor_for(item, chat)
+            vendor = _vendor_for(item, chat, provisional=True)  # an offer needs a vendor
             try:
                 document = services.register_file(
                     io.BytesIO(media.data), media.filename, vendor_name=vendor.name if vendor else "",
@@ -577,16 +577,21 @@ def _keep_media(item: Incoming, chat: Chat, message_pk: int, enqueue: list) -> S
     return None
 
 
-def _vendor_for(item: Incoming, chat: Chat):
-    """The vendor an attachment is filed under: its sender's (a ``whatsapp_sender`` alias, never
-    created here), else the chat's; ``None`` when neither is known."""
-    if item.sender:
-        from offers.models import VendorAlias
-        from offers.vendors import alias_key
+def _vendor_for(item: Incoming, chat: Chat, *, provisional: bool = False):
+    """The vendor an attachment is filed under: its sender's (a ``whatsapp_sender`` alias), else the
+    chat's; else, with ``provisional`` and a sender, the sender's provisional vendor as the
+    transcript import makes it (``offers.vendors.vendor_for_sender``), for operators to confirm or
+    re-map; ``None`` when nothing names one."""
+    from offers.models import VendorAlias
+    from offers.vendors import alias_key, vendor_for_sender
 
+    if item.sender:
         alias = (VendorAlias.objects.filter(kind=VendorAlias.Kind.WHATSAPP_SENDER, alias=alias_key(item.sender))
                  .select_related("vendor").first())
         if alias:
             return alias.vendor
-    return chat.vendor
-
+    if chat.vendor_id:
+        return chat.vendor
+    if provisional and item.sender:
+        return vendor_for_sender(item.sender)
+    return None

@@ -1,0 +1,175 @@
+"""Attachments of ingested messages: a spreadsheet is stored and ingested like an upload, a PDF or
+an image is kept pending for the document processor, and a bad, oversized or unsupported one counts
+``media_failed`` while the message's text still lands."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from documents import storage
+from documents.models import SourceDocument
+from offers.models import Offer
+from whatsapp import counters, ingest
+from whatsapp.models import Chat, Message
+from whatsapp.tests.test_auth import configured, headers, post  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+CSV = b"SKU,Description,Price,Qty,Condition\nPX8P-128,Pixel 8 Pro 128GB,$750.00,5,New\nIP15-128,iPhone 15 128GB,$699.00,3,New\n"
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
+
+
+def media(data: bytes, filename: str, mime_type: str = "application/octet-stream") -> dict:
+    return {"filename": filename, "mime_type": mime_type, "data_base64": base64.b64encode(data).decode()}
+
+
+def send(client, *messages, client_id: str = "collector-1"):
+    body = json.dumps({"client_id": client_id, "messages": list(messages)}).encode()
+    response = post(client, body, **headers(body))
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+@pytest.fixture
+def storage_dir(settings, tmp_path):
+    settings.INGESTION_STORAGE_DIR = str(tmp_path / "storage")
+    return tmp_path / "storage"
+
+
+def test_a_spreadsheet_attachment_is_stored_and_ingested_like_an_upload(client, configured, storage_dir, build):
+    vendor = build.vendor("Acme Phones")
+    Chat.objects.create(external_id="g-acme", title="Acme", vendor=vendor)
+    answer = send(client, {"chat_title": "Acme", "chat_id": "g-acme", "text": "today's list",
+                           "media": media(CSV, "../../etc/prices list.csv", "text/csv")})
+    assert answer["created"] == 1
+    message = Message.objects.select_related("media_document").get()
+    document = message.media_document
+    assert document is not None and message.media_error == ""
+    assert document.trigger == SourceDocument.Trigger.WHATSAPP and document.vendor == vendor
+    assert document.original_filename == "prices list.csv"  # metadata only: never a path
+    assert document.stored_path == f"{document.sha256[:2]}/{document.sha256}.csv"
+    assert storage.resolve(document.stored_path).read_bytes() == CSV
+    document.refresh_from_db()
+    assert document.status == SourceDocument.Status.SUCCEEDED, document.extra  # the suite's task queue runs at once
+    assert Offer.objects.filter(source_document=document).count() == 2
+    assert counters.totals()["media_failed"] == 0
+
+
+def test_pdfs_and_images_wait_for_the_document_processor(client, configured, storage_dir):
+    answer = send(client, {"chat_title": "Deals", "text": "catalogue", "media": media(PDF, "catalogue.pdf", "application/pdf")},
+                  {"chat_title": "Deals", "text": "", "media": media(PNG, "photo.png", "image/png")})
+    assert (answer["created"], answer["skipped"]) == (2, 0)
+    documents = {doc.original_filename: doc for doc in SourceDocument.objects.all()}
+    assert set(documents) == {"catalogue.pdf", "photo.png"}
+    for document in documents.values():
+        assert document.status == SourceDocument.Status.PENDING
+        assert document.options["awaiting"] == ingest.AWAITING_DOCUMENT_PROCESSOR
+        assert document.whatsapp_messages.count() == 1
+    assert documents["catalogue.pdf"].content_type == "application/pdf"
+    assert storage.resolve(documents["photo.png"].stored_path).read_bytes() == PNG
+
+
+@pytest.mark.parametrize("attachment, reason", [
+    ({"filename": "x.csv", "mime_type": "text/csv", "data_base64": "not base64 at all!"}, "not valid base64"),
+    ({"filename": "x.csv", "data_base64": "é"}, "non-ASCII"),
+    ({"mime_type": "text/csv", "data_base64": "QUJD"}, "filename is required"),
+    ({"filename": "x.csv", "data_base64": 5}, "data_base64 is required"),
+    ({"filename": "x.csv", "data_base64": ""}, "empty"),
+    ("a string", "must be an object"),
+    ({"filename": "run.exe", "data_base64": base64.b64encode(b"MZ\x90\x00" + bytes(range(256))).decode()},
+     "not a file PriceHub reads"),
+])
+def test_a_bad_attachment_counts_media_failed_and_the_text_lands(client, configured, storage_dir, attachment, reason):
+    answer = send(client, {"chat_title": "Deals", "text": "price list attached", "media": attachment})
+    assert (answer["created"], answer["skipped"]) == (1, 0)
+    message = Message.objects.get()
+    assert message.text == "price list attached" and message.media_document is None
+    assert reason in message.media_error, message.media_error
+    assert counters.totals()["media_failed"] == 1
+    assert counters.per_chat()[message.chat_id]["media_failed"] == 1
+    failure = counters.recent_failures()[0]
+    assert (failure["status"], failure["client_id"], failure["chat_title"]) == (200, "collector-1", "Deals")
+    assert reason in failure["reason"]
+    assert not SourceDocument.objects.exists()
+
+
+def test_an_oversized_attachment_is_refused_before_decoding(client, configured, storage_dir, monkeypatch):
+    configured.WHATSAPP_MEDIA_MAX_BYTES = 1000
+    decoded = []
+    real = base64.b64decode
+    monkeypatch.setattr(ingest.base64, "b64decode", lambda *a, **k: decoded.append(1) or real(*a, **k))
+    answer = send(client, {"chat_title": "Deals", "text": "big one", "media": media(b"x" * 1500, "big.csv")})
+    assert answer["created"] == 1 and not decoded  # refused on the encoded length alone
+    assert "1,000-byte limit" in Message.objects.get().media_error
+    # Just over the limit, where only the decoded size tells: decoded, then refused.
+    answer = send(client, {"chat_title": "Deals", "text": "just over", "media": media(b"y" * 1001, "big.csv")})
+    assert answer["created"] == 1 and decoded
+    assert counters.totals()["media_failed"] == 2
+    # At the limit: kept.
+    at_limit = b"SKU,Price\n" + b"A,1\n" * 246 + b"B,22\n"
+    assert len(at_limit) <= 1000
+    send(client, {"chat_title": "Deals", "text": "at limit", "media": media(at_limit, "ok.csv")})
+    assert Message.objects.get(text="at limit").media_document is not None
+
+
+def test_a_message_with_only_a_bad_attachment_is_skipped_and_counted(client, configured, storage_dir):
+    answer = send(client, {"chat_title": "Deals", "media": {"filename": "x.csv", "data_base64": "%%%"}},
+                  {"chat_title": "Deals", "text": "fine"})
+    assert (answer["created"], answer["skipped"]) == (1, 1)
+    assert "neither text nor an attachment" in answer["errors"][0]["detail"]
+    assert counters.totals()["media_failed"] == 1
+
+
+def test_an_attachment_only_message_is_stored_and_deduped_by_the_files_digest(client, configured, storage_dir):
+    first = send(client, {"chat_title": "Deals", "media": media(PDF, "a.pdf")})
+    again = send(client, {"chat_title": "Deals", "media": media(PDF, "renamed.pdf")},
+                 {"chat_title": "Deals", "media": media(PDF + b"%x\n", "a.pdf")})
+    assert (first["created"], again["created"], again["deduped"]) == (1, 1, 1)
+    assert SourceDocument.objects.count() == 2
+
+
+def test_the_same_spreadsheet_in_another_chat_links_the_document_already_ingested(client, configured, storage_dir,
+                                                                                   build):
+    vendor = build.vendor("Acme Phones")
+    Chat.objects.create(external_id="g-a", title="A", vendor=vendor)
+    Chat.objects.create(external_id="g-b", title="B", vendor=vendor)
+    send(client, {"chat_id": "g-a", "chat_title": "A", "text": "list", "media": media(CSV, "prices.csv")})
+    send(client, {"chat_id": "g-b", "chat_title": "B", "text": "list", "media": media(CSV, "prices.csv")})
+    documents = set(Message.objects.values_list("media_document", flat=True))
+    assert len(documents) == 1 and None not in documents
+    assert counters.totals()["media_failed"] == 0
+
+
+
+def test_a_spreadsheet_from_an_unmapped_chat_goes_to_its_senders_vendor(client, configured, storage_dir):
+    send(client, {"chat_title": "Group", "text": "list", "sender": "Bob Phones", "media": media(CSV, "prices.csv")})
+    document = SourceDocument.objects.select_related("vendor").get()
+    assert document.vendor.name == "Bob Phones" and document.vendor.is_provisional
+    assert document.status == SourceDocument.Status.SUCCEEDED
+
+
+def test_a_spreadsheet_without_any_vendor_is_kept_and_its_ingest_says_so(client, configured, storage_dir):
+    send(client, {"chat_title": "Group", "text": "list", "media": media(CSV, "prices.csv")})
+    document = SourceDocument.objects.get()
+    assert document.status == SourceDocument.Status.FAILED and "no vendor" in document.extra["failure"]
+    assert Message.objects.get().media_document == document  # re-ingested once the chat is mapped
+
+
+def test_a_kept_pdf_is_not_queued_again_by_the_recovery_of_lost_tasks(client, configured, storage_dir):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ingestion import services
+
+    send(client, {"chat_title": "Deals", "text": "catalogue", "media": media(PDF, "catalogue.pdf")},
+         {"chat_title": "Deals", "text": "list", "sender": "Bob", "media": media(CSV, "prices.csv")})
+    SourceDocument.objects.update(updated_at=timezone.now() - timedelta(days=1))
+    SourceDocument.objects.filter(original_filename="prices.csv").update(status=SourceDocument.Status.PENDING)
+    requeued = {document.original_filename for document, _ in services.recover_stale_documents()}
+    assert requeued == {"prices.csv"}
+    assert SourceDocument.objects.get(original_filename="catalogue.pdf").status == SourceDocument.Status.PENDING
