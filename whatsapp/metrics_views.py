@@ -23,9 +23,10 @@ from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed, No
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.utils.mediatypes import _MediaType, media_type_matches
 from rest_framework.views import APIView
 
-from pricehub.api import reject_unknown_parameters
+from pricehub.api import StrictContentNegotiation, reject_unknown_parameters
 from pricehub.throttling import count_anonymous
 from whatsapp import metrics as metrics_data
 from whatsapp.counters import NAMES
@@ -130,6 +131,41 @@ class OpenMetricsRequestRenderer(PrometheusTextRenderer):
     media_type = "application/openmetrics-text"
 
 
+def accepted_media_ranges(accept: str) -> list[str]:
+    """The media ranges of an ``Accept`` header, most wanted first: by quality (``q``; a range with
+    ``q=0`` is refused and left out; an unreadable ``q`` counts as 1), then by specificity
+    (``text/plain;version=0.0.4`` before ``text/plain`` before ``text/*`` before ``*/*``), then in the
+    header's order. DRF's own negotiation ignores ``q``."""
+    ranked = []
+    for index, media_range in enumerate(part.strip() for part in accept.split(",")):
+        if not media_range:
+            continue
+        parsed = _MediaType(media_range)
+        try:
+            quality = float(parsed.params.get("q", "1"))
+        except ValueError:
+            quality = 1.0
+        if quality > 0:
+            ranked.append((-quality, -parsed.precedence, index, media_range))
+    return [media_range for *_, media_range in sorted(ranked)]
+
+
+class MetricsNegotiation(StrictContentNegotiation):
+    """``?format=`` as everywhere in the API (an unknown one is a 400); otherwise the ``Accept``
+    header by ``accepted_media_ranges``. When nothing it names is available (an empty or odd
+    header), the answer is JSON rather than a 406: a metrics reader always gets the figures."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        wanted_format = format_suffix or request.query_params.get(self.settings.URL_FORMAT_OVERRIDE)
+        if wanted_format:
+            renderers = self.filter_renderers(renderers, wanted_format)
+        for media_range in accepted_media_ranges(request.META.get("HTTP_ACCEPT", "*/*")):
+            for renderer in renderers:
+                if media_type_matches(renderer.media_type, media_range):
+                    return renderer, renderer.media_type
+        return renderers[0], renderers[0].media_type
+
+
 def _serializer(name: str, doc: str, fields: dict) -> type[serializers.Serializer]:
     return type(name, (serializers.Serializer,), {"__module__": __name__, "__doc__": doc, **fields})
 
@@ -175,6 +211,7 @@ class Metrics(APIView):
     authentication_classes = [MetricsTokenAuthentication, SessionAuthentication]  # Bearer first: the 401's header
     permission_classes = [StaffOrMetricsToken]
     renderer_classes = [JSONRenderer, PrometheusTextRenderer, OpenMetricsRequestRenderer]
+    content_negotiation_class = MetricsNegotiation
     http_method_names = ["get", "head"]
 
     def initial(self, request, *args, **kwargs):

@@ -225,10 +225,18 @@ def test_help_text_is_escaped():
     ("text/plain; version=0.0.4", True),
     ("application/openmetrics-text; version=1.0.0", True),
     (PROMETHEUS_ACCEPT, True),
+    ("text/*", True),
+    ("application/json;q=0.2, text/plain", True),  # by quality, not by order
     ("application/json", False),
     ("*/*", False),
     (BROWSER_ACCEPT, False),
     (None, False),
+    ("text/plain;q=0, */*", False),  # q=0: refused
+    ("text/plain;q=0.4, application/json", False),
+    ("", False),  # nothing acceptable: JSON, not 406
+    ("image/png", False),
+    (";;;, =, ü/ü", False),
+    ("text/plain;q=abc", True),
 ])
 def test_accept_header_chooses_the_format(staff_client, accept, text):
     headers = {"HTTP_ACCEPT": accept} if accept else {}
@@ -240,6 +248,15 @@ def test_accept_header_chooses_the_format(staff_client, accept, text):
     else:
         assert response["Content-Type"] == "application/json"
         assert "totals" in response.json()
+
+
+def test_accepted_media_ranges_rank_by_quality_then_specificity():
+    from whatsapp.metrics_views import accepted_media_ranges
+
+    assert accepted_media_ranges(PROMETHEUS_ACCEPT) == [
+        "application/openmetrics-text;version=1.0.0", "application/openmetrics-text;version=0.0.1;q=0.75",
+        "text/plain;version=0.0.4;q=0.5", "*/*;q=0.1"]
+    assert accepted_media_ranges("*/*, text/*, text/plain, a/b;q=0, , c/d;q=0.0") == ["text/plain", "text/*", "*/*"]
 
 
 def test_format_json_wins_over_accept_and_bad_parameters_are_400(staff_client):
