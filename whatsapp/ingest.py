@@ -437,17 +437,17 @@ def _store(client_id: str, incoming: list[Incoming], request_id: str, now: datet
     keys = sorted(firsts)
     fingerprints = connection.ops.quote_name(ContentFingerprint._meta.db_table)
     window_start = now - timedelta(hours=int(settings.WHATSAPP_CONTENT_HASH_WINDOW_HOURS))
-    claimed: set[tuple[int, str]] = set()
+    claimed: dict[tuple[int, str], int] = {}  # (chat, hash) -> its fingerprint's id
     with connection.cursor() as cursor:
         for part in _parts(keys, 500):
             cursor.execute(
                 f"INSERT INTO {fingerprints} (chat_id, content_hash, last_seen_at, message_id) VALUES "
                 + ", ".join(["(%s, %s, %s, NULL)"] * len(part))
                 + f" ON CONFLICT (chat_id, content_hash) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
-                f"message_id = NULL WHERE {fingerprints}.last_seen_at < %s RETURNING chat_id, content_hash",
+                f"message_id = NULL WHERE {fingerprints}.last_seen_at < %s RETURNING id, chat_id, content_hash",
                 [value for chat_pk, digest in part for value in (chat_pk, digest, _adapt(now))] + [_adapt(window_start)],
             )
-            claimed.update((int(chat_pk), digest) for chat_pk, digest in cursor.fetchall())
+            claimed.update(((int(chat_pk), digest), int(pk)) for pk, chat_pk, digest in cursor.fetchall())
     to_insert = sorted((firsts[key] for key in claimed), key=lambda item: (item.chat_pk, item.message_id, item.index))
     if not to_insert:
         return {}
@@ -469,13 +469,12 @@ def _store(client_id: str, incoming: list[Incoming], request_id: str, now: datet
             )
             for message_pk, chat_pk, digest in cursor.fetchall():
                 created[by_key[(int(chat_pk), digest)]] = int(message_pk)
-        if created:
+        links = sorted((claimed[(item.chat_pk, item.content_hash)], message_pk) for item, message_pk in created.items())
+        for part in _parts(links, 500):  # each fingerprint names the message it let through
             cursor.execute(
-                f"UPDATE {fingerprints} SET message_id = (SELECT MAX(m.id) FROM {messages} m WHERE m.chat_id = "
-                f"{fingerprints}.chat_id AND m.content_hash = {fingerprints}.content_hash AND m.request_id = %s) "
-                f"WHERE chat_id IN ({', '.join(['%s'] * len({item.chat_pk for item in created}))}) "
-                f"AND message_id IS NULL AND last_seen_at = %s",
-                [request_id, *sorted({item.chat_pk for item in created}), _adapt(now)],
+                f"UPDATE {fingerprints} SET message_id = CASE id {' '.join(['WHEN %s THEN %s'] * len(part))} END "
+                f"WHERE id IN ({', '.join(['%s'] * len(part))})",
+                [value for link in part for value in link] + [fingerprint_pk for fingerprint_pk, _ in part],
             )
     return created
 
