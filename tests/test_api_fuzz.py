@@ -4,8 +4,8 @@ every path of ``/api/schema``, against a real gunicorn on 127.0.0.1.
 Checks: no answer is a server error (5xx), and every answer's status, content type and body are
 the ones the schema documents for that operation. The run is bounded (``FUZZ_EXAMPLES`` cases per
 operation, a fixed seed, so a failure reproduces) to keep CI short; ``SCHEMATHESIS_EXAMPLES``
-raises it for a longer local run. Requests carry a write token (``Authorization: Token ...``)
-and the WhatsApp ingest token, so generated bodies reach the code behind authentication;
+raises it for a longer local run. Requests carry a write token (``Authorization: Token ...``),
+the WhatsApp ingest token and the metrics token, so generated bodies reach the code behind authentication;
 schemathesis also sends requests without them (its negative cases). Its report, with a pytest
 file that replays each failure, stays in the test's log folder.
 """
@@ -25,6 +25,7 @@ pytestmark = pytest.mark.slow
 
 FUZZ_EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "12"))
 INGEST_TOKEN = "fuzz-ingest-token"
+METRICS_TOKEN = "fuzz-metrics-token"
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 
 
@@ -59,6 +60,7 @@ def test_every_api_path_answers_as_its_schema_says_and_never_500(live):
     env = live.env(
         API_RATE_LIMIT_PER_MINUTE="1000000", WHATSAPP_INGEST_TOKEN=INGEST_TOKEN,
         WHATSAPP_INGEST_RATE_LIMIT_PER_MINUTE="1000000", WHATSAPP_INGEST_RATE_LIMIT_BURST="1000000",
+        METRICS_TOKEN=METRICS_TOKEN,
     )
     with servers.start_gunicorn(env, log_dir=live.logs, workers=2, lifetime=600) as server:
         report = live.logs / "schemathesis"
@@ -69,6 +71,7 @@ def test_every_api_path_answers_as_its_schema_says_and_never_500(live):
                             "response_schema_conformance",
                 "--max-examples", str(FUZZ_EXAMPLES), "--seed", "20261130", "--workers", "2",
                 "--header", f"Authorization: Token {key}", "--header", f"X-Ingest-Token: {INGEST_TOKEN}",
+                "--header", f"X-Metrics-Token: {METRICS_TOKEN}",
                 "--request-timeout", "30", "--generation-database", "none", "--no-color",
                 "--report", "junit,pytest", "--report-dir", str(report),
             ],
