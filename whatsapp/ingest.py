@@ -92,7 +92,7 @@ def read_body(request) -> bytes:
     """The raw body of ``request`` (a Django ``HttpRequest`` whose body nothing has read yet), read
     from its stream, never more than ``max_body_bytes()`` + 1 bytes. Raises ``BodyTooLarge`` when a
     ``Content-Length`` over the limit is declared (before reading anything) or the body turns out
-    longer, ``BadBatch`` for a ``Content-Length`` that is not a number. Django's own
+    longer, ``BadBatch`` for a ``Content-Length`` that is not a number or a body cut short. Django's own
     ``DATA_UPLOAD_MAX_MEMORY_SIZE`` does not apply: ``request.body`` is never touched."""
     limit = max_body_bytes()
     declared = request.META.get("CONTENT_LENGTH") or ""
@@ -104,7 +104,10 @@ def read_body(request) -> bytes:
                                "(WHATSAPP_INGEST_MAX_BODY_BYTES): send fewer messages or smaller attachments")
     parts, size = [], 0
     while size <= limit:
-        chunk = request.read(min(CHUNK, limit + 1 - size))
+        try:
+            chunk = request.read(min(CHUNK, limit + 1 - size))
+        except OSError as exc:  # the client went away mid-body (Django's UnreadablePostError)
+            raise BadBatch(f"the body could not be read to its end ({exc})") from None
         if not chunk:
             break
         parts.append(chunk)

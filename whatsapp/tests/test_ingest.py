@@ -200,6 +200,15 @@ def test_a_body_without_length_is_read_only_up_to_the_limit(settings):
 
     assert ingest.read_body(Short()) == BODY
 
+    class CutShort(EndlessRequest):
+        def read(self, size):
+            from django.http import UnreadablePostError
+
+            raise UnreadablePostError("connection reset")
+
+    with pytest.raises(ingest.BadBatch, match="could not be read"):
+        ingest.read_body(CutShort())
+
 
 def test_djangos_own_body_limit_does_not_apply(client, configured):
     configured.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
