@@ -23,10 +23,24 @@ KEPT_FAILURES = 1000  # rows kept in IngestFailure; older ones are deleted as ne
 def add(counts: Mapping[str, int], *, chat_id: int | None = None) -> None:
     """Add ``counts`` (``{name: n}``, names from ``NAMES``; zeros are skipped) to the totals and,
     with ``chat_id``, to that chat's counters. Raises ``ValueError`` for an unknown name."""
-    unknown = set(counts) - set(NAMES)
-    if unknown:
-        raise ValueError(f"unknown counter(s): {', '.join(sorted(unknown))}")
-    rows = [(name, key, n) for name, n in counts.items() if n for key in ((0, chat_id) if chat_id else (0,))]
+    add_per_chat({chat_id or 0: counts})
+
+
+def add_per_chat(counts_by_chat: Mapping[int, Mapping[str, int]]) -> None:
+    """Add each chat's ``{name: n}`` to its counters and all of them to the totals, in one
+    statement (chat id 0: to the totals only). Raises ``ValueError`` for an unknown name."""
+    totals: dict[str, int] = {}
+    rows = []
+    for chat_id, counts in counts_by_chat.items():
+        unknown = set(counts) - set(NAMES)
+        if unknown:
+            raise ValueError(f"unknown counter(s): {', '.join(sorted(unknown))}")
+        for name, n in counts.items():
+            if n:
+                totals[name] = totals.get(name, 0) + n
+                if chat_id:
+                    rows.append((name, chat_id, n))
+    rows = sorted([(name, 0, n) for name, n in totals.items()] + rows)  # one lock order for every writer
     if not rows:
         return
     table = connection.ops.quote_name(Counter._meta.db_table)

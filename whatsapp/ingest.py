@@ -46,8 +46,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.utils import timezone
 
 from documents.models import SourceDocument
@@ -395,13 +394,28 @@ def _title_of(message: dict) -> str:
 
 def _chats_for(client_id: str, incoming: list[Incoming], outcome: Outcome) -> dict[tuple[str, str], Chat]:
     """Every chat the batch names, found or created (in order of first mention), listed in
-    ``outcome.chats``."""
-    chats: dict[tuple[str, str], Chat] = {}
+    ``outcome.chats``. The known ones are read in one query; each new one is made by
+    ``chat_for`` (race-free)."""
+    wanted: dict[tuple[str, str], Incoming] = {}
     for item in incoming:
-        if item.chat_key in chats:
-            continue
-        chat, created = chat_for(client_id, item.chat_id, item.chat_title)
-        chats[item.chat_key] = chat
+        wanted.setdefault(item.chat_key, item)
+    ids = [key for kind, key in wanted if kind == "id"]
+    titles = [key for kind, key in wanted if kind == "title"]
+    known: dict[tuple[str, str], Chat] = {}
+    lookup = Q(external_id__in=ids) if ids else Q()
+    if titles:
+        lookup |= Q(external_id="", client_id=client_id, title__in=titles)
+    for chat in Chat.objects.filter(lookup):
+        known[("id", chat.external_id) if chat.external_id else ("title", chat.title)] = chat
+    chats: dict[tuple[str, str], Chat] = {}
+    for key, item in wanted.items():
+        chat, created = known.get(key), False
+        if chat is None:
+            chat, created = chat_for(client_id, item.chat_id, item.chat_title)
+        elif item.chat_id and item.chat_title and chat.title != item.chat_title:  # the latest title
+            Chat.objects.filter(pk=chat.pk).update(title=item.chat_title)
+            chat.title = item.chat_title
+        chats[key] = chat
         outcome.chats.append({"chat_id": chat.pk, "chat_title": chat.title, "created": created})
     return chats
 
@@ -495,12 +509,21 @@ def _touch_chats(incoming: list[Incoming], created: dict[Incoming, int], now: da
     for item in created:
         new_by_chat[item.chat_pk] += 1
     due = now + timedelta(seconds=int(settings.WHATSAPP_EXTRACT_DEBOUNCE_SECONDS))
-    for chat_pk, new in new_by_chat.items():
-        changes: dict = {"last_seen_at": now}
-        if new:
-            changes.update(message_count=F("message_count") + new, extract_due_at=due,
-                           first_pending_at=Coalesce("first_pending_at", Value(now)))
-        Chat.objects.filter(pk=chat_pk).update(**changes)
+    grown = [(chat_pk, new) for chat_pk, new in new_by_chat.items() if new]
+    table = connection.ops.quote_name(Chat._meta.db_table)
+    sql, params = f"UPDATE {table} SET last_seen_at = %s", [_adapt(now)]
+    if grown:  # one statement for every chat of the batch (the ORM's Case/When took longer to build than to run)
+        whens = " ".join(["WHEN %s THEN %s"] * len(grown))
+        among = ", ".join(["%s"] * len(grown))
+        sql += (f", message_count = message_count + CASE id {whens} ELSE 0 END"
+                f", extract_due_at = CASE WHEN id IN ({among}) THEN %s ELSE extract_due_at END"
+                f", first_pending_at = CASE WHEN id IN ({among}) THEN COALESCE(first_pending_at, %s) "
+                "ELSE first_pending_at END")
+        ids = [chat_pk for chat_pk, _ in grown]
+        params += [value for pair in grown for value in pair] + ids + [_adapt(due)] + ids + [_adapt(now)]
+    sql += f" WHERE id IN ({', '.join(['%s'] * len(new_by_chat))})"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params + list(new_by_chat))
 
 
 def _count(client_id: str, incoming: list[Incoming], created: dict[Incoming, int], chats: dict, request_id: str) -> None:
@@ -514,8 +537,7 @@ def _count(client_id: str, incoming: list[Incoming], created: dict[Incoming, int
             counts["media_failed"] += 1
             counters.record_failure(status=200, reason=f"attachment dropped: {item.media.error}", client_id=client_id,
                                     chat_title=item.chat_title or item.chat_id, request_id=request_id)
-    for chat_pk, counts in per_chat.items():
-        counters.add(counts, chat_id=chat_pk)
+    counters.add_per_chat(per_chat)
 
 
 def _media_failed(client_id: str, chat_title: str, request_id: str, reason: str) -> None:

@@ -24,3 +24,13 @@ def test_recent_failures_are_newest_first_and_cut_to_their_columns():
     failures = counters.recent_failures()
     assert [(f["status"], f["client_id"][:1], len(f["client_id"])) for f in failures] == [(429, "b", 100), (401, "a", 1)]
     assert failures[0]["chat_title"] == "Deals" and failures[0]["at"].endswith("Z")
+
+
+def test_counters_of_several_chats_add_up_to_the_totals_in_one_statement(django_assert_num_queries):
+    first, second = Chat.objects.create(external_id="a", title="A"), Chat.objects.create(external_id="b", title="B")
+    with django_assert_num_queries(1):
+        counters.add_per_chat({first.pk: {"accepted": 2, "created": 2}, second.pk: {"accepted": 3, "deduped": 3},
+                               0: {"media_failed": 1}})
+    assert {k: v for k, v in counters.totals().items() if v} == {"accepted": 5, "created": 2, "deduped": 3,
+                                                                   "media_failed": 1}
+    assert counters.per_chat()[second.pk]["deduped"] == 3 and counters.per_chat()[first.pk]["media_failed"] == 0
