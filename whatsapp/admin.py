@@ -3,7 +3,7 @@ from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from whatsapp.models import Chat, ContentFingerprint, Counter, IngestBucket, IngestFailure, Message
+from whatsapp.models import Chat, ContentFingerprint, Counter, IngestBucket, IngestEvent, IngestFailure, Message
 
 
 class VendorMappedFilter(admin.SimpleListFilter):
@@ -135,6 +135,23 @@ class IngestFailureAdmin(admin.ModelAdmin):
     list_display = ["created_at", "status", "reason", "client_id", "chat_title", "request_id"]
     list_filter = ["status"]
     search_fields = ["client_id", "chat_title", "request_id", "reason"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IngestEvent)
+class IngestEventAdmin(admin.ModelAdmin):
+    """Read-only: the ingest's and extraction's recent log (``whatsapp.events``)."""
+
+    list_display = ["created_at", "level", "kind", "chat", "request_id", "message"]
+    list_filter = ["level", "kind"]
+    search_fields = ["request_id", "message"]
+    list_select_related = ["chat"]
+    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False

@@ -50,7 +50,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from documents.models import SourceDocument
-from whatsapp import counters
+from whatsapp import counters, events
 from whatsapp.models import Chat, ContentFingerprint, Message
 
 log = logging.getLogger(__name__)
@@ -375,6 +375,8 @@ def ingest_batch(batch: Batch, *, request_id: str) -> Outcome:
             if item.media and item.media.error:
                 Message.objects.filter(pk=message_pk).update(media_error=item.media.error[:300])
         _touch_chats(incoming, created, now)
+        events.record("ingest", f"client {batch.client_id!r}: {len(incoming)} accepted, {len(created)} created, "
+                      f"{len(incoming) - len(created)} deduped, {len(outcome.errors)} skipped", request_id=request_id)
     if enqueue:
         from ingestion.tasks import enqueue_ingest
 

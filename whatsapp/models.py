@@ -36,6 +36,11 @@ class Chat(models.Model):
     extracted_through_message_id = models.BigIntegerField(default=0)
     last_extracted_at = models.DateTimeField(null=True, blank=True)
     extracted_count = models.PositiveIntegerField(default=0, help_text="Offers created from this chat.")
+    provisional_vendor = models.ForeignKey(
+        "offers.Vendor", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The vendor (is_provisional) its offers go to while the chat is not mapped; a full rerun after "
+                  "mapping moves them to the chat's vendor.",
+    )
 
     class Meta:
         ordering = ["-last_seen_at", "-id"]
@@ -82,6 +87,10 @@ class Message(models.Model):
         "documents.SourceDocument", null=True, blank=True, on_delete=models.SET_NULL, related_name="whatsapp_messages",
         help_text="The attachment, stored as a document (a spreadsheet is ingested like an upload).",
     )
+    edited_at = models.DateTimeField(null=True, blank=True,
+                                     help_text="When a collector last sent this message id with a new text (its "
+                                               "offers are replaced at the next extraction).")
+    extracted_at = models.DateTimeField(null=True, blank=True, help_text="When its offers were last extracted.")
     media_error = models.CharField(max_length=300, blank=True,
                                    help_text="Why the attachment was not kept (the text was).")
 
@@ -170,3 +179,27 @@ class IngestBucket(models.Model):
 
     def __str__(self) -> str:
         return self.client_id
+
+
+class IngestEvent(models.Model):
+    """One line of the WhatsApp ingest's and extraction's recent log, kept in the database so every
+    worker's lines are read in one place (``/chat/tools/diagnostics`` downloads them): ``kind``
+    "ingest", "refusal" or "extraction"; ``message`` the line's text (never a token or secret)."""
+
+    class Level(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
+    kind = models.CharField(max_length=20)
+    chat = models.ForeignKey(Chat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    request_id = models.CharField(max_length=64, blank=True)
+    message = models.CharField(max_length=1000)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.level} {self.kind}: {self.message}"

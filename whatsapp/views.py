@@ -21,7 +21,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from whatsapp import auth, counters, ingest as batches, ratelimit
+from whatsapp import auth, counters, events, ingest as batches, ratelimit
+from whatsapp.models import IngestEvent
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,8 @@ class IngestView(APIView):
         if counted:
             counters.add(dict.fromkeys(counted, 1))
         counters.record_failure(status=status, reason=reason or detail, client_id=client_id, request_id=self.request_id)
+        events.record("refusal", f"{status} {reason or detail}" + (f" (client {client_id!r})" if client_id else ""),
+                      level=IngestEvent.Level.WARNING, request_id=self.request_id)
         log.warning("WhatsApp ingest %s refused %s: %s", self.request_id, status, reason or detail)
         return Response({"detail": detail, "request_id": self.request_id}, status=status)
 

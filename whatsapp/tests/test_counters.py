@@ -34,3 +34,12 @@ def test_counters_of_several_chats_add_up_to_the_totals_in_one_statement(django_
     assert {k: v for k, v in counters.totals().items() if v} == {"accepted": 5, "created": 2, "deduped": 3,
                                                                    "media_failed": 1}
     assert counters.per_chat()[second.pk]["deduped"] == 3 and counters.per_chat()[first.pk]["media_failed"] == 0
+
+
+def test_events_are_kept_newest_first_and_cut_to_their_column():
+    from whatsapp import events
+
+    events.record("ingest", "batch abc: 3 accepted", request_id="r1")
+    events.record("refusal", "x" * 2000, level="warning")
+    latest = events.recent()
+    assert [(e.kind, e.level, len(e.message)) for e in latest] == [("refusal", "warning", 1000), ("ingest", "info", 21)]
