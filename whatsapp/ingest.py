@@ -8,7 +8,7 @@ Shapes (the contract of issue 11 and the playbook's section 7)::
      "sent_at"?: ISO 8601, "message_id"?: str,
      "media"?: {"filename": str, "mime_type": str, "data_base64": str}}]}
 
-    -> {"request_id", "accepted", "created", "deduped", "skipped",
+    -> {"request_id", "accepted", "created", "edited", "deduped", "skipped",
         "chats": [{"chat_id", "chat_title", "created"}], "errors": [{"index", "detail"}]}
 
 - A body that cannot be a batch (over ``WHATSAPP_INGEST_MAX_BODY_BYTES``: ``BodyTooLarge``;
@@ -336,12 +336,13 @@ class Outcome:
 
     accepted: int = 0
     created: int = 0
+    edited: int = 0
     deduped: int = 0
     chats: list[dict] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
 
     def as_json(self) -> dict:
-        return {"accepted": self.accepted, "created": self.created, "deduped": self.deduped,
+        return {"accepted": self.accepted, "created": self.created, "edited": self.edited, "deduped": self.deduped,
                 "skipped": len(self.errors), "chats": self.chats, "errors": self.errors}
 
 
@@ -366,7 +367,7 @@ def ingest_batch(batch: Batch, *, request_id: str) -> Outcome:
         item.content_hash = content_hash(item.chat_pk, item.sender, item.text, item.media.sha256 if item.media else "")
     enqueue: list[SourceDocument] = []
     with transaction.atomic():
-        created = _store(batch.client_id, incoming, request_id, now)
+        created, edited = _store(batch.client_id, incoming, request_id, now)
         for item, message_pk in created.items():
             if item.media and not item.media.error:
                 document = _keep_media(item, chats[item.chat_key], message_pk, enqueue)
@@ -374,18 +375,19 @@ def ingest_batch(batch: Batch, *, request_id: str) -> Outcome:
                     Message.objects.filter(pk=message_pk).update(media_document=document)
             if item.media and item.media.error:
                 Message.objects.filter(pk=message_pk).update(media_error=item.media.error[:300])
-        _touch_chats(incoming, created, now)
+        _touch_chats(incoming, created, now, edited)
         events.record("ingest", f"client {batch.client_id!r}: {len(incoming)} accepted, {len(created)} created, "
-                      f"{len(incoming) - len(created)} deduped, {len(outcome.errors)} skipped", request_id=request_id)
+                      f"{len(edited)} edited, {len(incoming) - len(created) - len(edited)} deduped, "
+                      f"{len(outcome.errors)} skipped", request_id=request_id)
     if enqueue:
         from ingestion.tasks import enqueue_ingest
 
         for document in enqueue:
             enqueue_ingest(document)
-    _count(batch.client_id, incoming, created, chats, request_id)
+    _count(batch.client_id, incoming, created, edited, request_id)
     outcome.accepted = len(incoming)
-    outcome.created = len(created)
-    outcome.deduped = outcome.accepted - outcome.created
+    outcome.created, outcome.edited = len(created), len(edited)
+    outcome.deduped = outcome.accepted - outcome.created - outcome.edited
     return outcome
 
 
@@ -445,9 +447,12 @@ def _adapt(moment: datetime):
     return connection.ops.adapt_datetimefield_value(moment)
 
 
-def _store(client_id: str, incoming: list[Incoming], request_id: str, now: datetime) -> dict[Incoming, int]:
+def _store(client_id: str, incoming: list[Incoming], request_id: str, now: datetime
+           ) -> tuple[dict[Incoming, int], dict[Incoming, int]]:
     """Claim the fingerprints and insert the messages of the claimed ones (inside the caller's
-    transaction); ``{item: new message id}`` for the messages created. Rows are written in one
+    transaction); ``({item: new message id}, {item: edited message id})``: the messages created,
+    and those whose ``message_id`` was stored with another text (edited: text replaced,
+    ``edited_at`` set, pending extraction again). Rows are written in one
     order (chat, hash / chat, message id) so concurrent batches never wait on each other in a
     cycle."""
     firsts: dict[tuple[int, str], Incoming] = {}
@@ -469,7 +474,7 @@ def _store(client_id: str, incoming: list[Incoming], request_id: str, now: datet
             claimed.update(((int(chat_pk), digest), int(pk)) for pk, chat_pk, digest in cursor.fetchall())
     to_insert = sorted((firsts[key] for key in claimed), key=lambda item: (item.chat_pk, item.message_id, item.index))
     if not to_insert:
-        return {}
+        return {}, {}
     messages = connection.ops.quote_name(Message._meta.db_table)
     columns = ("chat_id", "external_id", "client_id", "sender", "text", "sent_at", "received_at", "content_hash",
                "request_id", "extraction_state", "extraction_error", "media_error")
@@ -488,14 +493,30 @@ def _store(client_id: str, incoming: list[Incoming], request_id: str, now: datet
             )
             for message_pk, chat_pk, digest in cursor.fetchall():
                 created[by_key[(int(chat_pk), digest)]] = int(message_pk)
-        links = sorted((claimed[(item.chat_pk, item.content_hash)], message_pk) for item, message_pk in created.items())
+        # A message id already stored with another content is the collector's edit of it: the new
+        # text replaces the old, and its offers are replaced at the chat's next extraction.
+        edited: dict[Incoming, int] = {}
+        for item in to_insert:
+            if item.message_id and item not in created:
+                cursor.execute(
+                    f"UPDATE {messages} SET text = %s, content_hash = %s, sender = %s, edited_at = %s, "
+                    "extraction_state = %s, extraction_error = '' "
+                    "WHERE chat_id = %s AND external_id = %s AND content_hash <> %s RETURNING id",
+                    [item.text, item.content_hash, item.sender, _adapt(now), Message.Extraction.PENDING,
+                     item.chat_pk, item.message_id, item.content_hash],
+                )
+                row = cursor.fetchone()
+                if row is not None:
+                    edited[item] = int(row[0])
+        links = sorted((claimed[(item.chat_pk, item.content_hash)], message_pk)
+                       for item, message_pk in (*created.items(), *edited.items()))
         for part in _parts(links, 500):  # each fingerprint names the message it let through
             cursor.execute(
                 f"UPDATE {fingerprints} SET message_id = CASE id {' '.join(['WHEN %s THEN %s'] * len(part))} END "
                 f"WHERE id IN ({', '.join(['%s'] * len(part))})",
                 [value for link in part for value in link] + [fingerprint_pk for fingerprint_pk, _ in part],
             )
-    return created
+    return created, edited
 
 
 def _parts(items: list, size: int):
@@ -503,7 +524,8 @@ def _parts(items: list, size: int):
         yield items[start:start + size]
 
 
-def _touch_chats(incoming: list[Incoming], created: dict[Incoming, int], now: datetime) -> None:
+def _touch_chats(incoming: list[Incoming], created: dict[Incoming, int], now: datetime,
+                 edited: dict[Incoming, int] | None = None) -> None:
     """Each chat of the batch was seen now; one with new messages counts them and is due for
     extraction after ``WHATSAPP_EXTRACT_DEBOUNCE_SECONDS`` (its first pending message's time is
     kept). Chats in id order (the lock order of every batch)."""
@@ -512,29 +534,35 @@ def _touch_chats(incoming: list[Incoming], created: dict[Incoming, int], now: da
         new_by_chat[item.chat_pk] += 1
     due = now + timedelta(seconds=int(settings.WHATSAPP_EXTRACT_DEBOUNCE_SECONDS))
     grown = [(chat_pk, new) for chat_pk, new in new_by_chat.items() if new]
+    pending = sorted({chat_pk for chat_pk, _ in grown} | {item.chat_pk for item in edited or ()})
     table = connection.ops.quote_name(Chat._meta.db_table)
     sql, params = f"UPDATE {table} SET last_seen_at = %s", [_adapt(now)]
     if grown:  # one statement for every chat of the batch (the ORM's Case/When took longer to build than to run)
         whens = " ".join(["WHEN %s THEN %s"] * len(grown))
         among = ", ".join(["%s"] * len(grown))
-        sql += (f", message_count = message_count + CASE id {whens} ELSE 0 END"
-                f", extract_due_at = CASE WHEN id IN ({among}) THEN %s ELSE extract_due_at END"
+        sql += f", message_count = message_count + CASE id {whens} ELSE 0 END"
+        params += [value for pair in grown for value in pair]
+    if pending:  # chats with new or edited messages are due for extraction
+        among = ", ".join(["%s"] * len(pending))
+        sql += (f", extract_due_at = CASE WHEN id IN ({among}) THEN %s ELSE extract_due_at END"
                 f", first_pending_at = CASE WHEN id IN ({among}) THEN COALESCE(first_pending_at, %s) "
                 "ELSE first_pending_at END")
-        ids = [chat_pk for chat_pk, _ in grown]
-        params += [value for pair in grown for value in pair] + ids + [_adapt(due)] + ids + [_adapt(now)]
+        params += pending + [_adapt(due)] + pending + [_adapt(now)]
     sql += f" WHERE id IN ({', '.join(['%s'] * len(new_by_chat))})"
     with connection.cursor() as cursor:
         cursor.execute(sql, params + list(new_by_chat))
 
 
-def _count(client_id: str, incoming: list[Incoming], created: dict[Incoming, int], chats: dict, request_id: str) -> None:
-    """Move the counters of each chat (and so the totals), and record each dropped attachment."""
+def _count(client_id: str, incoming: list[Incoming], created: dict[Incoming, int], edited: dict[Incoming, int],
+           request_id: str) -> None:
+    """Move the counters of each chat (and so the totals: an edit is accepted, neither created nor
+    deduped), and record each dropped attachment."""
     per_chat: dict[int, dict[str, int]] = {}
     for item in incoming:
         counts = per_chat.setdefault(item.chat_pk, {"accepted": 0, "created": 0, "deduped": 0, "media_failed": 0})
         counts["accepted"] += 1
-        counts["created" if item in created else "deduped"] += 1
+        if item not in edited:
+            counts["created" if item in created else "deduped"] += 1
         if item.media and item.media.error and item in created:
             counts["media_failed"] += 1
             counters.record_failure(status=200, reason=f"attachment dropped: {item.media.error}", client_id=client_id,

@@ -66,8 +66,10 @@ class _ErrorSchema(serializers.Serializer):
 
 class _ResultSchema(serializers.Serializer):
     request_id = serializers.CharField()
-    accepted = serializers.IntegerField(help_text="Valid messages: created + deduped.")
+    accepted = serializers.IntegerField(help_text="Valid messages: created + edited + deduped.")
     created = serializers.IntegerField()
+    edited = serializers.IntegerField(help_text="Messages whose message_id was stored with another text: the new "
+                                                "text replaces it, and its offers are extracted again.")
     deduped = serializers.IntegerField()
     skipped = serializers.IntegerField(help_text="Invalid messages, each in errors.")
     chats = _ChatSchema(many=True)

@@ -42,7 +42,7 @@ def test_the_playbook_smoke_body_creates_one_message_in_a_new_chat(client, confi
     answer = ok(send(client, BODY))
     chat = Chat.objects.get()
     assert answer == {
-        "request_id": answer["request_id"], "accepted": 1, "created": 1, "deduped": 0, "skipped": 0,
+        "request_id": answer["request_id"], "accepted": 1, "created": 1, "edited": 0, "deduped": 0, "skipped": 0,
         "chats": [{"chat_id": chat.pk, "chat_title": "Smoke Chat", "created": True}], "errors": [],
     }
     message = Message.objects.get()
@@ -270,12 +270,24 @@ def test_a_repeat_after_the_window_is_stored_again(client, configured):
     assert timezone.now() - fingerprint.last_seen_at < timedelta(minutes=1)
 
 
-def test_a_message_id_already_stored_is_deduped_even_with_other_text(client, configured):
+def test_a_message_id_sent_again_with_other_text_is_an_edit_that_replaces_the_text(client, configured):
     ok(send(client, batch({"chat_title": "Deals", "chat_id": "g1", "text": "v1", "message_id": "M1"})))
+    first = Message.objects.get(external_id="M1")
+    Chat.objects.update(extract_due_at=None, first_pending_at=None)
+    Message.objects.update(extraction_state=Message.Extraction.EXTRACTED)
     answer = ok(send(client, batch({"chat_title": "Deals", "chat_id": "g1", "text": "v2 edited", "message_id": "M1"},
                                    {"chat_title": "Deals", "chat_id": "g1", "text": "v3", "message_id": "M2"})))
-    assert (answer["created"], answer["deduped"]) == (1, 1)
-    assert sorted(Message.objects.values_list("external_id", "text")) == [("M1", "v1"), ("M2", "v3")]
+    assert (answer["accepted"], answer["created"], answer["edited"], answer["deduped"]) == (2, 1, 1, 0)
+    assert sorted(Message.objects.values_list("external_id", "text")) == [("M1", "v2 edited"), ("M2", "v3")]
+    edited = Message.objects.get(external_id="M1")
+    assert edited.pk == first.pk and edited.edited_at is not None
+    assert edited.extraction_state == Message.Extraction.PENDING and edited.content_hash != first.content_hash
+    chat = Chat.objects.get()
+    assert chat.extract_due_at is not None and chat.message_count == 2  # an edit is no new message
+    again = ok(send(client, batch({"chat_title": "Deals", "chat_id": "g1", "text": "v2 edited", "message_id": "M1"})))
+    assert (again["created"], again["edited"], again["deduped"]) == (0, 0, 1)  # the same edit twice: a repeat
+    totals = counters.totals()
+    assert (totals["accepted"], totals["created"], totals["deduped"]) == (4, 2, 1)
 
 
 def test_a_batch_of_only_repeats_does_not_push_extraction(client, configured):
