@@ -283,6 +283,8 @@ WHATSAPP_INGEST_RATE_LIMIT_PER_MINUTE = env_int("WHATSAPP_INGEST_RATE_LIMIT_PER_
 WHATSAPP_INGEST_RATE_LIMIT_BURST = env_int("WHATSAPP_INGEST_RATE_LIMIT_BURST", 20, minimum=1)
 WHATSAPP_CONTENT_HASH_WINDOW_HOURS = env_int("WHATSAPP_CONTENT_HASH_WINDOW_HOURS", 24, minimum=0)
 WHATSAPP_EXTRACT_DEBOUNCE_SECONDS = env_int("WHATSAPP_EXTRACT_DEBOUNCE_SECONDS", 30, minimum=0)
+# A chat that never goes quiet is extracted at the latest this long after its first pending message.
+WHATSAPP_EXTRACT_MAX_WAIT_SECONDS = env_int("WHATSAPP_EXTRACT_MAX_WAIT_SECONDS", 300, minimum=0)
 WHATSAPP_INGEST_SIGNATURE_TTL_SECONDS = env_int("WHATSAPP_INGEST_SIGNATURE_TTL_SECONDS", 300, minimum=1)
 # Optional ingress allowlist (comma-separated addresses or CIDRs; empty: any address), and how many
 # proxies in front of the app append to X-Forwarded-For (0: the peer address is the client's).

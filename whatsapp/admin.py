@@ -3,7 +3,9 @@ from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from whatsapp.models import Chat, ContentFingerprint, Counter, IngestBucket, IngestEvent, IngestFailure, Message
+from whatsapp.models import (
+    Chat, ContentFingerprint, Counter, ExtractionPoller, IngestBucket, IngestEvent, IngestFailure, Message,
+)
 
 
 class VendorMappedFilter(admin.SimpleListFilter):
@@ -152,6 +154,19 @@ class IngestEventAdmin(admin.ModelAdmin):
     search_fields = ["request_id", "message"]
     list_select_related = ["chat"]
     show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ExtractionPoller)
+class ExtractionPollerAdmin(admin.ModelAdmin):
+    """Read-only: which worker runs the extraction's poll loop (``whatsapp.tasks``)."""
+
+    list_display = ["name", "owner", "started_at", "beat_at", "expires_at"]
 
     def has_add_permission(self, request):
         return False

@@ -41,6 +41,13 @@ class Chat(models.Model):
         help_text="The vendor (is_provisional) its offers go to while the chat is not mapped; a full rerun after "
                   "mapping moves them to the chat's vendor.",
     )
+    extract_claimed_until = models.DateTimeField(
+        null=True, blank=True,
+        help_text="While set and in the future, a worker is extracting the chat (whatsapp.extraction.claim_chat); "
+                  "once past, the claim has lapsed (its worker died) and the chat is due again.",
+    )
+    extract_claimed_by = models.CharField(max_length=100, blank=True,
+                                          help_text="The claim's token (host, process, random part).")
 
     class Meta:
         ordering = ["-last_seen_at", "-id"]
@@ -49,6 +56,11 @@ class Chat(models.Model):
                 fields=["extract_due_at"],
                 name="chat_extract_due",
                 condition=models.Q(extract_due_at__isnull=False),
+            ),
+            models.Index(
+                fields=["extract_claimed_until"],
+                name="chat_extract_claimed",
+                condition=models.Q(extract_claimed_until__isnull=False),
             ),
         ]
         constraints = [
@@ -203,3 +215,18 @@ class IngestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.level} {self.kind}: {self.message}"
+
+
+class ExtractionPoller(models.Model):
+    """Who runs the extraction poll loop (``whatsapp.tasks.poll_due_chats``): one row, taken over by
+    each new run of the every-minute schedule, so that one django-q2 worker of the whole cluster
+    (every host) polls at a time; ``expires_at`` ends a loop whose schedule stopped."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    owner = models.CharField(max_length=100, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    beat_at = models.DateTimeField(null=True, blank=True, help_text="The loop's latest poll.")
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.owner or 'idle'}"
