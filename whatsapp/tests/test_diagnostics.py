@@ -202,8 +202,8 @@ def test_the_request_costs_the_same_queries_for_3_and_30_chats(build, client, to
     _many_chats(build, 27)
     many = queries()
     assert few == many
-    # The snapshot's queries, and the rate limit's counter in the test database's cache (up to 8).
-    assert all(n <= diagnostics.QUERIES + 8 for n in many.values()), many
+    # The snapshot's queries, and the rate limit's counter in the test database's cache (8 or 9 queries).
+    assert all(n <= diagnostics.QUERIES + 9 for n in many.values()), many
 
 
 def test_no_chat_at_all(db):
