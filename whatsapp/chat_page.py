@@ -3,9 +3,13 @@
 Staff only (the admin's own ``admin_view``: anonymous users go to the admin's login, users who are
 not staff are refused the same way; the page also needs ``whatsapp.view_chat``). It shows the chat,
 its counters (``whatsapp.counters.per_chat``), its latest messages, its senders with their vendor
-mappings, and the forms that map the chat or a sender to a vendor (``whatsapp.forms``; mapping
+mappings, the forms that map the chat or a sender to a vendor (``whatsapp.forms``; mapping
 the chat needs ``whatsapp.change_chat``, a sender ``offers.add/change/delete_vendoralias``, a new
-vendor ``offers.add_vendor``). Each change is answered by a redirect to the page with a message.
+vendor ``offers.add_vendor``), and its extraction: pending messages, when the chat is due, the last
+run, and the "Extract latest" and "Full rerun" buttons (``whatsapp.extraction``; both need
+``whatsapp.change_chat``, run at once for at most ``extraction.SYNC_MAX_MESSAGES`` messages, the
+worker doing any rest, and are written to the chat's admin history). Each change is answered by a
+redirect to the page with a message.
 """
 
 from __future__ import annotations
@@ -15,23 +19,26 @@ from datetime import datetime
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 
 from offers.models import Vendor, VendorAlias
 from offers.vendors import alias_key
-from whatsapp import counters
-from whatsapp.forms import ChatVendorForm, SenderUnmapForm, SenderVendorForm, unmap_chat
+from whatsapp import counters, extraction
+from whatsapp.forms import ChatVendorForm, SenderUnmapForm, SenderVendorForm, log, unmap_chat
 from whatsapp.models import Chat, Message
 
 LATEST_MESSAGES = 50
 MAX_SENDERS = 200  # the busiest senders of a chat, listed and offered in the sender form
 TEXT_CUT = 200  # characters of a message's text shown
 SHOWN_COUNTERS = ("accepted", "created", "deduped", "extracted", "errors", "media_failed")
+EXTRACTION_ACTIONS = ("extract_latest", "full_rerun")
 SENDER_PERMISSIONS = ("offers.add_vendoralias", "offers.change_vendoralias", "offers.delete_vendoralias")
 
 
@@ -67,7 +74,10 @@ def sender_rows(chat: Chat, limit: int = MAX_SENDERS) -> list[SenderRow]:
     by_key = {alias.alias: alias.vendor for alias in aliases}
     for row in rows.values():
         row.alias_vendor = by_key.get(row.key)
-        row.vendor = row.alias_vendor or chat.vendor
+        # As the extraction attributes (whatsapp.extraction.vendor_for_message): a provisional sender
+        # vendor gives way to the chat's real one.
+        keep_alias = row.alias_vendor is not None and not (row.alias_vendor.is_provisional and chat.vendor_id)
+        row.vendor = row.alias_vendor if keep_alias else chat.vendor
     return sorted(rows.values(), key=lambda row: (-row.messages, row.key))
 
 
@@ -116,7 +126,7 @@ def chat_clients(chat: Chat, limit: int = 20) -> list[str]:
 
 
 def _chat_page(request, chat_id: int):
-    chat = get_object_or_404(Chat.objects.select_related("vendor"), pk=chat_id)
+    chat = get_object_or_404(Chat.objects.select_related("vendor", "provisional_vendor"), pk=chat_id)
     user = request.user
     if not user.has_perm("whatsapp.view_chat"):
         raise PermissionDenied
@@ -132,10 +142,14 @@ def _chat_page(request, chat_id: int):
     sender_form = SenderVendorForm(data if action == "map_sender" else None, prefix="sender", senders=choices,
                                    can_add_vendor=can_add_vendor)
     if data is not None:
-        if action not in ("map_chat", "unmap_chat", "map_sender", "unmap_sender"):
-            return HttpResponseBadRequest("unknown action: expected map_chat, unmap_chat, map_sender or unmap_sender")
-        if not (can_map_chat if action.endswith("_chat") else can_map_senders):
+        if action not in ("map_chat", "unmap_chat", "map_sender", "unmap_sender", *EXTRACTION_ACTIONS):
+            return HttpResponseBadRequest("unknown action: expected map_chat, unmap_chat, map_sender, unmap_sender, "
+                                          "extract_latest or full_rerun")
+        if not (can_map_chat if action.endswith("_chat") or action in EXTRACTION_ACTIONS else can_map_senders):
             raise PermissionDenied
+        if action in EXTRACTION_ACTIONS:
+            _extract(request, chat, action)
+            return HttpResponseRedirect(reverse("whatsapp-chat", args=[chat.pk]))
         done = _apply(request, chat, action, chat_form, sender_form, choices)
         if done:
             return HttpResponseRedirect(reverse("whatsapp-chat", args=[chat.pk]))
@@ -147,6 +161,7 @@ def _chat_page(request, chat_id: int):
         "chat": chat,
         "clients": chat_clients(chat),
         "counters": chat_counters(chat),
+        "extraction": extraction_state(chat),
         "latest": latest_messages(chat),
         "latest_limit": LATEST_MESSAGES,
         "senders": senders,
@@ -161,6 +176,47 @@ def _chat_page(request, chat_id: int):
         "record_url": reverse("admin:whatsapp_chat_change", args=[chat.pk]),
     }
     return TemplateResponse(request, "admin/whatsapp/chat_page.html", context)
+
+
+def extraction_state(chat: Chat) -> dict:
+    """The page's extraction section: ``due_at`` (when the chat is due, ``None`` when nothing waits),
+    ``due_now`` (that moment has passed: the worker takes it within seconds), ``claimed`` (a worker is at
+    it: its claim's end), ``offers`` (``Chat.extracted_count``), ``through`` (the highest message id
+    extracted), ``vendor`` (where unattributed offers go now: the chat's vendor, else its provisional
+    one, ``provisional`` True then), ``debounce`` and ``max_wait`` (seconds)."""
+    due_at = extraction.next_due_at(chat)
+    now = timezone.now()
+    claimed = chat.extract_claimed_until if chat.extract_claimed_until and chat.extract_claimed_until > now else None
+    vendor = chat.vendor or chat.provisional_vendor
+    return {
+        "due_at": due_at if chat.extract_due_at is not None else None,
+        "due_now": chat.extract_due_at is not None and due_at is not None and due_at <= now,
+        "claimed": claimed,
+        "offers": chat.extracted_count,
+        "through": chat.extracted_through_message_id,
+        "vendor": vendor,
+        "provisional": chat.vendor is None and vendor is not None,
+        "debounce": extraction.debounce_seconds(),
+        "max_wait": extraction.max_wait_seconds(),
+    }
+
+
+def _extract(request, chat: Chat, action: str) -> None:
+    """Run "extract latest" or "full rerun" now (bounded), log it in the chat's history and say what
+    it did."""
+    user = request.user
+    run_it = extraction.full_rerun if action == "full_rerun" else extraction.extract_latest
+    what = "Full rerun" if action == "full_rerun" else "Extract latest"
+    try:
+        run = run_it(chat.pk, trigger=f"admin, {user.get_username()}", max_messages=extraction.SYNC_MAX_MESSAGES)
+    except Exception as exc:  # recorded by the run (its events line), the chat armed again
+        messages.error(request, f"{what} of chat {chat} stopped: {type(exc).__name__}: {exc}. The worker tries again.")
+        return
+    summary = (f"{what}: {run.messages} message(s) read, {run.extracted} extracted, {run.errors} failed, "
+               f"{run.offers} offer(s) created" + (f", {run.replaced} earlier offer(s) replaced" if run.replaced else ""))
+    log(user, chat, CHANGE, summary + ".")
+    rest = f" {run.pending} message(s) still pending: the worker extracts them shortly." if run.pending else ""
+    (messages.warning if run.errors else messages.success)(request, summary + "." + rest)
 
 
 def _apply(request, chat: Chat, action: str, chat_form, sender_form, choices) -> bool:

@@ -1,12 +1,186 @@
-"""Placeholder: being written (issue 12)."""
+"""``POST /integrations/whatsapp/chats/{chat_id}/extract-latest``: extract a chat's pending messages now.
 
-from django.http import JsonResponse
-from django.views.decorators.csrf import csrf_exempt
+A thin view over ``whatsapp.extraction.extract_latest`` (synchronous, at most
+``extraction.SYNC_MAX_MESSAGES`` messages; the poller extracts any rest). ``chat_id`` is PriceHub's
+chat id (``/admin/whatsapp/{chat_id}``).
+
+Who may call it: the WhatsApp ingest token in ``X-Ingest-Token`` (any value of
+``WHATSAPP_INGEST_TOKEN``, compared as bytes in constant time: ``whatsapp.auth.check_token``; such
+requests carry no session, so no CSRF token either), or a staff session of a user who may change
+chats (``whatsapp.change_chat``), with Django's CSRF token as every session POST. Anything else:
+401 (no or a wrong token, no session) or 403 (signed in, but not staff or without the
+permission). Every answer is JSON with a ``request_id`` (also in ``X-Request-ID``)::
+
+    200 {"chat_id", "extracted", "offers", "errors", "request_id"}
+    404 {"detail", "request_id"}    no chat has this id
+    401/403/429/503 {"detail", "request_id"}
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.contrib.auth.models import AnonymousUser
+from django.db import OperationalError
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from pricehub.throttling import count_anonymous
+from whatsapp import auth, extraction
+
+log = logging.getLogger(__name__)
+
+CHANGE_PERMISSION = "whatsapp.change_chat"
+LARGEST_ID = 2 ** 63 - 1
 
 
-@csrf_exempt
-def _not_yet(request, **kwargs):
-    return JsonResponse({"detail": "not implemented yet"}, status=501)
+class IngestToken:
+    """``request.auth`` of a request that sent a valid ingest token (it acts for no user)."""
+
+    def __repr__(self) -> str:
+        return "<ingest token>"
 
 
-extract_latest = diagnostics = diagnostics_log = _not_yet
+class IngestTokenAuthentication(BaseAuthentication):
+    """``X-Ingest-Token`` checked by ``whatsapp.auth.check_token``. ``None`` when the header is
+    absent (a session may authenticate instead); a wrong or empty one is a 401, counted against the
+    address in the API's rate limit."""
+
+    def authenticate(self, request):
+        if request.META.get("HTTP_X_INGEST_TOKEN") is None:
+            return None
+        try:
+            auth.check_token(request.META)
+        except auth.Refused as refused:
+            count_anonymous(request)
+            raise AuthenticationFailed(refused.detail) from None
+        return AnonymousUser(), IngestToken()
+
+    def authenticate_header(self, request) -> str:
+        return 'X-Ingest-Token realm="pricehub"'
+
+
+class IngestTokenScheme(OpenApiAuthenticationExtension):
+    """The OpenAPI schema's description of ``IngestTokenAuthentication`` (drf-spectacular)."""
+
+    target_class = "whatsapp.extract_views.IngestTokenAuthentication"
+    name = "ingestToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "X-Ingest-Token",
+                "description": "A value of WHATSAPP_INGEST_TOKEN (the collectors' token)."}
+
+
+class StaffOrIngestToken(BasePermission):
+    """A valid ingest token, or an active staff user allowed to change chats."""
+
+    def has_permission(self, request, view) -> bool:
+        if isinstance(request.auth, IngestToken):
+            return True
+        user = request.user
+        if user and user.is_authenticated:
+            if user.is_active and user.is_staff and user.has_perm(CHANGE_PERMISSION):
+                return True
+            raise PermissionDenied("extracting a chat needs a staff account allowed to change WhatsApp chats "
+                                   f"({CHANGE_PERMISSION}), or the ingest token")
+        count_anonymous(request)
+        raise NotAuthenticated("extracting a chat needs the ingest token (X-Ingest-Token) or a staff session")
+
+
+class _ResultSchema(serializers.Serializer):
+    chat_id = serializers.IntegerField(help_text="PriceHub's chat id.")
+    extracted = serializers.IntegerField(help_text="Messages whose extraction finished now (offers found or none).")
+    offers = serializers.IntegerField(help_text="Offers created now (a message's earlier offers are replaced).")
+    errors = serializers.IntegerField(help_text="Messages whose extraction failed (see the chat's page).")
+    request_id = serializers.CharField()
+
+
+class _ErrorSchema(serializers.Serializer):
+    detail = serializers.CharField()
+    request_id = serializers.CharField()
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(_ErrorSchema, description=description)
+
+
+class ExtractLatestView(APIView):
+    """Extract a chat's pending messages now (see the module's docstring)."""
+
+    authentication_classes = [IngestTokenAuthentication, SessionAuthentication]  # the token first: the 401's header
+    permission_classes = [StaffOrIngestToken]
+    renderer_classes = [JSONRenderer]
+    parser_classes: list = []
+    http_method_names = ["post"]
+
+    def initialize_request(self, request, *args, **kwargs):
+        self.request_id = uuid.uuid4().hex
+        return super().initialize_request(request, *args, **kwargs)
+
+    def perform_content_negotiation(self, request, force=False):
+        return JSONRenderer(), JSONRenderer.media_type  # always JSON, whatever Accept asks for
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if isinstance(response.data, dict):
+            response.data["request_id"] = self.request_id
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["X-Request-ID"] = self.request_id
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @extend_schema(
+        operation_id="whatsapp_extract_latest",
+        summary="Extract a WhatsApp chat's pending messages now",
+        description=(
+            "Runs the chat's extraction at once (what the worker does after the debounce): its pending "
+            "messages (new or edited) go through the text offer extractor; each message's earlier offers are "
+            "replaced. Synchronous and bounded; the worker extracts any rest. Access: the ingest token "
+            "(`X-Ingest-Token`) or a staff session (with its CSRF token) allowed to change chats. See "
+            "docs/whatsapp-extraction.md."
+        ),
+        request=None,
+        parameters=[OpenApiParameter("chat_id", int, OpenApiParameter.PATH,
+                                     description="PriceHub's chat id (/admin/whatsapp/{chat_id}).")],
+        responses={
+            200: _ResultSchema,
+            401: _error("No valid ingest token and no session."),
+            403: _error("Signed in, but not staff or not allowed to change chats; or a session POST without its "
+                        "CSRF token."),
+            404: _error("No chat has this id."),
+            429: _error("Too many requests without valid credentials (API_RATE_LIMIT_PER_MINUTE)."),
+            503: _error("The database was busy; nothing was changed, try again."),
+        },
+        tags=["whatsapp"],
+    )
+    def post(self, request, chat_id: int):
+        if chat_id > LARGEST_ID:
+            return self._answer(404, detail=f"no WhatsApp chat has id {chat_id}")
+        trigger = "api token" if isinstance(request.auth, IngestToken) else f"api, {request.user.get_username()}"
+        try:
+            run = extraction.extract_latest(chat_id, trigger=trigger, max_messages=extraction.SYNC_MAX_MESSAGES)
+        except extraction.ChatNotFound as exc:
+            return self._answer(404, detail=str(exc))
+        except OperationalError as exc:  # SQLite's write lock held past its timeout, a dropped connection
+            log.warning("extract-latest %s: database unavailable (%s)", self.request_id, exc)
+            response = self._answer(503, detail="the database is busy; try again (the worker extracts the chat anyway)")
+            response["Retry-After"] = "1"
+            return response
+        return self._answer(200, chat_id=chat_id, extracted=run.extracted, offers=run.offers, errors=run.errors)
+
+    def _answer(self, status: int, **data) -> Response:
+        return Response({**data, "request_id": self.request_id}, status=status)
+
+
+extract_latest = ExtractLatestView.as_view()
