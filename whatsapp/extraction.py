@@ -269,7 +269,7 @@ def _run(chat_id: int, *, scope: str, trigger: str, token: str, max_messages: in
             if token:
                 renew_claim(chat_id, token, now=now)
     except Exception as exc:
-        rearm(chat_id, after=RETRY_SECONDS)
+        rearm(chat_id, now=now, after=RETRY_SECONDS)
         run.seconds = time.perf_counter() - started
         events.record("extraction", f"{run.summary()}; stopped: {type(exc).__name__}: {str(exc)[:300]}",
                       level=IngestEvent.Level.ERROR, chat_id=chat_id)
@@ -280,7 +280,7 @@ def _run(chat_id: int, *, scope: str, trigger: str, token: str, max_messages: in
             release_claim(chat_id, token)
     run.pending = Message.objects.filter(chat_id=chat_id, extraction_state=Message.Extraction.PENDING).count()
     if run.pending and limit is not None and run.messages >= limit:
-        rearm(chat_id)  # the poller extracts the rest
+        rearm(chat_id, now=now)  # the poller extracts the rest
     run.seconds = time.perf_counter() - started
     events.record("extraction", run.summary(), level=IngestEvent.Level.ERROR if run.errors else IngestEvent.Level.INFO,
                   chat_id=chat_id)
