@@ -13,7 +13,7 @@ permission). Every answer is JSON with a ``request_id`` (also in ``X-Request-ID`
 
     200 {"chat_id", "extracted", "offers", "errors", "request_id"}
     404 {"detail", "request_id"}    no chat has this id
-    401/403/429/503 {"detail", "request_id"}
+    401/403/415/429/503 {"detail", "request_id"}
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -95,7 +96,9 @@ class StaffOrIngestToken(BasePermission):
         raise NotAuthenticated("extracting a chat needs the ingest token (X-Ingest-Token) or a staff session")
 
 
-class _ResultSchema(serializers.Serializer):
+class ExtractLatestResult(serializers.Serializer):
+    """What a run of extract-latest did."""
+
     chat_id = serializers.IntegerField(help_text="PriceHub's chat id.")
     extracted = serializers.IntegerField(help_text="Messages whose extraction finished now (offers found or none).")
     offers = serializers.IntegerField(help_text="Offers created now (a message's earlier offers are replaced).")
@@ -103,13 +106,15 @@ class _ResultSchema(serializers.Serializer):
     request_id = serializers.CharField()
 
 
-class _ErrorSchema(serializers.Serializer):
+class ExtractLatestError(serializers.Serializer):
+    """Why the request was refused."""
+
     detail = serializers.CharField()
     request_id = serializers.CharField()
 
 
 def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(_ErrorSchema, description=description)
+    return OpenApiResponse(ExtractLatestError, description=description)
 
 
 class ExtractLatestView(APIView):
@@ -118,7 +123,7 @@ class ExtractLatestView(APIView):
     authentication_classes = [IngestTokenAuthentication, SessionAuthentication]  # the token first: the 401's header
     permission_classes = [StaffOrIngestToken]
     renderer_classes = [JSONRenderer]
-    parser_classes: list = []
+    parser_classes = [JSONParser, FormParser, MultiPartParser]  # the body is not used; a session's CSRF check reads it
     http_method_names = ["post"]
 
     def initialize_request(self, request, *args, **kwargs):
@@ -154,11 +159,13 @@ class ExtractLatestView(APIView):
         parameters=[OpenApiParameter("chat_id", int, OpenApiParameter.PATH,
                                      description="PriceHub's chat id (/admin/whatsapp/{chat_id}).")],
         responses={
-            200: _ResultSchema,
+            200: ExtractLatestResult,
             401: _error("No valid ingest token and no session."),
             403: _error("Signed in, but not staff or not allowed to change chats; or a session POST without its "
                         "CSRF token."),
             404: _error("No chat has this id."),
+            415: _error("A session's POST with a body of a type the view does not read (the CSRF check reads "
+                        "form and JSON bodies); send none."),
             429: _error("Too many requests without valid credentials (API_RATE_LIMIT_PER_MINUTE)."),
             503: _error("The database was busy; nothing was changed, try again."),
         },
