@@ -15,6 +15,7 @@ Every variable is listed, with its default, in README.md.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -289,6 +290,13 @@ WHATSAPP_INGEST_SIGNATURE_TTL_SECONDS = env_int("WHATSAPP_INGEST_SIGNATURE_TTL_S
 # Optional ingress allowlist (comma-separated addresses or CIDRs; empty: any address), and how many
 # proxies in front of the app append to X-Forwarded-For (0: the peer address is the client's).
 WHATSAPP_INGEST_ALLOWED_IPS = env_list("WHATSAPP_INGEST_ALLOWED_IPS")
+for _entry in WHATSAPP_INGEST_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"WHATSAPP_INGEST_ALLOWED_IPS: {_entry!r} is not an IP address or CIDR (e.g. 203.0.113.7, 10.0.0.0/24)"
+        ) from None
 WHATSAPP_INGEST_TRUSTED_PROXIES = env_int("WHATSAPP_INGEST_TRUSTED_PROXIES", 0, minimum=0)
 WHATSAPP_INGEST_MAX_BODY_BYTES = env_int("WHATSAPP_INGEST_MAX_BODY_BYTES", 20 * 1024 * 1024, minimum=1024)
 WHATSAPP_INGEST_MAX_MESSAGES = env_int("WHATSAPP_INGEST_MAX_MESSAGES", 500, minimum=1)

@@ -131,6 +131,9 @@ class CounterAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # counters never reset: a scraper would read a deletion as a counter reset
+
 
 @admin.register(IngestFailure)
 class IngestFailureAdmin(admin.ModelAdmin):

@@ -63,6 +63,7 @@ SENDER_MAX = 200
 MESSAGE_ID_MAX = 200
 FILENAME_MAX = 255
 MIME_TYPE_MAX = 120
+SENT_AT_FUTURE_SLACK = timedelta(hours=1)  # a sent_at further ahead of the server's clock is refused
 AWAITING_DOCUMENT_PROCESSOR = "document_processor"  # SourceDocument.options["awaiting"] of a kept PDF or image
 
 _WHITESPACE = re.compile(r"\s+")
@@ -127,6 +128,16 @@ class Batch:
 
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
+
+
+_CLAIMED_CLIENT_ID = re.compile(rb'"client_id"\s*:\s*"([^"\\]{1,100})"')
+
+
+def claimed_client_id(raw: bytes) -> str:
+    """The ``client_id`` a refused body names (its first ``"client_id": "..."``, read without parsing
+    the body, at most 100 characters), "" when none: for the failure record only, never trusted."""
+    match = _CLAIMED_CLIENT_ID.search(raw[:1 << 16])
+    return match.group(1).decode("utf-8", "replace") if match else ""
 
 
 def parse_batch(raw: bytes) -> Batch:
@@ -241,6 +252,9 @@ def parse_sent_at(value) -> datetime | None:
         raise Invalid(f"sent_at {value[:40]!r} is not an ISO 8601 date and time (e.g. 2026-11-30T12:00:00Z)") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt_timezone.utc)
+    if moment > timezone.now() + SENT_AT_FUTURE_SLACK:
+        raise Invalid(f"sent_at {value[:40]!r} is in the future (more than {SENT_AT_FUTURE_SLACK} ahead of the "
+                      "server's clock): check the collector's clock and time zone")
     return moment
 
 
@@ -434,13 +448,24 @@ def chat_for(client_id: str, chat_id: str, title: str) -> tuple[Chat, bool]:
     if chat is None:
         try:
             with transaction.atomic():
-                return Chat.objects.create(external_id=chat_id, client_id=client_id, title=title), True
+                return Chat.objects.create(external_id=chat_id, client_id=client_id, title=title,
+                                           is_group=is_group_chat(chat_id)), True
         except IntegrityError:
             chat = Chat.objects.select_related("vendor").get(**lookup)
     if chat_id and title and chat.title != title:
         Chat.objects.filter(pk=chat.pk).update(title=title)
         chat.title = title
     return chat, False
+
+
+# WhatsApp's chat ids (JIDs): a group's ends in @g.us, a person's in @s.whatsapp.net (or @c.us in older clients).
+_DIRECT_CHAT_SUFFIXES = ("@s.whatsapp.net", "@c.us", "@lid")
+
+
+def is_group_chat(chat_id: str) -> bool:
+    """Whether a chat is a group, by its WhatsApp id: a direct chat's id ends in ``@s.whatsapp.net``,
+    ``@c.us`` or ``@lid``; a group's (``@g.us``), and a chat known only by its title, count as groups."""
+    return not chat_id.lower().endswith(_DIRECT_CHAT_SUFFIXES)
 
 
 def _adapt(moment: datetime):

@@ -152,6 +152,7 @@ class IngestView(APIView):
     def post(self, request):
         raw_request = request._request  # Django's request: its stream, unread
         meta = raw_request.META
+        raw = b""
         try:
             auth.check_address(meta)
             auth.check_token(meta)
@@ -159,11 +160,16 @@ class IngestView(APIView):
             auth.check_signature(meta, raw)
             batch = batches.parse_batch(raw)
         except auth.Refused as refused:
-            return self._refuse(refused.status, refused.detail, counted=refused.counters, reason=refused.reason)
+            # Who it was, for operators finding a lagging collector in recent_failures: the client_id
+            # the body claims (not verified: the request was refused) once the body was read, and
+            # the address it came from.
+            return self._refuse(refused.status, refused.detail, counted=refused.counters,
+                                reason=f"{refused.reason} (from {auth.client_address(meta) or 'unknown address'})",
+                                client_id=batches.claimed_client_id(raw))
         except batches.BodyTooLarge as exc:
             return self._refuse(413, str(exc))
         except batches.BadBatch as exc:
-            return self._refuse(400, str(exc))
+            return self._refuse(400, str(exc), client_id=batches.claimed_client_id(raw))
         decision = ratelimit.take(batch.client_id)
         if not decision.allowed:
             response = self._refuse(429, RATE_LIMITED, counted=("rate_limited",), client_id=batch.client_id,
@@ -174,10 +180,18 @@ class IngestView(APIView):
             outcome = batches.ingest_batch(batch, request_id=self.request_id)
         except OperationalError as exc:  # SQLite's write lock held past its timeout, a dropped connection
             log.warning("WhatsApp ingest %s: database unavailable (%s)", self.request_id, exc)
+            try:  # shown in recent_failures when the database takes it (it may still be busy)
+                counters.record_failure(status=503, reason=f"database unavailable: {exc}"[:300],
+                                        client_id=batch.client_id, request_id=self.request_id)
+            except OperationalError:
+                pass
             response = Response({"detail": "the database is busy; nothing of this batch was stored, send it again",
                                  "request_id": self.request_id}, status=503)
             response["Retry-After"] = "1"
             return response
+        log.info("WhatsApp ingest %s: client %r, %d accepted, %d created, %d edited, %d deduped, %d skipped",
+                 self.request_id, batch.client_id, outcome.accepted, outcome.created, outcome.edited, outcome.deduped,
+                 len(outcome.errors))
         return Response({"request_id": self.request_id, **outcome.as_json()})
 
     def _refuse(self, status: int, detail: str, *, counted: tuple[str, ...] = (), reason: str = "",

@@ -72,6 +72,12 @@ def test_bad_boolean_in_environment_stops_start_up():
     assert "DEBUG='maybe' is not a boolean" in result.stderr
 
 
+def test_a_bad_ingest_allowlist_entry_stops_start_up_naming_it():
+    result = _django_setup({"DEBUG": "true", "WHATSAPP_INGEST_ALLOWED_IPS": "127.0.0.1, 10.0.0.0/33"})
+    assert result.returncode != 0
+    assert "WHATSAPP_INGEST_ALLOWED_IPS: '10.0.0.0/33' is not an IP address or CIDR" in result.stderr
+
+
 def test_check_deploy_is_clean_with_the_documented_production_settings():
     env = {
         "DEBUG": "false",

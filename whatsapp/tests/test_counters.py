@@ -43,3 +43,12 @@ def test_events_are_kept_newest_first_and_cut_to_their_column():
     events.record("refusal", "x" * 2000, level="warning")
     latest = events.recent()
     assert [(e.kind, e.level, len(e.message)) for e in latest] == [("refusal", "warning", 1000), ("ingest", "info", 21)]
+
+
+def test_counters_cannot_be_deleted_from_the_admin(admin_client):
+    counters.add({"accepted": 1})
+    counter = counters.Counter.objects.get(name="accepted", chat_key=0)
+    assert admin_client.get(f"/admin/whatsapp/counter/{counter.pk}/delete/").status_code == 403
+    assert admin_client.post("/admin/whatsapp/counter/", {"action": "delete_selected", "_selected_action": [counter.pk]}
+                             ).status_code in (200, 302)
+    assert counters.totals()["accepted"] == 1

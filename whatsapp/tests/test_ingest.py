@@ -330,3 +330,30 @@ def test_the_endpoint_is_in_the_openapi_schema(staff_client):
     assert set(operation["responses"]) >= {"200", "400", "401", "403", "413", "429"}
     assert "X-Ingest-Token" in {parameter["name"] for parameter in operation["parameters"]}
     assert "application/json" in operation["requestBody"]["content"]
+
+
+def test_a_chat_is_direct_or_a_group_by_its_whatsapp_id(client, configured):
+    ok(send(client, batch({"chat_title": "Ann", "chat_id": "5511999999999@s.whatsapp.net", "text": "a"},
+                          {"chat_title": "Deals", "chat_id": "120363@g.us", "text": "b"},
+                          {"chat_title": "Titled", "text": "c"})))
+    kinds = dict(Chat.objects.values_list("title", "is_group"))
+    assert kinds == {"Ann": False, "Deals": True, "Titled": True}
+    assert [ingest.is_group_chat(chat_id) for chat_id in ("x@c.us", "x@lid", "x@G.US", "")] == [False, False, True, True]
+
+
+def test_a_sent_at_from_the_future_is_reported_by_index(client, configured):
+    future = (timezone.now() + timedelta(days=2)).isoformat()
+    answer = ok(send(client, batch({"chat_title": "Deals", "text": "a", "sent_at": future},
+                                   {"chat_title": "Deals", "text": "b"})))
+    assert answer["created"] == 1 and answer["errors"][0]["index"] == 0
+    assert "is in the future" in answer["errors"][0]["detail"]
+
+
+def test_a_refused_request_names_the_client_id_its_body_claims_and_its_address(client, configured):
+    body = batch({"chat_title": "Deals", "text": "a"}, client_id="lagging-collector")
+    response = post(client, body, **{**headers(body), "HTTP_X_SIGNATURE": "0" * 64})
+    assert response.status_code == 403
+    failure = counters.recent_failures()[0]
+    assert failure["client_id"] == "lagging-collector" and "from 127.0.0.1" in failure["reason"]
+    assert ingest.claimed_client_id(b'{"messages": [], "client_id" : "c1"}') == "c1"
+    assert ingest.claimed_client_id(b"not json") == ""
