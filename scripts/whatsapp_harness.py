@@ -298,14 +298,16 @@ def totals_of(snapshot: Optional[dict]) -> Dict[str, int]:
 
 
 def poll(url: str, token: str, done: Callable[[dict], bool], *, timeout: float, interval: float,
-         clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
-    """Read diagnostics every ``interval`` s until ``done(snapshot)`` or ``timeout`` s have passed.
+         request_timeout: float = 30.0, clock: Callable[[], float] = time.monotonic,
+         sleep: Callable[[float], None] = time.sleep):
+    """Read diagnostics every ``interval`` s until ``done(snapshot)`` or ``timeout`` s have passed
+    (each read may take ``request_timeout`` s).
     Returns ``(last snapshot or None, polls, seconds waited, satisfied, last error or None)``; a
     failed read is retried until the timeout (the last reason is returned)."""
     start = clock()
     polls, snapshot, error = 0, None, None
     while True:
-        current, problem = read_diagnostics(url, token, timeout=max(1.0, min(30.0, timeout)))
+        current, problem = read_diagnostics(url, token, timeout=request_timeout)
         polls += 1
         if current is not None:
             snapshot, error = current, None
@@ -502,7 +504,8 @@ def run_smoke(args) -> int:
                 and now["extracted"] - base["extracted"] >= args.expect_extracted)
 
     after, polls, waited, satisfied, error = poll(args.diagnostics_url, args.token, moved, timeout=args.timeout,
-                                                  interval=args.poll_interval)
+                                                  interval=args.poll_interval,
+                                                  request_timeout=args.request_timeout)
     final = totals_of(after) if after is not None else None
     delta = {name: final[name] - base[name] for name in COUNTERS} if final else None
     report["diagnostics"] = {"before": base, "after": final, "polls": polls, "waited_seconds": round(waited, 3),
@@ -599,7 +602,8 @@ def run_load(args) -> int:
         return (now["extracted"] - base["extracted"]) + (now["errors"] - base["errors"]) >= sums["created"]
 
     after, polls, waited, satisfied, error = poll(args.diagnostics_url, args.token, settled, timeout=args.timeout,
-                                                  interval=args.poll_interval)
+                                                  interval=args.poll_interval,
+                                                  request_timeout=args.request_timeout)
     final = totals_of(after) if after is not None else None
     delta = {name: final[name] - base[name] for name in COUNTERS} if final else None
     report["diagnostics"] = {"before": base, "after": final, "polls": polls, "waited_seconds": round(waited, 3),
@@ -782,6 +786,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return run_smoke(args) if args.command == "smoke" else run_load(args)
     except KeyboardInterrupt:
         print(f"ALERT whatsapp-harness {args.command}: interrupted", file=sys.stderr)
+        return EXIT_EXPECTATION
+    except Exception as exc:  # an answer of an unexpected shape: one ALERT line, not a traceback
+        print(f"ALERT whatsapp-harness {args.command}: unexpected error "
+              f"{' '.join(f'{exc.__class__.__name__}: {exc}'.split())}", file=sys.stderr)
         return EXIT_EXPECTATION
 
 

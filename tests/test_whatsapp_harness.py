@@ -51,12 +51,13 @@ class Stub:
     """The state of a stub PriceHub: chats, messages, counters, what it was sent."""
 
     def __init__(self, *, secret: str | None = SECRET, extraction: str = "instant", delay: float = 0.0,
-                 refuse_first: int = 0, diagnostics_status: int = 200):
+                 refuse_first: int = 0, diagnostics_status: int = 200, diagnostics_payload=None):
         self.secret = secret
         self.extraction = extraction
         self.delay = delay
         self.refuse_first = refuse_first  # answer 429 (Retry-After: 0) to this many ingest requests first
         self.diagnostics_status = diagnostics_status
+        self.diagnostics_payload = diagnostics_payload  # answered as is (200) when given
         self.lock = threading.Lock()
         self.chats: dict[tuple[str, str], dict] = {}
         self.hashes: set[str] = set()
@@ -131,6 +132,8 @@ class Stub:
                 return 401, {"detail": "authentication required"}
             if self.diagnostics_status != 200:
                 return self.diagnostics_status, {"detail": "not implemented yet"}
+            if self.diagnostics_payload is not None:
+                return 200, self.diagnostics_payload
             for chat in self.chats.values():
                 if self.extraction == "instant":
                     todo = chat["pending"]
@@ -356,6 +359,14 @@ def test_smoke_exit_2_when_diagnostics_are_not_there(stub_server):
     assert result.returncode == 2
     [alert] = alerts(result)
     assert "diagnostics HTTP 501 not implemented yet" in alert
+
+
+def test_smoke_exit_2_when_diagnostics_answer_another_shape(stub_server):
+    _, base = stub_server(diagnostics_payload=["not", "the", "diagnostics"])
+    result = run("smoke", base, "--secret", SECRET)
+    assert result.returncode == 2
+    [alert] = alerts(result)
+    assert "diagnostics answered 200 without a JSON object holding 'totals'" in alert
 
 
 def test_network_errors_are_an_alert_not_a_traceback():
