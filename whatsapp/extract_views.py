@@ -110,7 +110,8 @@ class ExtractLatestError(serializers.Serializer):
     """Why the request was refused."""
 
     detail = serializers.CharField()
-    request_id = serializers.CharField()
+    request_id = serializers.CharField(required=False, help_text="Absent only from the 404 of a path whose chat id "
+                                                                 "is not a number (no view answered it).")
 
 
 def _error(description: str) -> OpenApiResponse:
