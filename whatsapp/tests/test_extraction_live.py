@@ -82,3 +82,48 @@ def test_the_smoke_message_becomes_an_offer_by_itself(live, capsys):
     with capsys.disabled():
         print(f"\n[extraction live, {live.kind}] poll loop up {loop_up:.1f} s after start; ingest answer -> offer "
               f"{lag:.2f} s with WHATSAPP_EXTRACT_DEBOUNCE_SECONDS=1 (received_at -> extracted_at {stored_lag:.2f} s)")
+
+
+def test_a_run_killed_mid_way_leaves_whole_chunks_and_the_rerun_doubles_nothing(live):
+    """A process extracting a long chat is killed (SIGKILL) after some chunks: every chunk it
+    committed is whole (each extracted message has its offer, no pending message has one), its
+    claim lapses, and the poller's run then extracts the rest without doubling any offer."""
+    import signal
+    from datetime import timedelta
+
+    from offers.models import Offer, PriceHistory, Vendor
+    from whatsapp import extraction
+    from whatsapp.models import Chat, Message
+
+    vendor = Vendor.objects.create(name="Long Chat Ltd", default_currency="USD")
+    chat = Chat.objects.create(title="Long Chat", client_id="smoke", vendor=vendor)
+    now = timezone.now()
+    Message.objects.bulk_create([
+        Message(chat=chat, text=f"Pixel {8 + i % 3} Pro {[128, 256][i % 2]}GB - ${600 + i}", sender="Ana",
+                sent_at=now, content_hash=f"{i:064d}") for i in range(2000)])
+    code = f"from whatsapp import extraction; extraction.extract_latest({chat.pk}, trigger='doomed')"
+    worker = servers.Service("doomed", [servers.PYTHON, "manage.py", "shell", "-c", code], env=live.env(),
+                             log_dir=live.logs, lifetime=120)
+    try:
+        some = wait_for(lambda: Message.objects.filter(chat=chat, extraction_state="extracted").count() >= 200, 60, 0.01)
+        assert some, worker.log()[-3000:]
+        worker.kill(signal.SIGKILL)
+        worker.wait(10)
+    finally:
+        worker.stop()
+    done = Message.objects.filter(chat=chat, extraction_state="extracted").count()
+    assert 200 <= done < 2000, "the run ended before it was killed: give it more messages"
+    assert done % extraction.CHUNK_MESSAGES == 0  # whole chunks only
+    assert Offer.all_objects.filter(source_message__chat=chat).count() == done
+    assert not Offer.all_objects.filter(source_message__extraction_state="pending").exists()
+    chat.refresh_from_db()
+    assert chat.extract_claimed_until is not None  # the dead process's claim, until it lapses
+    lapsed = chat.extract_claimed_until + timedelta(seconds=1)
+    assert extraction.due_chats(lapsed) == [chat.pk]
+    runs = extraction.extract_due_chats(lapsed)
+    assert [run.messages for run in runs] == [2000 - done]
+    offers = Offer.all_objects.filter(source_message__chat=chat)
+    assert offers.count() == 2000 and offers.values("source_message").distinct().count() == 2000
+    assert PriceHistory.all_objects.filter(offer__source_message__chat=chat).count() == 2000
+    chat.refresh_from_db()
+    assert chat.extracted_count == 2000 and chat.extract_claimed_until is None
