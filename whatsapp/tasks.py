@@ -26,6 +26,7 @@ import logging
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
@@ -58,8 +59,12 @@ def still_owner(token: str) -> bool:
 
 def poll_due_chats(seconds: float = LOOP_SECONDS, interval: float = POLL_SECONDS) -> str:
     """The schedule's task: take the loop over, then every ``interval`` seconds extract the due
-    chats, for ``seconds`` at most or until another run takes over. A database error (a busy
+    chats, for ``seconds`` at most (and 15 s less than django-q2's task ``timeout``) or until another
+    run takes over. A database error (a busy
     SQLite, a dropped connection) skips one poll. Returns a summary for the task's result."""
+    timeout = settings.Q_CLUSTER.get("timeout")
+    if timeout:  # never past the task's timeout, where the cluster would kill the worker mid-poll
+        seconds = max(1.0, min(seconds, float(timeout) - 15))
     token = extraction.new_token()
     take_over(token, seconds=seconds)
     deadline = time.monotonic() + seconds
