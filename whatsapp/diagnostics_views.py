@@ -15,90 +15,26 @@ never cached (``Cache-Control: no-store``); errors are always JSON.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import BaseAuthentication, SessionAuthentication
-from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed, NotAuthenticated, PermissionDenied
-from rest_framework.permissions import BasePermission
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from offers.views import CSVRenderer, csv_response
 from pricehub.api import reject_unknown_parameters
-from pricehub.throttling import count_anonymous
-from whatsapp import auth, diagnostics as diagnostics_data
+from whatsapp import diagnostics as diagnostics_data
+from whatsapp.api_auth import TOKEN_HEADER, IngestTokenAuthentication, StaffOrToken
 from whatsapp.metrics_views import MetricsNegotiation
 
-TOKEN_HEADER = "X-Ingest-Token"
-
-
-class IngestToken:
-    """``request.auth`` of a request that sent a valid ingest token (it acts for no user)."""
-
-    def __repr__(self) -> str:
-        return "<ingest token>"
-
-
-class IngestTokenAuthentication(BaseAuthentication):
-    """The WhatsApp ingest token in ``X-Ingest-Token``, compared by ``whatsapp.auth.check_token``
-    (every value of ``WHATSAPP_INGEST_TOKEN``, bytes, constant time). Returns ``None`` when the
-    header is absent; raises ``AuthenticationFailed`` (401) for a wrong, empty or malformed one,
-    or when no token is configured, after counting the request against its address in the rate
-    limit. Refusals here move no ingest counter: they are not ingest requests."""
-
-    def authenticate(self, request):
-        if "HTTP_X_INGEST_TOKEN" not in request.META:
-            return None
-        try:
-            auth.check_token(request.META)
-        except auth.Refused as refused:
-            count_anonymous(request)
-            raise AuthenticationFailed(refused.reason) from None  # names the failure, never the token
-        return AnonymousUser(), IngestToken()
-
-    def authenticate_header(self, request) -> str:
-        return TOKEN_HEADER
-
-
-class IngestTokenScheme(OpenApiAuthenticationExtension):
-    """The OpenAPI schema's description of ``IngestTokenAuthentication`` (drf-spectacular)."""
-
-    target_class = "whatsapp.diagnostics_views.IngestTokenAuthentication"
-    name = "whatsappIngestToken"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "apiKey",
-            "in": "header",
-            "name": TOKEN_HEADER,
-            "description": "A value of WHATSAPP_INGEST_TOKEN (comma-separated: several during a rotation), the "
-                           "token the collectors ingest with.",
-        }
-
-
-class StaffOrIngestToken(BasePermission):
-    """A valid ingest token, or an active staff user's session. A signed-in user who is not staff
-    is refused 403; anyone else 401 (counted against the address in the rate limit)."""
-
-    def has_permission(self, request, view) -> bool:
-        if isinstance(request.auth, IngestToken):
-            return True
-        user = request.user
-        if user and user.is_authenticated:
-            if user.is_active and user.is_staff:
-                return True
-            raise PermissionDenied("the WhatsApp diagnostics are for staff: this account is not staff (sign in "
-                                   "with a staff account, or send the ingest token in X-Ingest-Token)")
-        count_anonymous(request)
-        raise NotAuthenticated("the WhatsApp diagnostics need a staff session or the ingest token "
-                               "(X-Ingest-Token: <a value of WHATSAPP_INGEST_TOKEN>)")
+class StaffOrIngestToken(StaffOrToken):
+    purpose = "the WhatsApp diagnostics"
 
 
 class PlainTextRenderer(BaseRenderer):

@@ -21,21 +21,17 @@ from __future__ import annotations
 import logging
 import uuid
 
-from django.contrib.auth.models import AnonymousUser
 from django.db import OperationalError
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import BaseAuthentication, SessionAuthentication
-from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pricehub.throttling import count_anonymous
-from whatsapp import auth, extraction
+from whatsapp import extraction
+from whatsapp.api_auth import IngestToken, IngestTokenAuthentication, StaffOrToken
 
 log = logging.getLogger(__name__)
 
@@ -43,57 +39,9 @@ CHANGE_PERMISSION = "whatsapp.change_chat"
 LARGEST_ID = 2 ** 63 - 1
 
 
-class IngestToken:
-    """``request.auth`` of a request that sent a valid ingest token (it acts for no user)."""
-
-    def __repr__(self) -> str:
-        return "<ingest token>"
-
-
-class IngestTokenAuthentication(BaseAuthentication):
-    """``X-Ingest-Token`` checked by ``whatsapp.auth.check_token``. ``None`` when the header is
-    absent (a session may authenticate instead); a wrong or empty one is a 401, counted against the
-    address in the API's rate limit."""
-
-    def authenticate(self, request):
-        if request.META.get("HTTP_X_INGEST_TOKEN") is None:
-            return None
-        try:
-            auth.check_token(request.META)
-        except auth.Refused as refused:
-            count_anonymous(request)
-            raise AuthenticationFailed(refused.detail) from None
-        return AnonymousUser(), IngestToken()
-
-    def authenticate_header(self, request) -> str:
-        return 'X-Ingest-Token realm="pricehub"'
-
-
-class IngestTokenScheme(OpenApiAuthenticationExtension):
-    """The OpenAPI schema's description of ``IngestTokenAuthentication`` (drf-spectacular)."""
-
-    target_class = "whatsapp.extract_views.IngestTokenAuthentication"
-    name = "ingestToken"
-
-    def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "X-Ingest-Token",
-                "description": "A value of WHATSAPP_INGEST_TOKEN (the collectors' token)."}
-
-
-class StaffOrIngestToken(BasePermission):
-    """A valid ingest token, or an active staff user allowed to change chats."""
-
-    def has_permission(self, request, view) -> bool:
-        if isinstance(request.auth, IngestToken):
-            return True
-        user = request.user
-        if user and user.is_authenticated:
-            if user.is_active and user.is_staff and user.has_perm(CHANGE_PERMISSION):
-                return True
-            raise PermissionDenied("extracting a chat needs a staff account allowed to change WhatsApp chats "
-                                   f"({CHANGE_PERMISSION}), or the ingest token")
-        count_anonymous(request)
-        raise NotAuthenticated("extracting a chat needs the ingest token (X-Ingest-Token) or a staff session")
+class StaffOrIngestToken(StaffOrToken):
+    staff_permission = CHANGE_PERMISSION
+    purpose = "extracting a chat"
 
 
 class ExtractLatestResult(serializers.Serializer):

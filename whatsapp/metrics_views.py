@@ -19,8 +19,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
-from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed, NotAuthenticated, PermissionDenied
-from rest_framework.permissions import BasePermission
+from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils.mediatypes import _MediaType, media_type_matches
@@ -29,6 +28,7 @@ from rest_framework.views import APIView
 from pricehub.api import StrictContentNegotiation, reject_unknown_parameters
 from pricehub.throttling import count_anonymous
 from whatsapp import metrics as metrics_data
+from whatsapp.api_auth import StaffOrToken
 from whatsapp.counters import NAMES
 
 PROMETHEUS_FORMAT = "prometheus"
@@ -93,24 +93,17 @@ class MetricsTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
-class StaffOrMetricsToken(BasePermission):
-    """A valid metrics token, or an active staff user's session. A signed-in user who is not staff
-    is refused 403; anyone else 401 (counted against the address in the rate limit)."""
+class StaffOrMetricsToken(StaffOrToken):
+    """A valid metrics token, or an active staff user's session."""
 
-    def has_permission(self, request, view) -> bool:
-        if isinstance(request.auth, MetricsToken):
-            return True
-        user = request.user
-        if user and user.is_authenticated:
-            if user.is_active and user.is_staff:
-                return True
-            raise PermissionDenied("the metrics are for staff: this account is not staff (sign in with a staff "
-                                   "account, or send a metrics token)")
-        count_anonymous(request)
+    token_class = MetricsToken
+    purpose = "the metrics"
+    token_hint = "a metrics token (Authorization: Bearer <token>, or X-Metrics-Token: <token>)"
+
+    def anonymous_detail(self) -> str:
         if metrics_data.configured_tokens():
-            raise NotAuthenticated("the metrics need a staff session or a metrics token "
-                                   "(Authorization: Bearer <token>, or X-Metrics-Token: <token>)")
-        raise NotAuthenticated("the metrics need a staff session (no METRICS_TOKEN is configured on this server)")
+            return super().anonymous_detail()
+        return "the metrics need a staff session (no METRICS_TOKEN is configured on this server)"
 
 
 class PrometheusTextRenderer(BaseRenderer):

@@ -124,7 +124,7 @@ def test_the_schema_documents_the_endpoint(staff_client):
     assert {"200", "401", "403", "404", "429", "503"} <= set(operation["responses"])
     assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "ExtractLatestResult")
-    assert {"ingestToken": []} in operation["security"]
+    assert {"whatsappIngestToken": []} in operation["security"]
 
 
 # --------------------------------------------------------------------------- the chat page's buttons
