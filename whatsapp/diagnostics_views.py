@@ -17,12 +17,10 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,6 +29,7 @@ from offers.views import CSVRenderer, csv_response
 from pricehub.api import reject_unknown_parameters
 from whatsapp import diagnostics as diagnostics_data
 from whatsapp.api_auth import TOKEN_HEADER, IngestTokenAuthentication, StaffOrToken
+from whatsapp.api_base import UncachedJSONErrors
 from whatsapp.metrics_views import MetricsNegotiation
 
 class StaffOrIngestToken(StaffOrToken):
@@ -48,7 +47,7 @@ class PlainTextRenderer(BaseRenderer):
         return data.encode("utf-8") if isinstance(data, str) else bytes(data)
 
 
-class DiagnosticsBase(APIView):
+class DiagnosticsBase(UncachedJSONErrors, APIView):
     """What both views share: access, GET/HEAD only, JSON errors, never cached."""
 
     authentication_classes = [IngestTokenAuthentication, SessionAuthentication]  # first: the 401's header
@@ -56,23 +55,8 @@ class DiagnosticsBase(APIView):
     content_negotiation_class = MetricsNegotiation  # ?format= as everywhere; no 406 for an odd Accept
     http_method_names = ["get", "head"]
 
-    def initial(self, request, *args, **kwargs):
-        # 405 before authentication: a POST is refused for what it is, whoever sends it.
-        if request.method.lower() not in self.http_method_names:
-            raise MethodNotAllowed(request.method)
-        super().initial(request, *args, **kwargs)
+    vary_headers = ("Accept", "Cookie", TOKEN_HEADER)
 
-    def handle_exception(self, exc):
-        # Errors are JSON whatever the request asked for.
-        self.request.accepted_renderer = JSONRenderer()
-        self.request.accepted_media_type = JSONRenderer.media_type
-        return super().handle_exception(exc)
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        response["Cache-Control"] = "no-store"
-        patch_vary_headers(response, ("Accept", "Cookie", TOKEN_HEADER))
-        return response
 
 
 def _serializer(name: str, doc: str, fields: dict) -> type[serializers.Serializer]:

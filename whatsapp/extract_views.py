@@ -19,7 +19,6 @@ permission). Every answer is JSON with a ``request_id`` (also in ``X-Request-ID`
 from __future__ import annotations
 
 import logging
-import uuid
 
 from django.db import OperationalError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -32,6 +31,7 @@ from rest_framework.views import APIView
 
 from whatsapp import extraction
 from whatsapp.api_auth import IngestToken, IngestTokenAuthentication, StaffOrToken
+from whatsapp.api_base import RequestIdJSON
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def _error(description: str) -> OpenApiResponse:
     return OpenApiResponse(ExtractLatestError, description=description)
 
 
-class ExtractLatestView(APIView):
+class ExtractLatestView(RequestIdJSON, APIView):
     """Extract a chat's pending messages now (see the module's docstring)."""
 
     authentication_classes = [IngestTokenAuthentication, SessionAuthentication]  # the token first: the 401's header
@@ -75,22 +75,8 @@ class ExtractLatestView(APIView):
     parser_classes = [JSONParser, FormParser, MultiPartParser]  # the body is not used; a session's CSRF check reads it
     http_method_names = ["post"]
 
-    def initialize_request(self, request, *args, **kwargs):
-        self.request_id = uuid.uuid4().hex
-        return super().initialize_request(request, *args, **kwargs)
-
-    def perform_content_negotiation(self, request, force=False):
-        return JSONRenderer(), JSONRenderer.media_type  # always JSON, whatever Accept asks for
-
-    def handle_exception(self, exc):
-        response = super().handle_exception(exc)
-        if isinstance(response.data, dict):
-            response.data["request_id"] = self.request_id
-        return response
-
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
-        response["X-Request-ID"] = self.request_id
         response["Cache-Control"] = "no-store"
         return response
 

@@ -13,13 +13,12 @@ address in the API's rate limit (``pricehub.throttling``). Answers are never cac
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
-from django.utils.cache import patch_vary_headers
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
-from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils.mediatypes import _MediaType, media_type_matches
@@ -29,6 +28,7 @@ from pricehub.api import StrictContentNegotiation, reject_unknown_parameters
 from pricehub.throttling import count_anonymous
 from whatsapp import metrics as metrics_data
 from whatsapp.api_auth import StaffOrToken
+from whatsapp.api_base import UncachedJSONErrors
 from whatsapp.counters import NAMES
 
 PROMETHEUS_FORMAT = "prometheus"
@@ -198,7 +198,7 @@ MetricsErrorDetail = _serializer("MetricsErrorDetail", "Why the request was refu
 })
 
 
-class Metrics(APIView):
+class Metrics(UncachedJSONErrors, APIView):
     """The WhatsApp ingest's counters: JSON, or Prometheus' text format (see the module's docstring)."""
 
     authentication_classes = [MetricsTokenAuthentication, SessionAuthentication]  # Bearer first: the 401's header
@@ -207,11 +207,7 @@ class Metrics(APIView):
     content_negotiation_class = MetricsNegotiation
     http_method_names = ["get", "head"]
 
-    def initial(self, request, *args, **kwargs):
-        # 405 before authentication: a POST is refused for what it is, whoever sends it.
-        if request.method.lower() not in self.http_method_names:
-            raise MethodNotAllowed(request.method)
-        super().initial(request, *args, **kwargs)
+    vary_headers = ("Accept", "Authorization", "Cookie", "X-Metrics-Token")
 
     @extend_schema(
         summary="WhatsApp ingest counters (JSON or Prometheus text)",
@@ -241,17 +237,6 @@ class Metrics(APIView):
             return Response(metrics_data.as_prometheus(snapshot), content_type=metrics_data.PROMETHEUS_CONTENT_TYPE)
         return Response(metrics_data.as_json(snapshot))
 
-    def handle_exception(self, exc):
-        # Errors are JSON whatever the request asked for (the text renderer renders metrics only).
-        self.request.accepted_renderer = JSONRenderer()
-        self.request.accepted_media_type = JSONRenderer.media_type
-        return super().handle_exception(exc)
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        response["Cache-Control"] = "no-store"
-        patch_vary_headers(response, ("Accept", "Authorization", "Cookie", "X-Metrics-Token"))
-        return response
 
 
 metrics = Metrics.as_view()

@@ -10,7 +10,6 @@ first. Every answer is JSON with a ``request_id`` (also in the ``X-Request-ID`` 
 from __future__ import annotations
 
 import logging
-import uuid
 
 from django.db import OperationalError
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -22,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from whatsapp import auth, counters, events, ingest as batches, ratelimit
+from whatsapp.api_base import RequestIdJSON
 from whatsapp.models import IngestEvent
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ SMOKE_BODY = {"client_id": "smoke", "messages": [{"chat_title": "Smoke Chat", "t
 # --------------------------------------------------------------------------- the view
 
 
-class IngestView(APIView):
+class IngestView(RequestIdJSON, APIView):
     """The collectors' endpoint; no session, no API token, no DRF throttle: its own checks."""
 
     authentication_classes: list = []
@@ -99,24 +99,6 @@ class IngestView(APIView):
     throttle_classes: list = []
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser]  # for the schema only: the view reads the raw bytes itself
-
-    def initialize_request(self, request, *args, **kwargs):
-        self.request_id = uuid.uuid4().hex
-        return super().initialize_request(request, *args, **kwargs)
-
-    def perform_content_negotiation(self, request, force=False):
-        return JSONRenderer(), JSONRenderer.media_type  # always JSON, whatever Accept asks for
-
-    def handle_exception(self, exc):
-        response = super().handle_exception(exc)  # 405 and the like: DRF's answer, with the request id
-        if isinstance(response.data, dict):
-            response.data["request_id"] = self.request_id
-        return response
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        response["X-Request-ID"] = self.request_id
-        return response
 
     @extend_schema(
         operation_id="whatsapp_ingest",
