@@ -657,20 +657,16 @@ def _keep_media(item: Incoming, chat: Chat, message_pk: int, enqueue: list) -> S
 
 
 def _vendor_for(item: Incoming, chat: Chat, *, provisional: bool = False):
-    """The vendor an attachment is filed under: its sender's (a ``whatsapp_sender`` alias), else the
-    chat's; else, with ``provisional`` and a sender, the sender's provisional vendor as the
-    transcript import makes it (``offers.vendors.vendor_for_sender``), for operators to confirm or
-    re-map; ``None`` when nothing names one."""
-    from offers.models import VendorAlias
-    from offers.vendors import alias_key, vendor_for_sender
+    """The vendor an attachment is filed under, as its message's offers are
+    (``whatsapp.extraction.vendor_for_message``: the sender's mapped vendor, else the chat's,
+    else the sender's or the chat's provisional one) with ``provisional`` (a spreadsheet, whose
+    offers need a vendor now); without it (a PDF or image kept for later) only a mapped one, else
+    ``None``."""
+    from whatsapp.extraction import sender_vendor, vendor_for_message
 
-    if item.sender:
-        alias = (VendorAlias.objects.filter(kind=VendorAlias.Kind.WHATSAPP_SENDER, alias=alias_key(item.sender))
-                 .select_related("vendor").first())
-        if alias:
-            return alias.vendor
-    if chat.vendor_id:
-        return chat.vendor
-    if provisional and item.sender:
-        return vendor_for_sender(item.sender)
-    return None
+    if provisional:
+        return vendor_for_message(chat, item.sender)
+    mapped = sender_vendor(item.sender)
+    if mapped is not None and not mapped.is_provisional:
+        return mapped
+    return chat.vendor if chat.vendor_id else None

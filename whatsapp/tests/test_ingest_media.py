@@ -145,18 +145,27 @@ def test_the_same_spreadsheet_in_another_chat_links_the_document_already_ingeste
 
 
 
-def test_a_spreadsheet_from_an_unmapped_chat_goes_to_its_senders_vendor(client, configured, storage_dir):
+def test_a_spreadsheet_from_an_unmapped_chat_goes_to_the_chats_provisional_vendor_as_its_texts_offers_do(
+        client, configured, storage_dir):
+    from whatsapp.models import Chat
+
     send(client, {"chat_title": "Group", "text": "list", "sender": "Bob Phones", "media": media(CSV, "prices.csv")})
-    document = SourceDocument.objects.select_related("vendor").get()
-    assert document.vendor.name == "Bob Phones" and document.vendor.is_provisional
-    assert document.status == SourceDocument.Status.SUCCEEDED
+    send(client, {"chat_title": "Group", "text": "list 2", "media": media(CSV.replace(b"750", b"751"), "p2.csv")})
+    documents = list(SourceDocument.objects.select_related("vendor").order_by("id"))
+    chat = Chat.objects.get()
+    assert [d.vendor_id for d in documents] == [chat.provisional_vendor_id] * 2  # with a sender or without
+    assert documents[0].vendor.name == "Group (WhatsApp)" and documents[0].vendor.is_provisional
+    assert [d.status for d in documents] == [SourceDocument.Status.SUCCEEDED] * 2
 
 
-def test_a_spreadsheet_without_any_vendor_is_kept_and_its_ingest_says_so(client, configured, storage_dir):
-    send(client, {"chat_title": "Group", "text": "list", "media": media(CSV, "prices.csv")})
-    document = SourceDocument.objects.get()
-    assert document.status == SourceDocument.Status.FAILED and "no vendor" in document.extra["failure"]
-    assert Message.objects.get().media_document == document  # re-ingested once the chat is mapped
+def test_a_spreadsheet_from_a_mapped_sender_goes_to_the_senders_vendor(client, configured, storage_dir):
+    from offers.models import Vendor, VendorAlias
+    from offers.vendors import alias_key
+
+    vendor = Vendor.objects.create(name="Bob Phones")
+    VendorAlias.objects.create(vendor=vendor, kind=VendorAlias.Kind.WHATSAPP_SENDER, alias=alias_key("Bob Phones"))
+    send(client, {"chat_title": "Group", "text": "list", "sender": "Bob Phones", "media": media(CSV, "prices.csv")})
+    assert SourceDocument.objects.get().vendor == vendor
 
 
 def test_a_kept_pdf_is_not_queued_again_by_the_recovery_of_lost_tasks(client, configured, storage_dir):
