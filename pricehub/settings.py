@@ -154,7 +154,7 @@ else:
 Q_TIMEOUT_SECONDS = env_int("Q_TIMEOUT_SECONDS", 600, minimum=1)
 Q_CLUSTER = {
     "name": "pricehub",
-    "workers": env_int("Q_WORKERS", 2, minimum=1),
+    "workers": env_int("Q_WORKERS", 3, minimum=1),  # one of them runs the WhatsApp extraction loop (whatsapp.tasks)
     "timeout": Q_TIMEOUT_SECONDS,
     "retry": Q_TIMEOUT_SECONDS + 120,
     "max_attempts": 3,

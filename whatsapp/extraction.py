@@ -135,6 +135,12 @@ def due_chats(now: datetime | None = None, *, limit: int = 100) -> list[int]:
                 .values_list("id", flat=True)[:limit])
 
 
+def any_pending() -> bool:
+    """Whether any chat waits for an extraction (armed, or held by a claim): one read of the
+    partial indexes."""
+    return Chat.objects.filter(Q(extract_due_at__isnull=False) | Q(extract_claimed_until__isnull=False)).exists()
+
+
 def next_due_at(chat: Chat) -> datetime | None:
     """When ``chat`` is (or was) due: the earlier of its quiet time (``extract_due_at``) and its
     maximum wait (``first_pending_at`` + ``WHATSAPP_EXTRACT_MAX_WAIT_SECONDS``); the end of a claim

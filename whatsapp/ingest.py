@@ -390,6 +390,10 @@ def ingest_batch(batch: Batch, *, request_id: str) -> Outcome:
             if item.media and item.media.error:
                 Message.objects.filter(pk=message_pk).update(media_error=item.media.error[:300])
         _touch_chats(incoming, created, now, edited)
+        if created or edited:  # a chat is pending: the extraction loop runs (queued if none does)
+            from whatsapp.tasks import wake
+
+            wake(now)
         events.record("ingest", f"client {batch.client_id!r}: {len(incoming)} accepted, {len(created)} created, "
                       f"{len(edited)} edited, {len(incoming) - len(created) - len(edited)} deduped, "
                       f"{len(outcome.errors)} skipped", request_id=request_id)

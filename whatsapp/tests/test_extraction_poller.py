@@ -59,3 +59,32 @@ def test_the_task_for_one_chat():
     chat = due_chat()
     assert "1 offer(s)" in tasks.extract_chat(chat.pk)
     assert "no WhatsApp chat" in tasks.extract_chat(999999)
+
+
+def test_a_loop_with_nothing_pending_ends_after_its_idle_time_and_frees_its_worker():
+    started = time.monotonic()
+    result = tasks.poll_due_chats(seconds=60, interval=0.05, idle=0.3)
+    assert time.monotonic() - started < 5 and "0 chat run(s)" in result
+    assert ExtractionPoller.objects.get(name=tasks.POLLER).owner == ""
+
+
+def test_a_loop_waits_for_a_chat_armed_for_later_then_extracts_it():
+    chat = due_chat()
+    Chat.objects.filter(pk=chat.pk).update(extract_due_at=timezone.now() + timedelta(seconds=0.6))
+    result = tasks.poll_due_chats(seconds=30, interval=0.05, idle=0.3)  # idle < the wait: pending is not idle
+    assert "1 chat run(s), 1 offer(s)" in result
+
+
+def test_an_ingest_that_leaves_a_chat_pending_queues_one_loop_for_a_worker():
+    from django_q.brokers import get_broker
+
+    broker = get_broker()
+    before = broker.queue_size()
+    assert tasks.wake() is True
+    assert tasks.wake() is False  # queued already: not twice
+    assert broker.queue_size() == before + 1
+    assert ExtractionPoller.objects.get(name=tasks.POLLER).owner == tasks.WAKING
+    tasks.take_over("a worker's run")  # the worker starts it
+    assert tasks.wake() is False
+    ExtractionPoller.objects.filter(name=tasks.POLLER).update(owner="", expires_at=timezone.now())  # it ended
+    assert tasks.wake() is True and broker.queue_size() == before + 2
