@@ -476,7 +476,9 @@ def base_report(args, run_id: str) -> dict:
 def run_smoke(args) -> int:
     """The signed smoke test: read the diagnostics baseline, post one batch (the playbook's message
     and the run id), poll until ``totals.created`` moved by ``--expect-created`` and
-    ``totals.extracted`` by ``--expect-extracted``. Returns the exit code (0 or 2)."""
+    ``totals.extracted`` by ``--expect-extracted`` and, when an extraction is expected, the smoke
+    chat has no pending message left (its own message was extracted: other traffic moves the
+    totals too). Returns the exit code (0 or 2)."""
     run_id = args.run_id or new_run_id()
     report = base_report(args, run_id)
     report["expectations"] = {"created": args.expect_created, "extracted": args.expect_extracted}
@@ -498,10 +500,16 @@ def run_smoke(args) -> int:
         report["diagnostics"] = {"before": base}
         return finish(args, report, [f"ingest failed: {record['attempts'][-1]['error']}"], [])
 
+    mine = our_chat_ids([record])
+
     def moved(snapshot):
         now = totals_of(snapshot)
-        return (now["created"] - base["created"] >= args.expect_created
-                and now["extracted"] - base["extracted"] >= args.expect_extracted)
+        if (now["created"] - base["created"] < args.expect_created
+                or now["extracted"] - base["extracted"] < args.expect_extracted):
+            return False
+        if args.expect_extracted:  # and our own message was extracted: other traffic moves the totals too
+            return all(not chat.get("pending") for chat in chats_in(snapshot, mine).values())
+        return True
 
     after, polls, waited, satisfied, error = poll(args.diagnostics_url, args.token, moved, timeout=args.timeout,
                                                   interval=args.poll_interval,
@@ -516,10 +524,14 @@ def run_smoke(args) -> int:
         if delta is None:
             failures.append(f"diagnostics unreadable for {args.timeout:g} s: {error}")
         else:
+            waiting = {chat_id: chat.get("pending") for chat_id, chat in chats_in(after, mine).items()
+                       if chat.get("pending")}
             failures.append(
                 f"within {args.timeout:g} s totals.created moved by {delta['created']} (expected >= "
                 f"{args.expect_created}) and totals.extracted by {delta['extracted']} (expected >= "
-                f"{args.expect_extracted})" + (f"; last diagnostics error: {error}" if error else ""))
+                f"{args.expect_extracted})"
+                + (f"; the smoke chat still has pending messages ({waiting})" if waiting else "")
+                + (f"; last diagnostics error: {error}" if error else ""))
     return finish(args, report, failures, [])
 
 

@@ -139,7 +139,7 @@ class Stub:
                     todo = chat["pending"]
                 elif self.extraction == "half":
                     todo = max(0, chat["messages"] // 2 - chat["extracted"])
-                else:
+                else:  # "never"; "elsewhere": other chats' messages are extracted, not the harness's
                     todo = 0
                 if todo > 0:
                     chat["pending"] -= todo
@@ -148,6 +148,8 @@ class Stub:
                     chat["last_extracted_at"] = now_iso()
                     self.totals["extracted"] += todo
                     self.totals["offers"] += todo
+            if self.extraction == "elsewhere":
+                self.totals["extracted"] += 1
             self.totals["pending"] = sum(chat["pending"] for chat in self.chats.values())
             return 200, {
                 "generated_at": now_iso(),
@@ -342,6 +344,14 @@ def test_smoke_exit_2_when_nothing_is_extracted(stub_server, tmp_path):
     report = json.loads(report_path.read_text())
     assert report["verdict"] == "expectation_failed" and report["alert"] == alert
     assert report["diagnostics"]["polls"] >= 2
+
+
+def test_smoke_exit_2_when_other_traffic_moves_the_totals_but_its_own_message_stays_pending(stub_server):
+    stub, base = stub_server(extraction="elsewhere")
+    result = run("smoke", base, "--secret", SECRET, "--timeout", "1.5")
+    assert result.returncode == 2
+    [alert] = alerts(result)
+    assert "the smoke chat still has pending messages" in alert
 
 
 def test_smoke_exit_2_on_a_wrong_secret_names_the_refusal(stub_server):
