@@ -323,7 +323,10 @@ def _chunk(chat_id: int, upto: int, size: int, run: Run, now: datetime | None) -
         created = _persist(written)
         finished = failed = 0
         for message in messages:
-            message.extracted_at = at
+            # The first extraction of what arrived (or of an edit) only: a full rerun's does not
+            # count, or the diagnostics' ingest-to-extraction lag would measure the rerun.
+            if message.extracted_at is None or (message.edited_at and message.edited_at > message.extracted_at):
+                message.extracted_at = at
             if message.extraction_state in (Message.Extraction.EXTRACTED, Message.Extraction.NO_OFFERS):
                 finished += 1
             elif message.extraction_state == Message.Extraction.FAILED:

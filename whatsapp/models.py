@@ -102,7 +102,9 @@ class Message(models.Model):
     edited_at = models.DateTimeField(null=True, blank=True,
                                      help_text="When a collector last sent this message id with a new text (its "
                                                "offers are replaced at the next extraction).")
-    extracted_at = models.DateTimeField(null=True, blank=True, help_text="When its offers were last extracted.")
+    extracted_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="When it was first extracted after it arrived or was edited (a "
+                                                  "full rerun leaves it: it measures the pipeline's lag).")
     media_error = models.CharField(max_length=300, blank=True,
                                    help_text="Why the attachment was not kept (the text was).")
 

@@ -202,9 +202,12 @@ def test_pending_until_mapped_then_a_full_rerun_moves_the_offers_without_doublin
     # Nothing pending: extracting again changes nothing.
     assert extraction.extract_latest(chat.pk).messages == 0 and chat_offers(chat).count() == 3
 
+    first_extracted = dict(Message.objects.filter(chat=chat).values_list("pk", "extracted_at"))
     real = Vendor.objects.create(name="Deals Ltd", default_currency="USD")
     Chat.objects.filter(pk=chat.pk).update(vendor=real)
     run = extraction.full_rerun(chat.pk)
+    # the rerun is not the pipeline's lag: each message keeps the time of its first extraction
+    assert dict(Message.objects.filter(chat=chat).values_list("pk", "extracted_at")) == first_extracted
     assert (run.messages, run.offers, run.replaced) == (2, 3, 3)
     offers = chat_offers(chat)
     assert offers.count() == 3 and set(offers.values_list("vendor", flat=True)) == {real.pk}
