@@ -46,7 +46,8 @@ SENDER_PERMISSIONS = ("offers.add_vendoralias", "offers.change_vendoralias", "of
 class SenderRow:
     """One sender of a chat: ``key`` is its alias key (``offers.vendors.alias_key``), ``names`` the
     spellings it posted under, ``alias_vendor`` the vendor its ``VendorAlias`` maps it to (or
-    ``None``), ``vendor`` the vendor its messages go to (the alias's, else the chat's, else ``None``)."""
+    ``None``), ``vendor`` the vendor its messages go to (as ``whatsapp.extraction.vendor_for_message``
+    attributes them; ``None`` while an unmapped chat has no provisional vendor yet)."""
 
     key: str
     names: list[str] = field(default_factory=list)
@@ -73,11 +74,13 @@ def sender_rows(chat: Chat, limit: int = MAX_SENDERS) -> list[SenderRow]:
         "vendor")
     by_key = {alias.alias: alias.vendor for alias in aliases}
     for row in rows.values():
-        row.alias_vendor = by_key.get(row.key)
-        # As the extraction attributes (whatsapp.extraction.vendor_for_message): a provisional sender
-        # vendor gives way to the chat's real one.
-        keep_alias = row.alias_vendor is not None and not (row.alias_vendor.is_provisional and chat.vendor_id)
-        row.vendor = row.alias_vendor if keep_alias else chat.vendor
+        row.alias_vendor = mapped = by_key.get(row.key)
+        # As the extraction attributes (whatsapp.extraction.vendor_for_message): the sender's mapped
+        # vendor, else the chat's, else the sender's provisional one, else the chat's provisional one.
+        if mapped is not None and not mapped.is_provisional:
+            row.vendor = mapped
+        else:
+            row.vendor = chat.vendor if chat.vendor_id else mapped or chat.provisional_vendor
     return sorted(rows.values(), key=lambda row: (-row.messages, row.key))
 
 

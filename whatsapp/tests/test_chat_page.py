@@ -319,3 +319,17 @@ def test_each_message_in_the_admin_links_to_its_chats_page(staff_client, chat):
     assert f'<a href="/admin/whatsapp/{chat.pk}">Dubai Phones Deals</a>' in html
     listed = staff_client.get(f"/admin/whatsapp/message/?chat__id__exact={chat.pk}")
     assert listed.status_code == 200 and len(listed.context["cl"].result_list) == 3
+
+
+def test_the_senders_of_an_unmapped_chat_go_to_its_provisional_vendor_as_the_extraction_files_them(chat):
+    from whatsapp.chat_page import sender_rows
+    from whatsapp.extraction import vendor_for_message
+
+    assert {row.vendor for row in sender_rows(chat)} == {None}  # no extraction yet: no provisional vendor
+    provisional = vendor_for_message(chat, "Mario Phones")
+    chat.refresh_from_db()
+    assert provisional.is_provisional and {row.vendor for row in sender_rows(chat)} == {provisional}
+    mapped = Vendor.objects.create(name="Nordic Deals")
+    Chat.objects.filter(pk=chat.pk).update(vendor=mapped)
+    chat.refresh_from_db()
+    assert {row.vendor for row in sender_rows(chat)} == {mapped} == {vendor_for_message(chat, "Mario Phones")}
