@@ -193,7 +193,11 @@ class HttpAnswer:
         if self.status is None:
             return self.error or "no answer"
         detail = self.data.get("detail") if isinstance(self.data, dict) else None
-        return f"HTTP {self.status}" + (f" {detail}" if detail else (f" {self.text[:120]!r}" if self.text else ""))
+        if detail:
+            return f"HTTP {self.status} {detail}"
+        if self.text and self.text.lstrip()[:1] == "<":
+            return f"HTTP {self.status} (an HTML page, not PriceHub's JSON: is the URL right?)"
+        return f"HTTP {self.status}" + (f" {self.text[:120]!r}" if self.text else "")
 
 
 def http_request(method: str, url: str, *, body: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None,
