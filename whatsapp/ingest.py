@@ -397,12 +397,14 @@ def ingest_batch(batch: Batch, *, request_id: str) -> Outcome:
         events.record("ingest", f"client {batch.client_id!r}: {len(incoming)} accepted, {len(created)} created, "
                       f"{len(edited)} edited, {len(incoming) - len(created) - len(edited)} deduped, "
                       f"{len(outcome.errors)} skipped", request_id=request_id)
+        # Last, so that the counters' rows (the totals: every batch's) stay locked only for the commit;
+        # counted with the messages they count, in one commit.
+        _count(batch.client_id, incoming, created, edited, request_id)
     if enqueue:
         from ingestion.tasks import enqueue_ingest
 
         for document in enqueue:
             enqueue_ingest(document)
-    _count(batch.client_id, incoming, created, edited, request_id)
     outcome.accepted = len(incoming)
     outcome.created, outcome.edited = len(created), len(edited)
     outcome.deduped = outcome.accepted - outcome.created - outcome.edited

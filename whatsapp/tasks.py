@@ -29,7 +29,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -61,14 +61,9 @@ def wake(now=None) -> bool:
     now = now or timezone.now()
     values = {"owner": WAKING, "beat_at": now, "expires_at": now + timedelta(seconds=WAKE_SECONDS)}
     free = Q(owner="") | Q(expires_at__isnull=True) | Q(expires_at__lte=now)
+    # The row is made by migrate (whatsapp.0008) and, if deleted, by the schedule's next run (take_over).
     if not ExtractionPoller.objects.filter(name=POLLER).filter(free).update(**values):
-        if ExtractionPoller.objects.filter(name=POLLER).exists():
-            return False  # a loop runs, or is queued
-        try:
-            with transaction.atomic():
-                ExtractionPoller.objects.create(name=POLLER, **values)
-        except IntegrityError:  # another ingest made the row (and queued the loop) first
-            return False
+        return False  # a loop runs, or is queued
     # For a worker, always (sync=False): never run inline in the ingest's request, whatever the cluster's mode.
     async_task(POLL_TASK, task_name="whatsapp: extract due chats (woken)", sync=False)
     return True
