@@ -486,7 +486,7 @@ class _Outcome:
 
 def _run(document: SourceDocument, processor, path: Path, context: IngestContext, lease: Lease) -> _Outcome:
     outcome = _Outcome()
-    attribution = _Attribution(document)
+    attribution = Attribution(document)
 
     def reject(error: RowError) -> None:
         outcome.error_count += 1
@@ -650,7 +650,7 @@ def _prepare(item: OfferCandidate | RowError, *, currency: str, observed_at: dat
     return row, ProductRef.of(row.sku, row.description), item.sender
 
 
-class _Attribution:
+class Attribution:
     """Gives each row its vendor (the run's, else the sender's) and, when the
     source named no currency, one in this order, saying which in
     ``extra["currency_source"]``: the vendor's default (``vendor``); the currency

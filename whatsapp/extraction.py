@@ -26,7 +26,7 @@ A run (``extract_latest``, ``full_rerun``)
     points are deleted, their text goes through the transcript files' text offer extractor
     (``ingestion.processors.whatsapp_text.message_offers`` over ``ingestion.text_offers``), the
     candidates through ``ingestion.services.normalize_candidate``, the vendor and currency
-    attribution (``ingestion.services._Attribution``: the vendor's default currency, else the one
+    attribution (``ingestion.services.Attribution``: the vendor's default currency, else the one
     the same vendor named earlier in the run, else ``DEFAULT_CURRENCY``), product matching
     (``offers.matching``) and the bulk writer with price history (``offers.bulk.insert_offers``),
     each offer linked to its message (``Offer.source_message``) and observed at its ``sent_at``.
@@ -72,7 +72,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from ingestion.processors.whatsapp_text import TEXT, ChatMessage, message_offers
-from ingestion.services import _Attribution, normalize_candidate
+from ingestion.services import Attribution, normalize_candidate
 from ingestion.types import IngestContext, OfferCandidate, RowError
 from offers.bulk import OfferRow, delete_offers, insert_offers
 from offers.matching import ProductRef, apply_link, match_products
@@ -314,7 +314,7 @@ def _chunk(chat_id: int, upto: int, size: int, run: Run, now: datetime | None) -
                        .values_list("id", flat=True))
         delete_offers(earlier)
         vendors = _Vendors(chat)
-        attributions: dict[int, _Attribution] = {}
+        attributions: dict[int, Attribution] = {}
         written: list[tuple[Message, list[OfferRow], list[ProductRef]]] = []
         for message in messages:
             rows, refs = _message_rows(message, vendors, attributions)
@@ -350,13 +350,13 @@ def _chunk(chat_id: int, upto: int, size: int, run: Run, now: datetime | None) -
 
 
 class _VendorOnly:
-    """What ``_Attribution`` reads of a document: its vendor."""
+    """What ``Attribution`` reads of a document: its vendor."""
 
     def __init__(self, vendor: Vendor):
         self.vendor = vendor
 
 
-def _message_rows(message: Message, vendors: _Vendors, attributions: dict[int, _Attribution]
+def _message_rows(message: Message, vendors: _Vendors, attributions: dict[int, Attribution]
                   ) -> tuple[list[OfferRow], list[ProductRef]]:
     """The offers of one message (its state and error set on it): pure reading, plus the vendor."""
     message.extraction_error = ""
@@ -367,7 +367,7 @@ def _message_rows(message: Message, vendors: _Vendors, attributions: dict[int, _
         vendor = vendors.for_sender(message.sender)
         attribution = attributions.get(vendor.pk)
         if attribution is None:
-            attribution = attributions[vendor.pk] = _Attribution(_VendorOnly(vendor))
+            attribution = attributions[vendor.pk] = Attribution(_VendorOnly(vendor))
         rows, refs, rejected = [], [], []
         for item in message_items(message):
             row = item if isinstance(item, RowError) else normalize_candidate(

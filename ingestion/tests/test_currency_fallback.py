@@ -1,4 +1,4 @@
-"""Where an offer's currency comes from when its own line names none (``_Attribution``)."""
+"""Where an offer's currency comes from when its own line names none (``Attribution``)."""
 
 from decimal import Decimal
 
