@@ -64,6 +64,7 @@ MESSAGE_ID_MAX = 200
 FILENAME_MAX = 255
 MIME_TYPE_MAX = 120
 SENT_AT_FUTURE_SLACK = timedelta(hours=1)  # a sent_at further ahead of the server's clock is refused
+SENT_AT_EARLIEST = datetime(2009, 1, 1, tzinfo=dt_timezone.utc)  # WhatsApp's first year
 AWAITING_DOCUMENT_PROCESSOR = "document_processor"  # SourceDocument.options["awaiting"] of a kept PDF or image
 
 _WHITESPACE = re.compile(r"\s+")
@@ -164,6 +165,8 @@ def parse_batch(raw: bytes) -> Batch:
         raise BadBatch("client_id is required: a non-empty string naming the collector")
     if len(client_id) > CLIENT_ID_MAX:
         raise BadBatch(f"client_id is longer than {CLIENT_ID_MAX} characters")
+    if "\x00" in client_id or not _is_unicode(client_id):
+        raise BadBatch("client_id holds a NUL character or an unpaired surrogate escape")
     messages = body.get("messages")
     if not isinstance(messages, list):
         raise BadBatch("messages is required: a list of messages")
@@ -234,6 +237,16 @@ def _text_field(message: dict, name: str, limit: int, *, required: bool = False)
     return value
 
 
+def _is_unicode(value) -> bool:
+    """Whether every string in a parsed JSON value is text: ``json.loads`` keeps an unpaired
+    surrogate escape (``"\\udfff"``) as is, which no database stores."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _json_type(value) -> str:
     return {dict: "an object", list: "a list", bool: "true/false", int: "a number", float: "a number"}.get(
         type(value), "null" if value is None else type(value).__name__)
@@ -252,6 +265,12 @@ def parse_sent_at(value) -> datetime | None:
         raise Invalid(f"sent_at {value[:40]!r} is not an ISO 8601 date and time (e.g. 2026-11-30T12:00:00Z)") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt_timezone.utc)
+    try:  # in UTC: an offset such as -18:12 is valid ISO 8601, but PostgreSQL stores offsets up to 15:59 only
+        moment = moment.astimezone(dt_timezone.utc)
+    except OverflowError:
+        raise Invalid(f"sent_at {value[:40]!r} is out of range") from None
+    if moment < SENT_AT_EARLIEST:
+        raise Invalid(f"sent_at {value[:40]!r} is before {SENT_AT_EARLIEST:%Y}: not a WhatsApp message's time")
     if moment > timezone.now() + SENT_AT_FUTURE_SLACK:
         raise Invalid(f"sent_at {value[:40]!r} is in the future (more than {SENT_AT_FUTURE_SLACK} ahead of the "
                       "server's clock): check the collector's clock and time zone")
@@ -302,6 +321,9 @@ def check_message(index: int, message) -> Incoming:
     text either (``media.error`` says why the attachment was dropped)."""
     if not isinstance(message, dict):
         raise Invalid(f"a message must be an object, not {_json_type(message)}")
+    if not _is_unicode(message):
+        raise Invalid("the message holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff alone): valid JSON, "
+                      "but no character")
     chat_id = _text_field(message, "chat_id", CHAT_ID_MAX)
     chat_title = _text_field(message, "chat_title", CHAT_TITLE_MAX, required=not chat_id)
     if not chat_title and not chat_id:

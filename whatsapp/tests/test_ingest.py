@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone as dt_timezone
 
 import pytest
 from django.utils import timezone
@@ -357,3 +357,25 @@ def test_a_refused_request_names_the_client_id_its_body_claims_and_its_address(c
     assert failure["client_id"] == "lagging-collector" and "from 127.0.0.1" in failure["reason"]
     assert ingest.claimed_client_id(b'{"messages": [], "client_id" : "c1"}') == "c1"
     assert ingest.claimed_client_id(b"not json") == ""
+
+
+def test_odd_but_valid_json_values_are_stored_or_reported_never_a_500(client, configured):
+    """What a schema fuzzer sent (PostgreSQL refuses offsets past 15:59, NUL characters and lone surrogates)."""
+    body = json.dumps({"client_id": "fuzz", "messages": [
+        {"chat_title": "Odd", "text": "offset", "sent_at": "2026-01-01T12:51:10-18:12"},
+        {"chat_title": "Odd", "text": "too old", "sent_at": "0010-12-01T12:51:10Z"},
+        {"chat_title": "Odd\u0000", "text": "nul \u0000 inside", "sender": "a\u0000b", "message_id": "m\u0000"},
+        {"chat_title": "Odd", "text": "lone \ud800 surrogate"},
+        {"chat_title": "Odd", "text": "sender", "sender": "\udfff"},
+        {"chat_title": "Odd", "text": "paired \ud83d\ude0d is an emoji"},
+    ]}).encode()
+    answer = ok(send(client, body))
+    assert (answer["accepted"], answer["skipped"]) == (2, 4)
+    assert [e["index"] for e in answer["errors"]] == [1, 2, 3, 4] and "surrogate" in answer["errors"][2]["detail"]
+    assert Message.objects.filter(text="paired \U0001f60d is an emoji").exists()
+    refused = post(client, json.dumps({"client_id": "c\udfff", "messages": []}).encode(),
+                   **headers(json.dumps({"client_id": "c\udfff", "messages": []}).encode()))
+    assert refused.status_code == 400
+    assert [error["index"] for error in answer["errors"]][:1] == [1]  # too old: reported by index
+    offset = Message.objects.get(text="offset")
+    assert offset.sent_at == datetime(2026, 1, 2, 7, 3, 10, tzinfo=dt_timezone.utc)
