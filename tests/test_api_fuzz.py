@@ -30,14 +30,20 @@ SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 
 
 def _seed_catalogue() -> None:
-    """A vendor, a product, an offer and its history, so that detail paths have rows to find."""
+    """A vendor, a product, an offer and its history, and a document, so that detail paths have rows to find."""
+    import io
     from decimal import Decimal
+
+    from ingestion.services import register_file
+
+    register_file(io.BytesIO(b"SKU,Description,Price\nIP15,iPhone 15 128GB,700\n"), "fuzz.csv",
+                  vendor_name="Fuzz Vendor")
 
     from django.utils import timezone
 
     from offers.models import Offer, PriceHistory, Product, Vendor
 
-    vendor = Vendor.objects.create(name="Fuzz Vendor", default_currency="USD")
+    vendor = Vendor.objects.get(name="Fuzz Vendor")
     product = Product.objects.create(name="Apple iPhone 15 128GB", brand="Apple", model="iPhone 15",
                                      storage="128GB", match_key="apple|iphone 15|128gb||")
     now = timezone.now()
@@ -54,7 +60,11 @@ def test_every_api_path_answers_as_its_schema_says_and_never_500(live):
     from pricehub.models import ApiToken
     from pricehub.tokens import issue_token
 
+    from django.contrib.auth.models import Permission
+
     staff = get_user_model().objects.create_user("fuzzer", password="fuzz-pass-1234", is_staff=True)
+    # may upload (POST /documents), so that the upload's checks are fuzzed, not only its 403
+    staff.user_permissions.add(Permission.objects.get(codename="change_sourcedocument"))
     _, key = issue_token(staff, name="fuzz", scope=ApiToken.Scope.WRITE)
     _seed_catalogue()
     env = live.env(
