@@ -40,6 +40,7 @@ PIPE_BYTES = 1 << 20
 # Pickled chunks received and not yet consumed, at most (about 200,000 spreadsheet rows): while the
 # consumer writes a batch of 5,000 offers to the database, the child reads the next batches.
 AHEAD_BYTES = 32 << 20
+WAIT_SLICE = 0.2  # seconds between two calls of read_ahead's on_wait while the consumer waits for the child
 
 
 class ReaderFailed(RuntimeError):
@@ -56,12 +57,15 @@ def read_ahead(
     finish: Callable[[Any], Any] = _unchanged,
     state: MutableMapping | None = None,
     chunk: int = 1000,
+    on_wait: Callable[[], None] | None = None,
 ) -> Iterator:
     """Yield ``finish(item)`` for each of ``items``, in order, the items produced by a forked child.
 
     An exception raised by ``items`` or ``finish`` is raised here, where the
     consumer reaches it. ``state``, a dict the iterator updates as it goes (a
     processor's counters), is copied back from the child when it is done.
+    ``on_wait`` is called every ``WAIT_SLICE`` seconds while the consumer waits
+    for the child (an ingest commits then if another writer waits for its lock).
     Closing this generator early stops the child.
     """
     if not _can_fork():
@@ -96,7 +100,7 @@ def read_ahead(
     child = _Child(produce)
     try:
         while True:
-            kind, value = child.receive()
+            kind, value = child.receive(on_wait)
             if kind == "finished":
                 yield from value
             elif kind == "raw":
@@ -222,8 +226,14 @@ class _Child:
             if data is None:
                 return
 
-    def receive(self) -> tuple[str, Any]:
-        """The next message; raises the child's error, or ``ReaderFailed`` if it died."""
+    def receive(self, on_wait: Callable[[], None] | None = None) -> tuple[str, Any]:
+        """The next message; raises the child's error, or ``ReaderFailed`` if it died. While none has
+        come, ``on_wait`` is called every ``WAIT_SLICE`` seconds (outside the lock)."""
+        while on_wait is not None:
+            with self._changed:
+                if self._changed.wait_for(lambda: self._messages, timeout=WAIT_SLICE):
+                    break
+            on_wait()
         with self._changed:
             self._changed.wait_for(lambda: self._messages)
             data = self._messages[0]

@@ -497,7 +497,10 @@ def _run(document: SourceDocument, processor, path: Path, context: IngestContext
     refs: list[ProductRef] = []
     prepare = partial(_prepare, currency=context.currency, observed_at=first_observed(document))
     with _Transactions() as transactions:
-        for row, ref, sender in read_ahead(processor.process(path, context), finish=prepare, state=context.stats):
+        # While the reader is slow to send rows (a busy machine), the open transaction is still
+        # committed for a writer that waits for the lock (on_wait), not only as rows arrive.
+        for row, ref, sender in read_ahead(processor.process(path, context), finish=prepare, state=context.stats,
+                                           on_wait=transactions.yield_to_waiting):
             outcome.rows_seen += 1
             error = row if isinstance(row, RowError) else attribution.complete(row, sender)
             if error is not None:

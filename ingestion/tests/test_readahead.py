@@ -193,3 +193,17 @@ def test_the_child_stays_at_most_ahead_bytes_ahead(tmp_path, monkeypatch):
     # held by the consumer's thread (2 MiB), in the pipe (1 MiB), and the chunk the child is sending
     assert ahead <= (2 << 20) + (1 << 20) + 3 * 10 * 20_000
     assert [i for i, _ in reader] == list(range(1, 5000))
+
+
+def slow(count: int, pause: float):
+    for i in range(count):
+        time.sleep(pause)
+        yield i
+
+
+def test_on_wait_is_called_while_the_consumer_waits_for_a_slow_child_and_not_for_a_quick_one():
+    waits = []
+    assert list(read_ahead(slow(3, 0.5), chunk=1, on_wait=lambda: waits.append(time.monotonic()))) == [0, 1, 2]
+    assert len(waits) >= 3  # about every 0.2 s of the 1.5 s the child took
+    quick = []
+    assert list(read_ahead(range(5), chunk=5, on_wait=lambda: quick.append(1))) == list(range(5)) and len(quick) <= 1
