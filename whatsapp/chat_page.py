@@ -74,13 +74,8 @@ def sender_rows(chat: Chat, limit: int = MAX_SENDERS) -> list[SenderRow]:
         "vendor")
     by_key = {alias.alias: alias.vendor for alias in aliases}
     for row in rows.values():
-        row.alias_vendor = mapped = by_key.get(row.key)
-        # As the extraction attributes (whatsapp.extraction.vendor_for_message): the sender's mapped
-        # vendor, else the chat's, else the sender's provisional one, else the chat's provisional one.
-        if mapped is not None and not mapped.is_provisional:
-            row.vendor = mapped
-        else:
-            row.vendor = chat.vendor if chat.vendor_id else mapped or chat.provisional_vendor
+        row.alias_vendor = by_key.get(row.key)
+        row.vendor = extraction.attributed_vendor(row.alias_vendor, chat)  # as the extraction files its offers
     return sorted(rows.values(), key=lambda row: (-row.messages, row.key))
 
 

@@ -477,12 +477,16 @@ def vendor_for_message(chat: Chat, sender: str) -> Vendor:
     """The vendor a message of ``chat`` from ``sender`` is attributed to: the sender's mapped vendor,
     else the chat's vendor, else the sender's provisional one, else the chat's provisional vendor
     (made now if it has none)."""
-    mapped = sender_vendor(sender)
+    return attributed_vendor(sender_vendor(sender), chat) or provisional_vendor(chat)
+
+
+def attributed_vendor(mapped: Vendor | None, chat: Chat) -> Vendor | None:
+    """The vendor of a message whose sender is mapped to ``mapped`` (or ``None``): ``mapped`` unless
+    provisional, else the chat's vendor, else ``mapped``, else the chat's provisional vendor if it
+    has one yet (``None`` otherwise: ``vendor_for_message`` makes it)."""
     if mapped is not None and not mapped.is_provisional:
         return mapped
-    if chat.vendor_id:
-        return chat.vendor
-    return mapped or provisional_vendor(chat)
+    return chat.vendor if chat.vendor_id else mapped or chat.provisional_vendor
 
 
 def provisional_name(chat: Chat) -> str:
