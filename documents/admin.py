@@ -52,7 +52,7 @@ class SourceDocumentAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["original_filename", "download", "vendor", "processor", "status_badge", "failure",
                            "trigger", "previous"]}),
-        ("Result", {"fields": ["warnings_list", "stats_table", "errors_table", "skipped_table", "offers_preview"]}),
+        ("Result", {"fields": ["warnings_list", "notes_list", "stats_table", "errors_table", "skipped_table", "offers_preview"]}),
         ("File", {"fields": ["sha256", "size", "content_type", "stored_path", "options_json"],
                   "classes": ["collapse"]}),
         ("Timing", {"fields": ["created_at", "started_at", "finished_at", "attempts", "recoveries_list",
@@ -60,7 +60,7 @@ class SourceDocumentAdmin(admin.ModelAdmin):
     ]
     readonly_fields = [
         "original_filename", "download", "vendor", "processor", "status_badge", "failure", "trigger", "previous",
-        "warnings_list", "stats_table", "errors_table", "skipped_table", "offers_preview", "sha256", "size",
+        "warnings_list", "notes_list", "stats_table", "errors_table", "skipped_table", "offers_preview", "sha256", "size",
         "content_type", "stored_path",
         "options_json", "created_at", "started_at", "finished_at", "attempts", "recoveries_list", "lease_owner",
         "lease_expires_at",
@@ -188,6 +188,12 @@ class SourceDocumentAdmin(admin.ModelAdmin):
         if not document.warnings:
             return "None"
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((w,) for w in document.warnings)))
+
+    @admin.display(description="Notes")
+    def notes_list(self, document):
+        if not document.notes:
+            return "None"
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((n,) for n in document.notes)))
 
     @admin.display(description="Rows that are not offers")
     def skipped_table(self, document):

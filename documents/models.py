@@ -107,6 +107,12 @@ class SourceDocument(models.Model):
         return self.extra.get("warnings", [])
 
     @property
+    def notes(self) -> list[str]:
+        """How the source was read, for the operator (OCR used, the LLM pass asked for but off,
+        a model call that failed and the heuristics that ran instead); no effect on the status."""
+        return self.extra.get("notes", [])
+
+    @property
     def skipped(self) -> list[dict]:
         """Rows that are not offers (hidden, filtered, sold out), each ``{ref, field, message, value, reason}``."""
         return self.extra.get("skipped", [])

@@ -30,12 +30,13 @@ class DocumentDetailSerializer(DocumentSerializer):
     errors = serializers.ListField(child=serializers.DictField(), read_only=True)
     skipped = serializers.ListField(child=serializers.DictField(), read_only=True)
     warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
+    notes = serializers.ListField(child=serializers.CharField(), read_only=True)
     failure = serializers.CharField(source="extra.failure", default="", read_only=True)
     stats = serializers.DictField(read_only=True)
 
     class Meta(DocumentSerializer.Meta):
         fields = DocumentSerializer.Meta.fields + [
-            "options", "previous_id", "failure", "warnings", "errors", "skipped", "stats",
+            "options", "previous_id", "failure", "warnings", "notes", "errors", "skipped", "stats",
         ]
 
 

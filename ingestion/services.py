@@ -51,7 +51,7 @@ from ingestion.normalize import (
     parse_quantity,
 )
 from ingestion.readahead import read_ahead
-from ingestion.types import IngestContext, OfferCandidate, RowError
+from ingestion.types import IngestContext, Notice, OfferCandidate, RowError
 from offers.bulk import OfferRow, delete_offers, insert_offers
 from offers.matching import MatchPlan, ProductRef, apply_link, match_products, plan_matches
 from offers.models import Offer, Vendor
@@ -147,6 +147,7 @@ def ingest_path(
     currency: str = "",
     trigger: str = SourceDocument.Trigger.CLI,
     progress: Progress | None = None,
+    report: Callable[[str], None] | None = None,
     force: bool = False,
     follow_symlinks: bool = False,
 ) -> SourceDocument:
@@ -173,7 +174,7 @@ def ingest_path(
         raise IngestError(str(exc), filename=given) from None
     except OSError as exc:
         raise IngestError(f"cannot be read ({exc.strerror or exc})", filename=given) from None
-    return process_document(document, progress=progress)
+    return process_document(document, progress=progress, report=report)
 
 
 def register_file(
@@ -287,7 +288,8 @@ def reingest(document: SourceDocument, *, trigger: str = SourceDocument.Trigger.
 # --------------------------------------------------------------------------- processing
 
 
-def process_document(document: SourceDocument, *, progress: Progress | None = None) -> SourceDocument:
+def process_document(document: SourceDocument, *, progress: Progress | None = None,
+                     report: Callable[[str], None] | None = None) -> SourceDocument:
     """Run the pipeline on a registered document: it ends succeeded, partial or failed, its status
     and reason saved (on a fresh connection if the database was the cause).
 
@@ -318,6 +320,7 @@ def process_document(document: SourceDocument, *, progress: Progress | None = No
                 options=dict(document.options.get("options", {})),
                 currency=document.options.get("currency", ""),
                 progress=progress,
+                report=report,
             )
             with _fewer_collections():
                 outcome = _run(document, processor, path, context, lease)
@@ -482,6 +485,7 @@ class _Outcome:
     skipped_counts: dict[str, int] = field(default_factory=dict)  # reason ("hidden", "sold_out"...) -> rows
     changed: dict[str, int] = field(default_factory=dict)  # extra key of a changed text -> rows
     changed_refs: dict[str, list[str]] = field(default_factory=dict)  # ... -> the first REFS_NAMED of them
+    notes: list[str] = field(default_factory=list)  # the processor's notices (``Notice.text``), in order
 
 
 def _run(document: SourceDocument, processor, path: Path, context: IngestContext, lease: Lease) -> _Outcome:
@@ -501,6 +505,10 @@ def _run(document: SourceDocument, processor, path: Path, context: IngestContext
         # committed for a writer that waits for the lock (on_wait), not only as rows arrive.
         for row, ref, sender in read_ahead(processor.process(path, context), finish=prepare, state=context.stats,
                                            on_wait=transactions.yield_to_waiting):
+            if isinstance(row, Notice):
+                if len(outcome.notes) < MAX_RECORDED_ERRORS:
+                    outcome.notes.append(row.text())
+                continue
             outcome.rows_seen += 1
             error = row if isinstance(row, RowError) else attribution.complete(row, sender)
             if error is not None:
@@ -643,9 +651,9 @@ def first_observed(document: SourceDocument) -> datetime:
     return earliest or document.created_at
 
 
-def _prepare(item: OfferCandidate | RowError, *, currency: str, observed_at: datetime):
-    """``(row or error, product ref, sender)`` for one processor item: the pure part of the pipeline."""
-    if isinstance(item, RowError):
+def _prepare(item: OfferCandidate | RowError | Notice, *, currency: str, observed_at: datetime):
+    """``(row or error or notice, product ref, sender)`` for one processor item: the pure part of the pipeline."""
+    if isinstance(item, (RowError, Notice)):
         return item, None, ""
     row = normalize_candidate(item, currency=currency, observed_at=observed_at)
     if isinstance(row, RowError):
@@ -933,6 +941,7 @@ def _finish(document: SourceDocument, processor_name: str, context: IngestContex
         "errors": [_clean(e.as_dict()) for e in outcome.errors],
         "skipped": [_clean({**e.as_dict(), "reason": e.skipped}) for e in outcome.skipped],
         "warnings": warnings,
+        "notes": outcome.notes,
         "stats": stats,
     }
     if outcome.offers_created == 0:

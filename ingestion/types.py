@@ -70,7 +70,9 @@ class IngestContext:
 
     ``options`` holds the ``--option KEY=VALUE`` pairs as strings (``prefer_llm``,
     ``day_first``, ``timezone`` ...). ``progress(done, total)`` may be called by
-    long-running processors; ``total`` may be ``None`` when unknown.
+    long-running processors; ``total`` may be ``None`` when unknown. ``report(line)``, when
+    set, takes one line of progress in words (the ``document_text`` processor's line per page);
+    processors may call it from the reader process.
     """
 
     filename: str = ""
@@ -79,6 +81,7 @@ class IngestContext:
     timezone: tzinfo | None = None
     stats: Counter = field(default_factory=Counter)
     progress: Callable[[int, int | None], None] | None = None
+    report: Callable[[str], None] | None = None
 
     def option_bool(self, name: str, default: bool | None = None) -> bool | None:
         """Read a boolean option strictly; a bad value is a ``ValueError`` naming it."""
@@ -93,7 +96,23 @@ class IngestContext:
         raise ValueError(f"option {name}={raw!r} is not a boolean (use true or false)")
 
 
-Item = OfferCandidate | RowError
+@dataclass(slots=True)
+class Notice:
+    """Something an operator should know about how a source was read that is neither an offer
+    nor a rejected row: ``prefer_llm`` ignored (``ENABLE_OPENAI`` is off), a model call that
+    failed so the heuristics ran instead, a page read by OCR. Recorded in ``extra.notes``;
+    it does not change the document's status. ``ref`` names the part it is about (``"page 3"``,
+    the file name) and ``message`` says what happened, in plain words."""
+
+    ref: str
+    message: str
+
+    def text(self) -> str:
+        """``"page 3: read by OCR ..."``; the message alone when ``ref`` is empty."""
+        return f"{self.ref}: {self.message}" if self.ref else self.message
+
+
+Item = OfferCandidate | RowError | Notice
 
 
 class Processor(Protocol):

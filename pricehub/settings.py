@@ -273,10 +273,24 @@ INGESTION_MAX_ATTEMPTS = env_int("INGESTION_MAX_ATTEMPTS", 2, minimum=1)
 # that waits makes it commit at its next batch of 5,000). Fewer commits write the indexes less.
 INGESTION_ROWS_PER_COMMIT = env_int("INGESTION_ROWS_PER_COMMIT", 50_000, minimum=1)
 
+# PDFs and images (the document_text processor): past these a document fails, saying which limit
+# (the file's size is INGESTION_MAX_FILE_BYTES). Pages are rendered for OCR at DOCUMENT_OCR_DPI.
+DOCUMENT_MAX_PAGES = env_int("DOCUMENT_MAX_PAGES", 200, minimum=1)
+DOCUMENT_MAX_PIXELS = env_int("DOCUMENT_MAX_PIXELS", 60_000_000, minimum=10_000)
+DOCUMENT_OCR_DPI = env_int("DOCUMENT_OCR_DPI", 300, minimum=72)
+# Offline OCR (tesseract through tesserocr): languages as tesseract names them, joined by "+".
+OCR_LANGUAGES = env_str("OCR_LANGUAGES", "eng")
+
+# The LLM normalization pass and GPT vision (ingestion.llm): on only with ENABLE_OPENAI=true and a key.
 ENABLE_OPENAI = env_bool("ENABLE_OPENAI", False)
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
 OPENAI_MODEL = env_str("OPENAI_MODEL", "gpt-4o-mini")
+OPENAI_TIMEOUT_SECONDS = env_int("OPENAI_TIMEOUT_SECONDS", 60, minimum=1)
+OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 2, minimum=0)  # 429, 5xx, timeouts: the client's backoff
+OPENAI_MAX_TOKENS = env_int("OPENAI_MAX_TOKENS", 4096, minimum=16)
+OPENAI_MAX_INPUT_CHARS = env_int("OPENAI_MAX_INPUT_CHARS", 40_000, minimum=100)  # text per call
+OPENAI_MAX_CALLS_PER_DOCUMENT = env_int("OPENAI_MAX_CALLS_PER_DOCUMENT", 20, minimum=1)
 
 WHATSAPP_INGEST_TOKEN = env_str("WHATSAPP_INGEST_TOKEN")
 WHATSAPP_INGEST_HMAC_SECRET = env_str("WHATSAPP_INGEST_HMAC_SECRET")

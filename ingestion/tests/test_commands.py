@@ -37,7 +37,7 @@ def test_ingest_json_one_object_per_file(price_list, tmp_path):
     lines = [json.loads(line) for line in out.splitlines()]
     assert [(r["status"], r["offers_created"], len(r["errors"])) for r in lines] == [("partial", 2, 1), ("succeeded", 1, 0)]
     assert set(lines[0]) == {
-        "file", "document_id", "status", "offers_created", "rows_not_offers", "failure", "warnings", "errors",
+        "file", "document_id", "status", "offers_created", "rows_not_offers", "failure", "warnings", "notes", "errors",
     }
     assert [r["file"] for r in lines] == [str(price_list), str(clean)]  # the paths as given
     assert SourceDocument.objects.get(pk=lines[1]["document_id"]).status == "succeeded"

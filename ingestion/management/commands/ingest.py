@@ -135,7 +135,7 @@ class Command(BaseCommand):
             try:
                 document = ingest_path(
                     entry.path, vendor_name=vendor, processor=processor, options=options, currency=currency,
-                    progress=bar, force=force,
+                    progress=bar, report=None if json else self._reporter(entry.given, bar), force=force,
                 )
             except AlreadyIngested as exc:
                 self._report_unchanged(entry.given, exc, as_json=json)
@@ -170,6 +170,18 @@ class Command(BaseCommand):
         self.stdout.flush()  # the summaries before the closing error, when both go to one pipe
         raise CommandError(f"{len(refusals)} of {counted(len(attempted), 'file')} failed", returncode=1)
 
+    def _reporter(self, given: str, bar: ProgressBar | None):
+        """A processor's progress lines (a PDF's or an image's pages) on stderr, each on a line
+        of its own (the progress bar's line is cleared first)."""
+
+        def report(line: str) -> None:
+            if bar:
+                bar.close()
+            self.stderr.write(f"{given}: {line}")
+            self.stderr.flush()
+
+        return report
+
     def _report(self, given: str, document, *, as_json: bool) -> None:
         stats = document.stats
         if as_json:
@@ -181,6 +193,7 @@ class Command(BaseCommand):
                 "rows_not_offers": stats.get("rows_not_offers", 0),
                 "failure": document.extra.get("failure", ""),
                 "warnings": document.warnings,
+                "notes": document.notes,
                 "errors": document.errors,
             }))
             return
@@ -199,6 +212,8 @@ class Command(BaseCommand):
             self.stderr.write(f"  reason: {reason}")
         for warning in document.warnings:
             self.stderr.write(f"  warning: {warning}")
+        for note in document.notes:
+            self.stderr.write(f"  note: {note}")
         for error in [e for e in document.errors if e["message"] != reason][:5]:
             self.stderr.write(f"  {error['ref']}: {error['message']}")
         if len(document.errors) > 5:
