@@ -386,7 +386,7 @@ class Table:
     head: list[list[Any]]  # the first HEADER_SCAN_ROWS rows, already read
     rest: Iterator[list[Any]]
     ref_prefix: str  # "Pricing!" or "line "
-    row_number: Callable[[int], int]  # 0-based row index -> the number shown to the operator
+    row_number: Callable[[int], int | str]  # 0-based row index -> the number (or label) shown to the operator
     # column -> [(top, bottom)] of the vertical merges whose value sits in that column, by top row
     merges: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     total_rows: int | None = None
@@ -1240,9 +1240,11 @@ def _local(tag: str) -> str:
 # --------------------------------------------------------------------------- common row loop
 
 def _process_tables(tables: list[Table], context: IngestContext) -> Iterator[Item]:
-    """Find each table's header, report tables without one, then yield the rows."""
+    """Find each table's header (unless the caller gave it one), report tables without one, then
+    yield the rows."""
     for table in tables:
-        table.header = find_header(table.head)
+        if table.header is None:
+            table.header = find_header(table.head)
     with_header = [table for table in tables if table.header]
     for table in tables:
         if table.header:
