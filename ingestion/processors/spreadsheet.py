@@ -325,16 +325,32 @@ class Header:
     currency: str  # ISO code named by the price header, or ""
 
 
+# Header words for a model (a product's name, "iPhone 15 Pro"), which also serve as its SKU
+# column when a sheet has no other: beside a SKU column they name the description.
+_MODEL_HEADERS = frozenset(fold_header(word) for word in (
+    "model", "modell", "modelo", "modele", "modello", "model name", "модель", "موديل", "型号",
+))
+
+
 def find_header(rows: list[list[Any]]) -> Header | None:
     """The best header row among ``rows`` (see the module rules), or ``None``."""
     best: Header | None = None
     for index, row in enumerate(rows):
         columns: dict[str, int] = {}
+        identifiers: list[int] = []  # the columns whose header names a SKU or model
         for column, value in enumerate(row):
             if type(value) is str and value.strip():
                 name = match_header(value)
+                if name == "sku":
+                    identifiers.append(column)
                 if name and name not in columns:
                     columns[name] = column
+        if "description" not in columns and len(identifiers) >= 2:
+            # "SKU | Model | Price": beside a SKU column, the model column names the product.
+            model = next((c for c in identifiers if fold_header(row[c]) in _MODEL_HEADERS), None)
+            if model is not None:
+                columns["description"] = model
+                columns["sku"] = next(c for c in identifiers if c != model)
         usable = "price" in columns and ("sku" in columns or "description" in columns)
         if usable and (best is None or len(columns) > len(best.columns)):
             currency = currency_from_header(row[columns["price"]]) or ""
