@@ -21,6 +21,14 @@ Rules
   only, unless no sheet at all has a header: then every sheet gets a
   ``RowError``, so the document fails with a reason. Hidden sheets are
   skipped (``stats["hidden_sheets"]``).
+* **The LLM pass** (``ingestion.llm``, ``docs/llm.md``). With ``ENABLE_OPENAI``
+  and a key, a sheet that would be a "no header row" ``RowError`` is read by
+  the model instead (rows as ``"cell | cell | ..."``, refs as below), and stays
+  that error, after a ``Notice`` saying why, when the pass fails. With
+  ``--option prefer_llm=true`` every sheet is read by the model; one whose
+  rows hold more than ``OPENAI_MAX_INPUT_CHARS`` x
+  ``OPENAI_MAX_CALLS_PER_DOCUMENT`` characters, or whose pass fails, is read
+  by the rules here, after a ``Notice``. With the pass off nothing changes.
 * **Refs.** ``"<sheet>!<row>"`` with the row number Excel shows (1-based,
   counting leading blank rows). CSV: ``"line <n>"``, the 1-based line where
   the record starts, which is also the row number Excel shows for the file.
@@ -90,6 +98,7 @@ from __future__ import annotations
 import codecs
 import csv
 import html
+import itertools
 import logging
 import posixpath
 import re
@@ -109,13 +118,14 @@ try:  # .xls row visibility and number formats (calamine gives neither); optiona
 except ImportError:  # pragma: no cover - without it .xls reads as before, values only
     xlrd = None
 
+from ingestion import llm
 from ingestion.normalize import currency_from_header, parse_condition, parse_currency
 from ingestion.processors import html_table, workbook_limits
 from ingestion.processors.html_table import HtmlTable, is_xml_spreadsheet, looks_like_html
 from ingestion.processors.html_table import detect_encoding as html_encoding
 from ingestion.processors.protected import is_encrypted, password_message
 from offers.text import strip_accents
-from ingestion.types import IngestContext, Item, OfferCandidate, RowError
+from ingestion.types import IngestContext, Item, Notice, OfferCandidate, RowError
 
 log = logging.getLogger(__name__)
 
@@ -1257,16 +1267,29 @@ def _local(tag: str) -> str:
 
 def _process_tables(tables: list[Table], context: IngestContext) -> Iterator[Item]:
     """Find each table's header (unless the caller gave it one), report tables without one, then
-    yield the rows."""
+    yield the rows.
+
+    With the LLM pass enabled (``ingestion.llm.enabled``), a table without a header goes through
+    it instead of being a "no header row" ``RowError`` (which it still is, after the pass's
+    notice, when the pass fails); with ``prefer_llm=true`` every table does, a cover sheet too,
+    and the heuristics read a table only when the pass fails (``_llm_table``).
+    """
     for table in tables:
         if table.header is None:
             table.header = find_header(table.head)
     with_header = [table for table in tables if table.header]
+    rescue = llm.enabled()
+    prefer = rescue and llm.wanted(context)
     for table in tables:
         if table.header:
             context.stats[f"header_row:{table.name}"] = table.row_number(table.header.row_index)
-        elif not with_header or looks_like_table(table.head):
+        elif not with_header or looks_like_table(table.head) or prefer:
             context.stats["sheets_without_header"] += 1
+            if rescue:
+                items = yield from _llm_table(table, context)
+                if items is not None:
+                    yield from items
+                    continue
             yield RowError(
                 ref=table.name,
                 message=(
@@ -1279,9 +1302,75 @@ def _process_tables(tables: list[Table], context: IngestContext) -> Iterator[Ite
 
     total = sum(table.total_rows or 0 for table in with_header) or None
     for table in with_header:
+        if prefer:
+            items = yield from _llm_table(table, context)
+            if items is not None:
+                yield from items
+                continue
         yield from _table_rows(table, context, total)
     if context.progress:
         context.progress(context.stats["rows_seen"], total)
+
+
+def _llm_table(table: Table, context: IngestContext) -> Iterator[Item]:
+    """Send ``table``'s rows through the LLM pass. Yields the pass's notice (or why it did not run)
+    and *returns* its items, the table's hidden rows among them (skipped, as ``_table_rows``
+    reports them), or ``None`` when it did not read the table: the pass failed, or the rows hold
+    more than ``llm.input_budget()`` characters (not sent). Then the rows taken from the table
+    are put back in ``table.rest`` for the heuristics.
+
+    A row is a ``SourceLine`` of its cells up to the last filled one, joined by ``" | "``, ref
+    ``"<sheet>!<row>"`` (CSV: ``"line <n>"``); blank rows count in ``blank_rows``, rows sent in
+    ``rows_seen``. The currency the price header or the title rows name is the template's, for
+    offers whose text names none.
+    """
+    header = table.header
+    layout = table.layout(header.columns["price"] if header else 0) if table.layout else SheetLayout()
+    hidden = layout.hidden
+    template = OfferCandidate(ref="", currency=(header.currency if header else "") or title_currency(table.head))
+    budget = llm.input_budget()
+    lines: list[llm.SourceLine] = []
+    skipped: list[RowError] = []
+    taken: list[list[Any]] = []  # rows read from table.rest
+    size = blank = 0
+    for index, row in _chain_after(table.head, 0, table.rest):
+        if index >= len(table.head):
+            taken.append(row)
+        cells = [cell_text(value) for value in row]
+        while cells and not cells[-1].strip():
+            cells.pop()
+        if not cells:
+            blank += 1
+            continue
+        ref = f"{table.ref_prefix}{table.row_number(index)}"
+        if hidden is not None and index < len(hidden) and hidden[index]:
+            skipped.append(_hidden_row(ref, row, hidden[index]))
+            continue
+        text = " | ".join(cells)
+        size += len(text) + 1
+        if size > budget:
+            table.rest = itertools.chain(taken, table.rest)
+            yield Notice(table.name, f"too large for the LLM pass (more than {budget:,} characters: "
+                                     "OPENAI_MAX_INPUT_CHARS x OPENAI_MAX_CALLS_PER_DOCUMENT); the heuristics read it")
+            return None
+        lines.append(llm.SourceLine(ref, text, template))
+    hint = f"the spreadsheet sheet {table.name!r} of a price list, one row per line, its cells joined by ' | '"
+    items, notices = llm.normalize(lines, context, where=table.name, hint=hint)
+    yield from notices
+    if items is None:
+        table.rest = iter(taken)
+        return None
+    context.stats["blank_rows"] += blank
+    context.stats["rows_seen"] += len(lines)
+    return skipped + items
+
+
+def _hidden_row(ref: str, row: list[Any], flag: int) -> RowError:
+    """The skipped-row error of a hidden row (``flag`` 1) or one the autofilter hides (2)."""
+    if flag == 2:
+        return RowError(ref, "row filtered out by the sheet's autofilter: not an offer", "", _row_text(row),
+                        skipped="filtered")
+    return RowError(ref, "hidden row: not an offer", "", _row_text(row), skipped="hidden")
 
 
 def _table_rows(table: Table, context: IngestContext, total: int | None) -> Iterator[Item]:
@@ -1333,12 +1422,7 @@ def _table_rows(table: Table, context: IngestContext, total: int | None) -> Iter
         if merged:
             filled = len(row) - row.count("")
         if hidden is not None and index < len(hidden) and hidden[index]:
-            ref = f"{ref_prefix}{row_number(index)}"
-            if hidden[index] == 2:
-                yield RowError(ref, "row filtered out by the sheet's autofilter: not an offer", "", _row_text(row),
-                               skipped="filtered")
-            else:
-                yield RowError(ref, "hidden row: not an offer", "", _row_text(row), skipped="hidden")
+            yield _hidden_row(f"{ref_prefix}{row_number(index)}", row, hidden[index])
             continue
         if filled == 1 or _is_footer(row):
             stats["footer_rows"] += 1

@@ -4,6 +4,10 @@ Vendors post the same price lists on Telegram as on WhatsApp. Both forms go
 through the same text offer extractor as ``whatsapp_text`` (its
 ``message_offers``: ``ingestion.text_offers.extract_offers`` per message, split
 across two processes), with the same ``ChatMessage``, stats and options.
+With ``--option prefer_llm=true`` and ``ENABLE_OPENAI`` that loop sends the
+lines to the LLM pass instead (``ingestion.llm``); a JSON export is read in
+batches of 5,000 messages, each its own LLM pass (its own
+``OPENAI_MAX_CALLS_PER_DOCUMENT`` and notice).
 
 Telegram Desktop copy (``.txt``)
     Selecting messages in Telegram Desktop and copying them gives, per message,

@@ -93,7 +93,9 @@ The processor
     Telegram JSON export (``telegram_json``): forcing ``--processor
     whatsapp_text`` on one still gives its offers.
     ``message_offers(messages, context)`` is the extraction loop both chat
-    processors share.
+    processors share. With ``--option prefer_llm=true`` and ``ENABLE_OPENAI``
+    it sends the messages' lines to the LLM pass (``ingestion.llm``) instead of
+    the text offer extractor, which still reads them when that pass fails.
 
 Speed
     Lines that may open a message are found by one C-level search for a
@@ -126,6 +128,7 @@ from ingestion.chat_markers import (
     BIDI_MARKS, DELETED as DELETED_MARKERS, INVISIBLE_CHARS, MEDIA_LAST_WORDS, MEDIA_OMITTED, is_deleted, is_media_placeholder,
     marker_variants, split_edited, strip_invisible,
 )
+from ingestion import llm
 from ingestion.chat_text import ChatText, cut_message, decode_head, max_line_chars, max_message_chars, read_chat_text
 from ingestion.readahead import split_map
 from ingestion.text_offers import extract_offers
@@ -754,7 +757,7 @@ def message_cut_message(length: int, limit: int, first: str, last: str) -> str:
 
 def message_offers(
     messages: list[ChatMessage], context: IngestContext, *, total: int | None = -1, done: int = 0
-) -> Iterator[OfferCandidate]:
+) -> Iterator[Item]:
     """The offer candidates of ``messages``, counting them in ``context.stats``.
 
     Counts ``messages``, one counter per kind (``text_messages``, ``media_omitted`` ...),
@@ -763,6 +766,12 @@ def message_offers(
     unknown, e.g. a streamed file read in batches, which pass the ``done`` so far).
     Extraction is pure and per message: a forked child takes every other chunk
     (``ingestion.readahead.split_map``).
+
+    With ``--option prefer_llm=true`` and the LLM pass enabled (``ingestion.llm.wanted``), the
+    non-blank lines of the text messages and captions go to ``ingestion.llm.normalize`` instead
+    (refs and templates as above; one ``Notice`` says how it went, and the model's rejected
+    prices are ``RowError``s); when the pass fails, the heuristics read the messages after
+    that notice. Counters as above, but ``lines_not_offers``, which only the heuristics count.
     """
     stats = context.stats
     if total == -1:
@@ -772,6 +781,20 @@ def message_offers(
     if errors:
         stats["messages_cut"] += len(errors)
         yield from errors
+    if messages and llm.wanted(context):
+        items, notices = llm.normalize(_source_lines(messages), context, where=context.filename or "chat",
+                                       hint="a chat of phone and electronics vendors; messages may hold price lines")
+        yield from notices
+        if items is not None:
+            for message in messages:
+                stats[_KIND_STATS[message.kind]] += 1
+                if message.edited:
+                    stats["edited"] += 1
+            stats["offers_found"] += sum(1 for item in items if isinstance(item, OfferCandidate))
+            yield from items
+            if context.progress is not None and total is not None:
+                context.progress(done + len(messages), total)
+            return
     for message, (offers, rejected) in zip(messages, split_map(_offers_of, messages)):
         done += 1
         stats[_KIND_STATS[message.kind]] += 1
@@ -835,6 +858,22 @@ def _within_limits(
             body = "\n".join(lines)
         kept.append(message if body is message.body else dataclasses.replace(message, body=body))
     return kept, errors
+
+
+def _source_lines(messages: list[ChatMessage]) -> list[llm.SourceLine]:
+    """The non-blank body lines of the text messages and media captions, for the LLM pass: refs as
+    the heuristics give them, and each message's time, author (and Telegram id) as the template."""
+    lines = []
+    for message in messages:
+        if not message.body or message.kind not in (TEXT, MEDIA):
+            continue
+        template = OfferCandidate(ref="", observed_at=message.sent_at, sender=message.author)
+        if message.message_id:
+            template.extra["message_id"] = message.message_id
+        for offset, text in enumerate(message.body.split("\n")):
+            if text.strip():
+                lines.append(llm.SourceLine(_line_ref(message, offset), text, template))
+    return lines
 
 
 def _offers_of(message: ChatMessage) -> tuple[list[OfferCandidate], list[tuple[str, str, str]]]:
