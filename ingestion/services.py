@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from documents import storage
 from documents.models import SourceDocument
-from ingestion import intake, processors
+from ingestion import intake, llm, processors
 from ingestion.leases import Lease, LeaseLost, claimable, max_attempts
 from ingestion.normalize import (
     NormalizationError,
@@ -315,6 +315,10 @@ def process_document(document: SourceDocument, *, progress: Progress | None = No
                 processors.get(document.processor) if document.processor
                 else processors.detect(path, document.original_filename)
             )
+            if document.options.get("options", {}).get("prefer_llm") == "true" and not llm.enabled():
+                notes_before = [Notice("", f"prefer_llm ignored: {llm.disabled_reason()}; the heuristics read it")]
+            else:
+                notes_before = []
             context = IngestContext(
                 filename=document.original_filename,
                 options=dict(document.options.get("options", {})),
@@ -324,6 +328,7 @@ def process_document(document: SourceDocument, *, progress: Progress | None = No
             )
             with _fewer_collections():
                 outcome = _run(document, processor, path, context, lease)
+                outcome.notes[:0] = [notice.text() for notice in notes_before]
                 _finish(document, processor.name, context, outcome, started, lease)
     except LeaseLost as exc:  # another process took the document over: its outcome is theirs to record
         log.warning("ingest of document %s stopped: %s", document.pk, exc, extra=OUTCOME_LOG)
@@ -404,8 +409,9 @@ def recover_stale_documents() -> list[tuple[SourceDocument, str]]:
     hidden offers are discarded when it runs), noting when and why in ``extra["recoveries"]``;
     after ``INGESTION_MAX_ATTEMPTS`` it fails, saying so. A ``pending`` document queued longer
     than the task queue's redelivery time whose task was lost (a broker without delivery
-    receipts) is queued again. Returns ``(document, what was
-    done)`` pairs. Runs every minute in the worker (``ingestion.tasks.recover_stale_documents``)
+    receipts) is queued again. WhatsApp PDFs and images kept pending by versions before the
+    ``document_text`` processor are queued for it (``whatsapp.ingest.release_waiting_media``).
+    Returns ``(document, what was done)`` pairs. Runs every minute in the worker (``ingestion.tasks.recover_stale_documents``)
     and from ``manage.py recover_documents``.
     """
     from ingestion.tasks import enqueue_ingest
@@ -437,6 +443,10 @@ def recover_stale_documents() -> list[tuple[SourceDocument, str]]:
             lease_owner="recovery", lease_expires_at=now + timedelta(minutes=5)
         ) and record_failure(document, reason):
             done.append((document, "failed: " + reason))
+    from whatsapp.ingest import release_waiting_media
+
+    for document in release_waiting_media():
+        done.append((document, "queued for document_text: a WhatsApp PDF or image kept for the document processor"))
     requeue_after = now - timedelta(seconds=settings.Q_CLUSTER["retry"])
     # Not a document kept for a processor still to come (a WhatsApp PDF or image: options["awaiting"]).
     lost = SourceDocument.objects.filter(status=SourceDocument.Status.PENDING, updated_at__lt=requeue_after).exclude(
@@ -906,6 +916,8 @@ def _finish(document: SourceDocument, processor_name: str, context: IngestContex
         errors=outcome.error_count,
         duration_seconds=round(time.perf_counter() - started, 3),
     )
+    if document.started_at and document.created_at:  # how long it waited for a worker (or a retry)
+        stats["queued_seconds"] = round(max(0.0, (document.started_at - document.created_at).total_seconds()), 3)
     skipped_total = sum(outcome.skipped_counts.values())
     for reason, count in sorted(outcome.skipped_counts.items()):
         stats[f"rows_{reason}"] = count

@@ -26,9 +26,9 @@ Shapes (the contract of issue 11 and the playbook's section 7)::
   ``message_id`` already stored in the chat is a duplicate too (``Message``'s unique constraint,
   ``ON CONFLICT DO NOTHING``). The database is the arbiter; nothing is checked then inserted.
 - An attachment (``media``) is decoded within ``WHATSAPP_MEDIA_MAX_BYTES`` and stored through the
-  documents storage as a ``SourceDocument`` linked to its message: a file a processor reads (a
-  spreadsheet) is registered and queued like an upload; a PDF or an image is kept pending for the
-  document processor. A bad one counts ``media_failed`` and the message's text still lands.
+  documents storage as a ``SourceDocument`` linked to its message, registered and queued like an
+  upload: a spreadsheet for the processor that reads it, a PDF or an image for ``document_text``
+  (OCR, GPT vision). A bad one counts ``media_failed`` and the message's text still lands.
 """
 
 from __future__ import annotations
@@ -65,7 +65,10 @@ FILENAME_MAX = 255
 MIME_TYPE_MAX = 120
 SENT_AT_FUTURE_SLACK = timedelta(hours=1)  # a sent_at further ahead of the server's clock is refused
 SENT_AT_EARLIEST = datetime(2009, 1, 1, tzinfo=dt_timezone.utc)  # WhatsApp's first year
-AWAITING_DOCUMENT_PROCESSOR = "document_processor"  # SourceDocument.options["awaiting"] of a kept PDF or image
+# SourceDocument.options["awaiting"] of a PDF or image that versions before document_text kept pending
+# (release_waiting_media queues them).
+AWAITING_DOCUMENT_PROCESSOR = "document_processor"
+DOCUMENT_PROCESSOR = "document_text"
 
 _WHITESPACE = re.compile(r"\s+")
 _BASE64_WHITESPACE = re.compile(rb"[ \t\r\n]+")
@@ -650,51 +653,66 @@ def media_kind(media: Media) -> str:
 
 def _keep_media(item: Incoming, chat: Chat, message_pk: int, enqueue: list) -> SourceDocument | None:
     """Store a created message's attachment as a document (see the module's docstring); ``None``
-    (and ``item.media.error`` set) when it cannot be kept."""
-    from documents import storage
+    (and ``item.media.error`` set) when it cannot be kept. A spreadsheet goes to the processor that
+    reads it, a PDF or an image to ``document_text``; either is queued like an upload, filed under
+    the vendor the message's offers go to (``_vendor_for``)."""
     from ingestion import services
 
     media = item.media
     kind = media_kind(media)
-    try:
-        if kind == "ingest":
-            vendor = _vendor_for(item, chat, provisional=True)  # an offer needs a vendor
-            try:
-                document = services.register_file(
-                    io.BytesIO(media.data), media.filename, vendor_name=vendor.name if vendor else "",
-                    trigger=SourceDocument.Trigger.WHATSAPP,
-                )
-            except services.AlreadyIngested as exc:
-                return exc.document
-            enqueue.append(document)
-            return document
-        if kind in ("pdf", "image"):
-            stored = storage.store_stream(io.BytesIO(media.data), media.filename,
-                                          max_bytes=int(settings.WHATSAPP_MEDIA_MAX_BYTES))
-            return SourceDocument.objects.create(
-                original_filename=storage.display_name(media.filename), stored_path=stored.relative_path,
-                sha256=stored.sha256, size=stored.size, content_type=media.mime_type or stored.content_type,
-                vendor=_vendor_for(item, chat), trigger=SourceDocument.Trigger.WHATSAPP,
-                options={"awaiting": AWAITING_DOCUMENT_PROCESSOR, "kind": kind, "whatsapp_message": message_pk},
-            )
+    if not kind:
+        from documents import storage
+
         media.error = (f"{storage.display_name(media.filename)}: not a file PriceHub reads (a spreadsheet, a PDF or "
                        "an image)")
-    except (services.IngestError, storage.StorageError) as exc:
+        return None
+    vendor = _vendor_for(item, chat)  # an offer needs a vendor
+    try:
+        document = services.register_file(
+            io.BytesIO(media.data), media.filename, vendor_name=vendor.name if vendor else "",
+            processor="" if kind == "ingest" else DOCUMENT_PROCESSOR, trigger=SourceDocument.Trigger.WHATSAPP,
+        )
+    except services.AlreadyIngested as exc:
+        return exc.document
+    except services.IngestError as exc:
         media.error = str(exc)
-    return None
+        return None
+    enqueue.append(document)
+    return document
 
 
-def _vendor_for(item: Incoming, chat: Chat, *, provisional: bool = False):
+def release_waiting_media() -> list[SourceDocument]:
+    """Queue the PDFs and images that earlier versions kept pending for a document processor to come
+    (``options["awaiting"]``): each gets ``document_text``, the vendor its message's offers go to,
+    and a task. Returns them. Runs with the documents' recovery
+    (``ingestion.services.recover_stale_documents``, every minute); a no-op once none is left."""
+    from ingestion.tasks import enqueue_ingest
+
+    released = []
+    waiting = SourceDocument.objects.filter(status=SourceDocument.Status.PENDING,
+                                            options__awaiting=AWAITING_DOCUMENT_PROCESSOR)
+    for document in waiting.order_by("id")[:100]:
+        message = Message.objects.select_related("chat").filter(media_document=document).order_by("id").first()
+        vendor = document.vendor
+        if vendor is None and message is not None:
+            from whatsapp.extraction import vendor_for_message
+
+            vendor = vendor_for_message(message.chat, message.sender)
+        options = {key: value for key, value in document.options.items() if key != "awaiting"}
+        if SourceDocument.objects.filter(pk=document.pk, status=SourceDocument.Status.PENDING,
+                                         options__awaiting=AWAITING_DOCUMENT_PROCESSOR).update(
+                processor=DOCUMENT_PROCESSOR, vendor=vendor, options={"currency": "", "options": {}, **options},
+                updated_at=timezone.now()):
+            document.refresh_from_db()
+            enqueue_ingest(document)
+            released.append(document)
+    return released
+
+
+def _vendor_for(item: Incoming, chat: Chat):
     """The vendor an attachment is filed under, as its message's offers are
     (``whatsapp.extraction.vendor_for_message``: the sender's mapped vendor, else the chat's,
-    else the sender's or the chat's provisional one) with ``provisional`` (a spreadsheet, whose
-    offers need a vendor now); without it (a PDF or image kept for later) only a mapped one, else
-    ``None``."""
-    from whatsapp.extraction import sender_vendor, vendor_for_message
+    else the sender's or the chat's provisional one)."""
+    from whatsapp.extraction import vendor_for_message
 
-    if provisional:
-        return vendor_for_message(chat, item.sender)
-    mapped = sender_vendor(item.sender)
-    if mapped is not None and not mapped.is_provisional:
-        return mapped
-    return chat.vendor if chat.vendor_id else None
+    return vendor_for_message(chat, item.sender)

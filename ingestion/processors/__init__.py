@@ -21,6 +21,7 @@ MODULES = {
     "spreadsheet": "ingestion.processors.spreadsheet",
     "whatsapp_text": "ingestion.processors.whatsapp_text",
     "telegram": "ingestion.processors.telegram",
+    "document_text": "ingestion.processors.document_text",
 }
 HEAD_BYTES = 64 * 1024
 

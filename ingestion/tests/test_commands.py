@@ -144,7 +144,7 @@ def test_folder_without_a_file_to_ingest_is_refused(tmp_path, empty_storage):
 
 
 @pytest.mark.parametrize("name,content,reason", [
-    ("list.pdf", b"%PDF-1.7 a scanned list", "cannot tell what kind of file this is; PriceHub reads"),
+    ("list.gif", b"GIF89a a picture of a list", "cannot tell what kind of file this is; PriceHub reads"),
     ("empty.xlsx", b"", "the file is empty"),
     ("blank.csv", b"\n \n", "the file holds nothing but blank space"),
     ("missing.csv", None, "no such file"),
@@ -164,8 +164,8 @@ def test_a_user_mistake_is_refused_in_one_line_and_stores_nothing(tmp_path, empt
 
 
 def test_refusal_is_one_line_on_stderr_with_exit_code_1_in_a_real_run(tmp_path):
-    path = tmp_path / "scan.pdf"
-    path.write_bytes(b"%PDF-1.7 not a price list PriceHub reads")
+    path = tmp_path / "scan.gif"
+    path.write_bytes(b"GIF89a not a price list PriceHub reads")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
     env.update(DJANGO_SETTINGS_MODULE="pricehub.settings", PRICEHUB_ENV_FILE="none", DEBUG="true",
                SQLITE_PATH=str(tmp_path / "db.sqlite3"), INGESTION_STORAGE_DIR=str(tmp_path / "storage"))

@@ -1,26 +1,30 @@
 """Attachments of ingested messages: a spreadsheet is stored and ingested like an upload, a PDF or
-an image is kept pending for the document processor, and a bad, oversized or unsupported one counts
+an image is read by the document processor (document_text), and a bad, oversized or unsupported one counts
 ``media_failed`` while the message's text still lands."""
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 
 import pytest
 
+from django.utils import timezone
+
 from documents import storage
 from documents.models import SourceDocument
 from offers.models import Offer
+from ingestion import services
+from tests import document_factory
 from whatsapp import counters, ingest
 from whatsapp.models import Chat, Message
 from whatsapp.tests.test_auth import configured, headers, post  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"  # stored, unreadable
 CSV = b"SKU,Description,Price,Qty,Condition\nPX8P-128,Pixel 8 Pro 128GB,$750.00,5,New\nIP15-128,iPhone 15 128GB,$699.00,3,New\n"
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
 
 
 def media(data: bytes, filename: str, mime_type: str = "application/octet-stream") -> dict:
@@ -59,18 +63,49 @@ def test_a_spreadsheet_attachment_is_stored_and_ingested_like_an_upload(client, 
     assert counters.totals()["media_failed"] == 0
 
 
-def test_pdfs_and_images_wait_for_the_document_processor(client, configured, storage_dir):
-    answer = send(client, {"chat_title": "Deals", "text": "catalogue", "media": media(PDF, "catalogue.pdf", "application/pdf")},
-                  {"chat_title": "Deals", "text": "", "media": media(PNG, "photo.png", "image/png")})
+def test_a_pdf_and_a_photo_are_read_by_the_document_processor(client, configured, storage_dir):
+    listed = document_factory.rows(6, seed=11)
+    pdf = document_factory.table_pdf(listed[:3])
+    scan = document_factory.png(document_factory.render(document_factory.table_pdf(listed[3:]), dpi=200)[0])
+    answer = send(client, {"chat_title": "Deals", "text": "catalogue", "media": media(pdf, "catalogue.pdf", "application/pdf")},
+                  {"chat_title": "Deals", "text": "", "media": media(scan, "photo.png", "image/png")})
     assert (answer["created"], answer["skipped"]) == (2, 0)
     documents = {doc.original_filename: doc for doc in SourceDocument.objects.all()}
     assert set(documents) == {"catalogue.pdf", "photo.png"}
-    for document in documents.values():
-        assert document.status == SourceDocument.Status.PENDING
-        assert document.options["awaiting"] == ingest.AWAITING_DOCUMENT_PROCESSOR
+    chat = Chat.objects.get(title="Deals")
+    for name, expected in (("catalogue.pdf", listed[:3]), ("photo.png", listed[3:])):
+        document = documents[name]
+        document.refresh_from_db()  # the suite's task queue runs at once
+        assert (document.processor, document.trigger) == ("document_text", SourceDocument.Trigger.WHATSAPP)
+        assert document.status == SourceDocument.Status.SUCCEEDED, document.extra
+        assert document.vendor == chat.provisional_vendor  # where the chat's messages' offers go
         assert document.whatsapp_messages.count() == 1
-    assert documents["catalogue.pdf"].content_type == "application/pdf"
-    assert storage.resolve(documents["photo.png"].stored_path).read_bytes() == PNG
+        got = {(o.sku, o.description, f"{o.price:.2f}", o.currency) for o in Offer.objects.filter(source_document=document)}
+        assert got == {(sku, model, price, "USD") for sku, model, _, price in expected}
+    assert storage.resolve(documents["photo.png"].stored_path).read_bytes() == scan
+
+
+def test_attachments_kept_pending_by_earlier_versions_are_queued_for_the_document_processor(storage_dir, build):
+    """Before document_text, a PDF or image was stored pending with options["awaiting"]; the
+    documents' recovery (every minute) now queues each for document_text, under its message's vendor."""
+    vendor = build.vendor("Acme Phones")
+    chat = Chat.objects.create(external_id="g-acme", title="Acme", vendor=vendor)
+    pdf = document_factory.table_pdf(document_factory.rows(4, seed=5))
+    stored = storage.store_stream(io.BytesIO(pdf), "old.pdf")
+    document = SourceDocument.objects.create(
+        original_filename="old.pdf", stored_path=stored.relative_path, sha256=stored.sha256, size=stored.size,
+        trigger=SourceDocument.Trigger.WHATSAPP,
+        options={"awaiting": ingest.AWAITING_DOCUMENT_PROCESSOR, "kind": "pdf", "whatsapp_message": 1},
+    )
+    Message.objects.create(chat=chat, external_id="m1", sender="Ann", text="", sent_at=timezone.now(), content_hash="x",
+                           media_document=document)
+    done = services.recover_stale_documents()
+    assert [(d.pk, what.split(":")[0]) for d, what in done] == [(document.pk, "queued for document_text")]
+    document.refresh_from_db()
+    assert (document.processor, document.vendor, document.status) == ("document_text", vendor, "succeeded")
+    assert "awaiting" not in document.options and document.options["kind"] == "pdf"
+    assert Offer.objects.filter(source_document=document).count() == 4
+    assert services.recover_stale_documents() == []  # released once
 
 
 @pytest.mark.parametrize("attachment, reason", [
@@ -144,7 +179,6 @@ def test_the_same_spreadsheet_in_another_chat_links_the_document_already_ingeste
     assert counters.totals()["media_failed"] == 0
 
 
-
 def test_a_spreadsheet_from_an_unmapped_chat_goes_to_the_chats_provisional_vendor_as_its_texts_offers_do(
         client, configured, storage_dir):
     from whatsapp.models import Chat
@@ -166,19 +200,3 @@ def test_a_spreadsheet_from_a_mapped_sender_goes_to_the_senders_vendor(client, c
     VendorAlias.objects.create(vendor=vendor, kind=VendorAlias.Kind.WHATSAPP_SENDER, alias=alias_key("Bob Phones"))
     send(client, {"chat_title": "Group", "text": "list", "sender": "Bob Phones", "media": media(CSV, "prices.csv")})
     assert SourceDocument.objects.get().vendor == vendor
-
-
-def test_a_kept_pdf_is_not_queued_again_by_the_recovery_of_lost_tasks(client, configured, storage_dir):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from ingestion import services
-
-    send(client, {"chat_title": "Deals", "text": "catalogue", "media": media(PDF, "catalogue.pdf")},
-         {"chat_title": "Deals", "text": "list", "sender": "Bob", "media": media(CSV, "prices.csv")})
-    SourceDocument.objects.update(updated_at=timezone.now() - timedelta(days=1))
-    SourceDocument.objects.filter(original_filename="prices.csv").update(status=SourceDocument.Status.PENDING)
-    requeued = {document.original_filename for document, _ in services.recover_stale_documents()}
-    assert requeued == {"prices.csv"}
-    assert SourceDocument.objects.get(original_filename="catalogue.pdf").status == SourceDocument.Status.PENDING

@@ -1,0 +1,474 @@
+"""PDFs and images: ``document_text``.
+
+Formats, told by content (the extension alone does not decide): PDF (``%PDF-``
+in the first KB), PNG, JPEG, WebP and TIFF (each frame of a multi-page TIFF
+is a page).
+
+A PDF is read page by page:
+
+- A page with a usable text layer (``has_text_layer``: at least
+  ``MIN_TEXT_CHARS`` characters that are not blank, with less than 5% of
+  ``(cid:NN)`` glyphs or U+FFFD, which are what a font without a Unicode map
+  gives) is read from that layer with pdfplumber. Its ruled tables
+  (pdfplumber's ``lines`` strategy) and, without rules, the columns its words
+  line up in (``ingestion.page_layout``) go through the spreadsheet
+  processor's column mapping (header synonyms, title currency, the same
+  normalizers); a page continuing a table without repeating its header keeps
+  the previous page's header when it has as many columns. Lines that are not
+  in a table go line by line through the text offer extractor
+  (``ingestion.text_offers``).
+- A page without one (a scan, a photo saved as PDF) is rendered at
+  ``DOCUMENT_OCR_DPI`` (less when the page is so large that it would pass
+  ``DOCUMENT_MAX_PIXELS``) and read by OCR, as an image is. A mixed PDF keeps
+  its text pages as text.
+
+An image, or a page without text, is read by OCR:
+
+- Offline OCR (``ingestion.ocr``, tesseract) always runs. Its words' positions
+  give columns when they line up (the column mapping above), else its lines
+  go to the text offer extractor. Each offer is marked ``extra.read_by =
+  "ocr"`` with the lowest confidence of its line's words that hold a digit
+  (``extra.ocr_confidence``); below ``LOW_CONFIDENCE`` it is flagged
+  (``extra.ocr_low_confidence``), which makes the document ``partial`` with
+  a warning naming the lines to check.
+- With ``ENABLE_OPENAI=true`` and ``OPENAI_API_KEY`` set, the image also goes
+  to GPT vision (``ingestion.llm``) with the OCR text: the model's offers are
+  kept only where the OCR text shows their price; a failed call falls back to
+  the offline reading, saying why in ``extra.notes``.
+
+Text read with ``--option prefer_llm=true`` (and ``ENABLE_OPENAI``) goes to the
+LLM pass instead of the heuristics; so does a page whose text gave no offer.
+
+Every offer's ``ref`` names its page and row or line: ``"page 2, row 5"`` (a
+ruled table's row, its header counted), ``"page 2, line 7"`` (a line of the
+page's text or OCR), ``"page 2, table 2, row 3"`` when a page has several
+tables. Each page adds a progress line (``IngestContext.report``): how it was
+read, its offers, the seconds it took.
+
+Limits, each failing the document with a message that names the limit:
+``DOCUMENT_MAX_PAGES`` pages, ``DOCUMENT_MAX_PIXELS`` pixels in an image,
+the file size (``INGESTION_MAX_FILE_BYTES``, checked when it is stored). A
+PDF that needs a password, or that cannot be parsed, fails that document only.
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+import time
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from django.conf import settings
+from PIL import Image, ImageOps, ImageSequence
+
+from ingestion import ocr
+from ingestion.page_layout import cells, column_cuts, group_lines
+from ingestion.processors.spreadsheet import HEADER_SCAN_ROWS, Header, Table, _process_tables, find_header
+from ingestion.processors.whatsapp_text import note_lines_not_offers
+from ingestion.text_offers import extract_offers
+from ingestion.types import IngestContext, Item, Notice, OfferCandidate, RowError
+from offers.wording import counted
+
+MIN_TEXT_CHARS = 20
+MAX_NOISE_SHARE = 0.05
+LOW_CONFIDENCE = 60.0  # % (tesseract's word confidence): below it, an offer's line is flagged for checking
+VISION_MAX_SIDE = 2048  # pixels: the long side of the image sent to GPT vision (it scales larger ones down)
+_FORMATS = {"pdf": "PDF", "png": "PNG", "jpeg": "JPEG", "webp": "WebP", "tiff": "TIFF"}
+
+
+def content_kind(head: bytes) -> str:
+    """``"pdf"``, ``"png"``, ``"jpeg"``, ``"webp"``, ``"tiff"`` by a file's first bytes, else ``""``."""
+    if b"%PDF-" in head[:1024]:
+        return "pdf"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    return ""
+
+
+class DocumentTextProcessor:
+    """Reads PDFs and images; see the module docstring for the rules."""
+
+    name = "document_text"
+    extensions = (".pdf", ".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+
+    def detect(self, path: Path, head: bytes) -> int:
+        """95 for a PDF or an image by content; 30 for one named like it whose content is not."""
+        if content_kind(head):
+            return 95
+        return 30 if Path(path).suffix.lower() in self.extensions else 0
+
+    def process(self, path: Path, context: IngestContext) -> Iterator[Item]:
+        """Yield the offers, errors and notices of a PDF or an image. Raises ``ValueError`` (the
+        document fails with its message) for a file that is neither, a PDF that needs a password
+        or cannot be parsed, or one past a limit."""
+        path = Path(path)
+        filename = context.filename or path.name
+        with open(path, "rb") as handle:
+            kind = content_kind(handle.read(1024))
+        if not kind:
+            raise ValueError(
+                f"{filename} is not a PDF or an image PriceHub reads (PDF, PNG, JPEG, WebP, TIFF), whatever its name"
+            )
+        reader = _Reader(filename, context)
+        if kind == "pdf":
+            yield from reader.pdf(path)
+        else:
+            yield from reader.image_file(path, kind)
+        yield from reader.closing_notes()
+
+
+@dataclass
+class _PageResult:
+    items: list[Item]
+    how: str  # "text layer", "OCR (tesseract)", ...
+
+
+class _Reader:
+    """One document's pages, in order; keeps the header a table may continue under."""
+
+    def __init__(self, filename: str, context: IngestContext):
+        self.filename = filename
+        self.context = context
+        self.stats = context.stats
+        self.header: Header | None = None  # the last table's header, for a page that continues it
+        self.ocr_pages = 0
+
+    # ------------------------------------------------------------------ files
+
+    def pdf(self, path: Path) -> Iterator[Item]:
+        """A PDF's pages. pdfium (C) opens it first: it counts the pages before anything is
+        parsed (``DOCUMENT_MAX_PAGES``), tells a password-protected file, and renders pages for OCR;
+        pdfplumber reads the text layers."""
+        import pdfplumber
+        import pypdfium2 as pdfium
+
+        try:
+            rendering = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError as exc:
+            if "password" in str(exc).lower():
+                raise ValueError(f"{self.filename} is protected by a password: save it without one "
+                                 "(print to PDF) and ingest that") from None
+            raise ValueError(f"cannot read the PDF {self.filename}: it is damaged or not a PDF ({exc})") from None
+        try:
+            total = len(rendering)
+            self._check_pages(total)
+            if total == 0:
+                raise ValueError(f"the PDF {self.filename} has no pages")
+            self.stats["pages"] = total
+            try:
+                document = pdfplumber.open(path)
+                pages = document.pages
+            except Exception as exc:  # pdfminer raises many kinds on broken files
+                cause = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+                raise ValueError(f"cannot read the PDF {self.filename}: {_reason(cause)}") from None
+            with document:
+                yield from self._pdf_pages(pages, rendering, total)
+        finally:
+            rendering.close()
+
+    def _pdf_pages(self, pages, rendering, total: int) -> Iterator[Item]:
+        for number, page in enumerate(pages, start=1):
+            started = time.perf_counter()
+            try:
+                if has_text_layer(page):
+                    result = self._text_page(page, number)
+                else:
+                    result = self._image_page(self._render(rendering[number - 1], number), number)
+            except (ocr.OcrUnavailable, ValueError):
+                raise
+            except Exception as exc:  # one broken page: said, and the other pages still read
+                result = _PageResult([RowError(f"page {number}", f"cannot read page {number}: {_reason(exc)}")],
+                                     "unreadable")
+            finally:
+                page.close()
+            yield from self._finish_page(result, number, total, started)
+
+    def image_file(self, path: Path, kind: str) -> Iterator[Item]:
+        try:
+            image = Image.open(path)
+            image.size  # noqa: B018 -- the header is read here
+        except (OSError, Image.DecompressionBombError, ValueError) as exc:
+            raise ValueError(f"cannot read the {_FORMATS[kind]} image {self.filename}: {_reason(exc)}") from None
+        with image:
+            frames = getattr(image, "n_frames", 1)
+            self._check_pages(frames)
+            self.stats["pages"] = frames
+            for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+                started = time.perf_counter()
+                self._check_pixels(frame.width, frame.height, f"page {number}" if frames > 1 else "the image")
+                try:
+                    upright = ImageOps.exif_transpose(frame.convert("RGB") if frame.mode not in ("L", "RGB") else frame)
+                    result = self._image_page(upright, number)
+                except (ocr.OcrUnavailable, ValueError):
+                    raise
+                except OSError as exc:  # a truncated frame: said, and the other frames still read
+                    result = _PageResult([RowError(f"page {number}", f"cannot read page {number}: {_reason(exc)}")],
+                                         "unreadable")
+                yield from self._finish_page(result, number, frames, started)
+
+    def closing_notes(self) -> Iterator[Item]:
+        if self.ocr_pages:
+            engine = "GPT vision with tesseract" if _vision_enabled() else "tesseract"
+            yield Notice("", f"read by OCR ({engine}), having no text layer: {counted(self.ocr_pages, 'page')}; "
+                             "their offers carry extra.read_by and extra.ocr_confidence")
+
+    # ------------------------------------------------------------------ pages
+
+    def _finish_page(self, result: _PageResult, number: int, total: int, started: float) -> Iterator[Item]:
+        seconds = time.perf_counter() - started
+        offers = sum(1 for item in result.items if isinstance(item, OfferCandidate))
+        if self.context.report:
+            self.context.report(f"page {number}/{total}: {result.how}, {counted(offers, 'offer')}, {seconds:.1f} s")
+        if self.context.progress:
+            self.context.progress(number, total)
+        yield from result.items
+
+    def _text_page(self, page, number: int) -> _PageResult:
+        """A page read from its text layer: ruled tables, else columns of words, else lines."""
+        self.stats["pages_text"] += 1
+        started = time.perf_counter()
+        tables = [table for table in page.find_tables() if len(table.rows) >= 2]
+        words = [ocr.Word(w["text"], w["x0"], w["top"], w["x1"], w["bottom"]) for w in page.extract_words()]
+        items: list[Item] = []
+        if tables:
+            boxes = [table.bbox for table in tables]
+            loose = [w for w in words if not any(_inside(w, box) for box in boxes)]
+            for index, table in enumerate(tables, start=1):
+                above = group_lines(w for w in loose if w.y1 <= table.bbox[1])  # a title may name the currency
+                rows = _table_cells(table, words)
+                label = f"page {number}, table {index}, row " if len(tables) > 1 else f"page {number}, row "
+                found = self._table(rows, label, head=[[line.text] for line in above], where=f"page {number}")
+                if found is None:  # a ruled box that is no price table: its text as lines
+                    found = self._lines([" ".join(c for c in row if c) for row in rows], label.rstrip(),
+                                        where=f"page {number}")
+                items += found
+            if loose:  # the text around the tables, its lines numbered among themselves
+                items += self._lines([line.text for line in group_lines(loose)], f"page {number}, line outside tables",
+                                     where=f"page {number}")
+        else:
+            lines = group_lines(words)
+            items += self._layout(lines, number, read_by="")
+        how = "text layer"
+        self.stats["pdf_text_seconds"] = round(self.stats.get("pdf_text_seconds", 0) + time.perf_counter() - started, 3)
+        return _PageResult(items, how)
+
+    def _image_page(self, image: Image.Image, number: int) -> _PageResult:
+        """A page read by OCR (and GPT vision when it is on)."""
+        self.ocr_pages += 1
+        self.stats["pages_ocr"] += 1
+        page = ocr.read_page(image)
+        self.stats["ocr_seconds"] = round(self.stats.get("ocr_seconds", 0) + page.seconds, 3)
+        confidences = self.stats.get("ocr_page_confidence") or []
+        self.stats["ocr_page_confidence"] = [*confidences, round(page.confidence, 1)]
+        if abs(page.skew_degrees) >= 0.1:
+            self.stats["ocr_pages_deskewed"] += 1
+        notices: list[Item] = []
+        if _vision_enabled():
+            items, notices = self._vision(image, page, number)
+            if items is not None:
+                return _PageResult([*notices, *items], "GPT vision, checked against OCR")
+        items = self._layout(page.lines, number, read_by="ocr")
+        return _PageResult([*notices, *items], f"OCR (tesseract, median word confidence {page.confidence:.0f}%)")
+
+    def _vision(self, image: Image.Image, page: ocr.OcrPage, number: int) -> tuple[list[Item] | None, list[Item]]:
+        """GPT vision's offers on one page, checked against its OCR lines, and the notices; ``None``
+        for the offers when the call failed (the notices say why)."""
+        from ingestion import llm
+
+        lines = [llm.SourceLine(f"page {number}, line {index}", line.text)
+                 for index, line in enumerate(page.lines, start=1)]
+        found, notices = llm.normalize(lines, self.context, where=f"page {number}", image=_jpeg(image),
+                                       image_mime="image/jpeg", hint="a photo or scan of a price list page")
+        if found is not None:
+            by_ref = {source.ref: line for source, line in zip(lines, page.lines)}
+            for item in found:
+                if isinstance(item, OfferCandidate):
+                    _mark_ocr(item, by_ref.get(item.ref))
+        return found, list(notices)
+
+    # ------------------------------------------------------------------ lines and tables
+
+    def _layout(self, lines: list[ocr.Line], number: int, *, read_by: str) -> list[Item]:
+        """Lines of one page (PDF words or OCR): a table when its words line up in columns under a
+        header (or continue the last table's), else its lines through the text offer extractor."""
+        label = f"page {number}, line "
+        cuts = column_cuts(lines)
+        items: list[Item] | None = None
+        if cuts:
+            rows = [cells(line, cuts) for line in lines]
+            if read_by == "ocr":  # specks and rule remnants OCR reads as "|", ")", "'" are no cell text
+                rows = [[_without_specks(cell) for cell in row] for row in rows]
+            items = self._table(rows, label, where=f"page {number}")
+        if items is None:
+            items = self._lines([line.text for line in lines], label.rstrip(), where=f"page {number}")
+        if read_by == "ocr":
+            for item in items:
+                if isinstance(item, OfferCandidate):
+                    index = _line_index(item.ref, label)
+                    _mark_ocr(item, lines[index] if index is not None and index < len(lines) else None)
+        return items
+
+    def _table(self, rows: list[list[str]], label: str, *, where: str,
+               head: list[list[str]] | None = None) -> list[Item] | None:
+        """The offers of a table's rows under its header (found, or the last table's when the
+        widths agree), through the spreadsheet column mapping; ``None`` without a header."""
+        lead = head or []  # the lines above a ruled table: a title may name the currency
+        header = find_header(lead + rows[:HEADER_SCAN_ROWS])
+        if header is not None and header.row_index >= len(lead):
+            header.row_index -= len(lead)
+        else:
+            last = self.header
+            if last is None or not rows or len(last.cells) != len(rows[0]):
+                return None
+            header = Header(-1, last.cells, last.columns, last.currency)
+            self.stats["pages_continuing_a_table"] += 1
+        self.header = header
+        table = Table(name=where, head=rows, rest=iter(()), ref_prefix=label,
+                      row_number=lambda index: index + 1, header=header)
+        return list(_process_tables([table], self.context))
+
+    def _lines(self, texts: list[str], label: str, *, where: str = "") -> list[Item]:
+        """Offers of text lines through the text offer extractor (or the LLM pass when asked);
+        lines with digits that gave none are counted with a sample (``stats.not_offers_sample``)."""
+        text = "\n".join(texts)
+        if _llm_wanted(self.context) and text.strip():
+            from ingestion import llm
+
+            lines = [llm.SourceLine(f"{label} {index}", line) for index, line in enumerate(texts, start=1)]
+            found, notices = llm.normalize(lines, self.context, where=where or label)
+            if found is not None:
+                return [*notices, *found]
+            fallback: list[Item] = [*notices]
+        else:
+            fallback = []
+        rejected: list[tuple[str, str, str]] = []
+        offers = list(extract_offers(text, first_line=1, ref_prefix=label, rejected=rejected))
+        if rejected:
+            note_lines_not_offers(self.stats, rejected)
+        return [*fallback, *offers]
+
+    # ------------------------------------------------------------------ limits
+
+    def _check_pages(self, count: int) -> None:
+        limit = settings.DOCUMENT_MAX_PAGES
+        if count > limit:
+            raise ValueError(f"{self.filename} has {count:,} pages; PriceHub reads at most {limit:,} "
+                             "(DOCUMENT_MAX_PAGES): split it, or raise the limit")
+
+    def _check_pixels(self, width: int, height: int, what: str) -> None:
+        limit = settings.DOCUMENT_MAX_PIXELS
+        if width * height > limit:
+            raise ValueError(f"{what} of {self.filename} is {width:,} x {height:,} pixels; PriceHub reads at most "
+                             f"{limit:,} pixels (DOCUMENT_MAX_PIXELS): scale it down, or raise the limit")
+
+    def _render(self, page, number: int) -> Image.Image:
+        """A pdfium page as a grey image for OCR, at ``DOCUMENT_OCR_DPI`` or less (so that it stays
+        within ``DOCUMENT_MAX_PIXELS``)."""
+        dpi = settings.DOCUMENT_OCR_DPI
+        width, height = page.get_size()  # points
+        area = max(1.0, width * height) / (72 * 72)  # square inches
+        if area * dpi * dpi > settings.DOCUMENT_MAX_PIXELS:
+            dpi = int((settings.DOCUMENT_MAX_PIXELS / area) ** 0.5)
+            self.stats["pages_rendered_below_dpi"] += 1
+        return page.render(scale=max(dpi, 36) / 72, grayscale=True).to_pil()
+
+
+def has_text_layer(page) -> bool:
+    """Whether a pdfplumber page has text to read rather than OCR: ``MIN_TEXT_CHARS`` characters
+    that are not blank, less than ``MAX_NOISE_SHARE`` of them unmapped glyphs (``(cid:NN)``,
+    U+FFFD). A text layer of blanks, or of glyphs without Unicode, is no text."""
+    real = noise = 0
+    for char in page.chars:
+        text = char.get("text", "")
+        if text.startswith("(cid:") or "\ufffd" in text:
+            noise += 1
+        elif text.strip():
+            real += 1
+    return real >= MIN_TEXT_CHARS and noise <= MAX_NOISE_SHARE * (real + noise)
+
+
+def _vision_enabled() -> bool:
+    from ingestion import llm
+
+    return llm.enabled()
+
+
+def _llm_wanted(context: IngestContext) -> bool:
+    from ingestion import llm
+
+    return llm.wanted(context)
+
+
+def _mark_ocr(candidate: OfferCandidate, line: ocr.Line | None) -> None:
+    """Mark an offer as read by OCR, with the lowest confidence of its line's words that hold a
+    digit, flagged below ``LOW_CONFIDENCE``."""
+    candidate.extra.setdefault("read_by", "ocr")
+    if line is None:
+        return
+    scores = [word.confidence for word in line.words if any(ch.isdigit() for ch in word.text)]
+    if scores:
+        lowest = min(scores)
+        candidate.extra["ocr_confidence"] = lowest
+        if lowest < LOW_CONFIDENCE:
+            candidate.extra["ocr_low_confidence"] = lowest
+
+
+def _line_index(ref: str, label: str) -> int | None:
+    """The 0-based line index of a ref made with ``label`` (``"page 2, line 7"`` -> 6)."""
+    tail = ref[len(label.rstrip()):].strip() if ref.startswith(label.rstrip()) else ""
+    return int(tail) - 1 if tail.isdigit() else None
+
+
+def _without_specks(text: str) -> str:
+    """An OCR cell without its words of punctuation only (``"1446.00 )"`` -> ``"1446.00"``); a
+    currency symbol stands."""
+    return " ".join(word for word in text.split()
+                    if any(ch.isalnum() or unicodedata.category(ch) == "Sc" for ch in word))
+
+
+def _inside(word: ocr.Word, box: tuple[float, float, float, float]) -> bool:
+    middle_x, middle_y = (word.x0 + word.x1) / 2, (word.y0 + word.y1) / 2
+    return box[0] <= middle_x <= box[2] and box[1] <= middle_y <= box[3]
+
+
+def _table_cells(table, words: list[ocr.Word]) -> list[list[str]]:
+    """A pdfplumber table's rows as the text of each cell: the page's words placed by their middle
+    (four times faster than ``table.extract()``, which filters the page's characters per cell)."""
+    rows = [[box for box in row.cells] for row in table.rows]
+    tops = [min(box[1] for box in row if box) for row in rows]
+    texts: list[list[list[str]]] = [[[] for _ in row] for row in rows]
+    for word in words:
+        middle_x, middle_y = (word.x0 + word.x1) / 2, (word.y0 + word.y1) / 2
+        index = bisect.bisect_right(tops, middle_y) - 1
+        if index < 0:
+            continue
+        for column, box in enumerate(rows[index]):
+            if box and box[0] <= middle_x <= box[2] and box[1] <= middle_y <= box[3]:
+                texts[index][column].append(word.text)
+                break
+    return [[" ".join(parts) for parts in row] for row in texts]
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    """The image as a JPEG of at most ``VISION_MAX_SIDE`` pixels on its long side (for GPT vision)."""
+    copy = image.convert("RGB")
+    copy.thumbnail((VISION_MAX_SIDE, VISION_MAX_SIDE))
+    buffer = io.BytesIO()
+    copy.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+processor = DocumentTextProcessor()

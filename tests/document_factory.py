@@ -1,0 +1,148 @@
+"""Price lists as PDFs and images, made on the spot for the document_text tests and
+``bench/documents.py``: a ruled or unruled table PDF (reportlab), the same pages as a scan
+(rendered by pdfium) and as phone photos (rotated a few degrees, blurred, lit unevenly, saved
+as JPEG), a multi-page TIFF, a password-protected PDF and a broken one.
+
+Every list is ``rows(n, seed)``: ``(sku, model, qty, price)`` tuples of text, the price with two
+decimals in US dollars (the title line says "all prices USD").
+"""
+
+from __future__ import annotations
+
+import io
+import random
+
+from PIL import Image, ImageChops, ImageFilter
+
+BRANDS = (
+    ("iPhone", ("15", "15 Pro", "15 Pro Max", "16", "16 Pro", "14 Plus", "13 mini")),
+    ("Galaxy", ("S24", "S24 Ultra", "A55", "Z Flip6", "S23 FE", "A15")),
+    ("Pixel", ("8", "8 Pro", "8a", "9 Pro XL")),
+    ("Xiaomi", ("14", "14T Pro", "Redmi Note 13", "Poco X6")),
+    ("OnePlus", ("12", "12R", "Nord 4")),
+)
+COLOURS = ("Black", "Blue", "Silver", "Green", "Titanium", "Pink")
+HEADER = ("SKU", "Model", "Qty", "Price")
+TITLE = "Price list - all prices USD"
+ROWS_PER_PAGE = 40
+
+
+def rows(count: int, seed: int = 1) -> list[tuple[str, str, str, str]]:
+    """``count`` offers ``(sku, model, qty, price)``, the same for the same seed."""
+    draw = random.Random(seed)
+    made = []
+    for index in range(count):
+        brand, models = draw.choice(BRANDS)
+        model = f"{brand} {draw.choice(models)} {draw.choice((64, 128, 256, 512))}GB {draw.choice(COLOURS)}"
+        price = f"{draw.randint(89, 1899)}.{draw.choice(('00', '50', '99', '49'))}"
+        made.append((f"SKU-{10000 + index}", model, str(draw.randint(1, 250)), price))
+    return made
+
+
+def table_pdf(data, *, ruled: bool = True, per_page: int = ROWS_PER_PAGE, password: str = "",
+              repeat_header: bool = True) -> bytes:
+    """The rows as an A4 price list, ``per_page`` rows a page under a title and the header
+    (repeated on each page unless ``repeat_header`` is false); with ``ruled`` a full grid, else
+    columns aligned by white space only (numbers right-aligned). ``password``: encrypted,
+    needing it to open."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    encrypt = None
+    if password:
+        from reportlab.lib.pdfencrypt import StandardEncryption
+
+        encrypt = StandardEncryption(password, canPrint=0)
+    pdf = canvas.Canvas(buffer, pagesize=A4, encrypt=encrypt)
+    width, height = A4
+    edges = (40, 120, 380, 440, 555)
+    for start in range(0, len(data), per_page):
+        top = y = height - 60
+        headed = start == 0 or repeat_header
+        if headed:
+            pdf.setFont("Helvetica-Bold", 10)
+            pdf.drawString(40, height - 40, TITLE)
+        for index, row in enumerate(((HEADER,) if headed else ()) + tuple(data[start:start + per_page])):
+            pdf.setFont("Helvetica-Bold" if headed and index == 0 else "Helvetica", 9)
+            for column, text in enumerate(row):
+                if column >= 2:
+                    pdf.drawRightString(edges[column + 1] - 4, y - 12, text)
+                else:
+                    pdf.drawString(edges[column] + 4, y - 12, text)
+            if ruled:
+                pdf.line(edges[0], y, edges[-1], y)
+            y -= 17
+        if ruled:
+            pdf.line(edges[0], y, edges[-1], y)
+            for x in edges:
+                pdf.line(x, top, x, y)
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def text_pdf(lines: list[str]) -> bytes:
+    """Free text lines (no table) on one A4 page, as a WhatsApp-style offer list printed to PDF."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    y = A4[1] - 50
+    pdf.setFont("Helvetica", 11)
+    for line in lines:
+        pdf.drawString(50, y, line)
+        y -= 18
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def render(pdf_bytes: bytes, dpi: int = 300) -> list[Image.Image]:
+    """The PDF's pages as grey images at ``dpi`` (a clean scan)."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(pdf_bytes)
+    try:
+        return [page.render(scale=dpi / 72, grayscale=True).to_pil().convert("L") for page in document]
+    finally:
+        document.close()
+
+
+def photo(page: Image.Image, *, seed: int = 0, angle: float = 2.5, quality: int = 60) -> Image.Image:
+    """A phone photo of a page: turned by ``angle`` degrees on a grey desk, blurred, lit from one
+    corner (the far side about a third darker), saved as JPEG at ``quality``."""
+    draw = random.Random(seed)
+    turned = page.convert("L").rotate(angle + draw.uniform(-0.3, 0.3), resample=Image.Resampling.BICUBIC,
+                                      expand=True, fillcolor=235)
+    blurred = turned.filter(ImageFilter.GaussianBlur(1.0))
+    light = Image.linear_gradient("L").resize(blurred.size).rotate(30 + draw.uniform(-10, 10))
+    lit = ImageChops.multiply(blurred, light.point(lambda value: 255 - value * 0.35))
+    return Image.open(io.BytesIO(jpeg(lit, quality=quality)))
+
+
+def jpeg(image: Image.Image, *, quality: int = 60) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def scanned_pdf(pages: list[Image.Image], dpi: int = 200) -> bytes:
+    """Page images as an image-only PDF (what a scanner makes): no text layer."""
+    buffer = io.BytesIO()
+    pages[0].save(buffer, "PDF", save_all=True, append_images=pages[1:], resolution=dpi)
+    return buffer.getvalue()
+
+
+def tiff(pages: list[Image.Image]) -> bytes:
+    """Page images as one multi-page TIFF."""
+    buffer = io.BytesIO()
+    pages[0].save(buffer, "TIFF", save_all=True, append_images=pages[1:])
+    return buffer.getvalue()
