@@ -52,8 +52,8 @@ class DocumentUploadSerializer(serializers.Serializer):
     """``POST /documents`` (multipart): a price list and how to ingest it."""
 
     file = UploadedFileField(
-        help_text="The price list: spreadsheet (.xlsx, .xls, .ods, .csv), WhatsApp transcript (.txt) or Telegram "
-                  "chat (.txt copy, result.json)."
+        help_text="The price list: spreadsheet (.xlsx, .xls, .ods, .csv), WhatsApp transcript (.txt), Telegram "
+                  "chat (.txt copy, result.json), PDF or image (.pdf, .png, .jpg, .webp, .tif)."
     )
     vendor = serializers.CharField(required=False, default="", allow_blank=True, max_length=200,
                                    help_text="The vendor's name (made if new). Needed for spreadsheets; a chat may "

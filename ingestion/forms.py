@@ -173,8 +173,8 @@ class UploadForm(IngestSettingsForm):
     """
 
     file = forms.FileField(
-        help_text="Spreadsheet (.xlsx, .xlsm, .xls, .ods, .csv), WhatsApp transcript (.txt) or Telegram chat (.txt copy, "
-                  "result.json)."
+        help_text="Spreadsheet (.xlsx, .xlsm, .xls, .ods, .csv), WhatsApp transcript (.txt), Telegram chat (.txt copy, "
+                  "result.json), PDF or image (.pdf, .png, .jpg, .webp, .tif: read by OCR where there is no text)."
     )
     force = forms.BooleanField(
         required=False, label="Ingest again",

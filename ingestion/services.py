@@ -891,6 +891,9 @@ CHANGED_TEXT_WARNINGS = {
                                   "(extra.control_characters_removed counts them)",
     "description_cut": f"had a description longer than {DESCRIPTION_MAX_CHARS:,} characters, cut to that "
                        "(extra.description_cut is its length)",
+    # Not a change, a doubt: counted and named the same way.
+    "ocr_low_confidence": "read by OCR with a quantity or other number it is unsure of (extra.ocr_low_confidence, "
+                          "in %): check them against the page",
 }
 REFS_NAMED = 10
 

@@ -27,14 +27,20 @@ An image, or a page without text, is read by OCR:
 - Offline OCR (``ingestion.ocr``, tesseract) always runs. Its words' positions
   give columns when they line up (the column mapping above), else its lines
   go to the text offer extractor. Each offer is marked ``extra.read_by =
-  "ocr"`` with the lowest confidence of its line's words that hold a digit
-  (``extra.ocr_confidence``); below ``LOW_CONFIDENCE`` it is flagged
-  (``extra.ocr_low_confidence``), which makes the document ``partial`` with
-  a warning naming the lines to check.
+  "ocr"`` with the lowest confidence of its line's numbers
+  (``extra.ocr_confidence``). Below ``LOW_CONFIDENCE`` on its price's words it
+  is rejected (a ``RowError`` saying to check the page: a lost decimal point
+  makes a price a hundred times too high); below it on another number (a
+  quantity) it is flagged (``extra.ocr_low_confidence``), which makes the document
+  ``partial`` with a warning naming the lines to check. On a page whose prices
+  end in cents, a price of bare digits is rejected too (a decimal point OCR
+  lost).
 - With ``ENABLE_OPENAI=true`` and ``OPENAI_API_KEY`` set, the image also goes
   to GPT vision (``ingestion.llm``) with the OCR text: the model's offers are
-  kept only where the OCR text shows their price; a failed call falls back to
-  the offline reading, saying why in ``extra.notes``.
+  kept only where the OCR text shows their price. A failed call, or an answer
+  with no offer the text supports, falls back to the offline reading, saying
+  why in ``extra.notes``; so do the pages of a document past
+  ``OPENAI_MAX_CALLS_PER_DOCUMENT`` pages sent to the model.
 
 Text read with ``--option prefer_llm=true`` (and ``ENABLE_OPENAI``) goes to the
 LLM pass instead of the heuristics; so does a page whose text gave no offer.
@@ -55,6 +61,7 @@ from __future__ import annotations
 
 import bisect
 import io
+import re
 import time
 import unicodedata
 from collections.abc import Iterator
@@ -140,6 +147,7 @@ class _Reader:
         self.stats = context.stats
         self.header: Header | None = None  # the last table's header, for a page that continues it
         self.ocr_pages = 0
+        self.vision_calls = 0  # pages sent to GPT vision, at most OPENAI_MAX_CALLS_PER_DOCUMENT
 
     # ------------------------------------------------------------------ files
 
@@ -271,10 +279,19 @@ class _Reader:
         if abs(page.skew_degrees) >= 0.1:
             self.stats["ocr_pages_deskewed"] += 1
         notices: list[Item] = []
-        if _vision_enabled():
+        if _vision_enabled() and self.vision_calls >= settings.OPENAI_MAX_CALLS_PER_DOCUMENT:
+            notices = [Notice(f"page {number}", "read by offline OCR only: GPT vision was asked for "
+                                                f"{settings.OPENAI_MAX_CALLS_PER_DOCUMENT} pages of this document "
+                                                "already (OPENAI_MAX_CALLS_PER_DOCUMENT)")]
+        elif _vision_enabled():
+            self.vision_calls += 1
             items, notices = self._vision(image, page, number)
-            if items is not None:
+            if items is not None and any(isinstance(item, OfferCandidate) for item in items):
                 return _PageResult([*notices, *items], "GPT vision, checked against OCR")
+            if items is not None:  # nothing the page's text supports: the offline reading, with the model's misses
+                notices = [*notices, *[item for item in items if isinstance(item, RowError)],
+                           Notice(f"page {number}", "GPT vision found no offer the page's text shows; "
+                                                    "the offline OCR reading is used")]
         items = self._layout(page.lines, number, read_by="ocr")
         return _PageResult([*notices, *items], f"OCR (tesseract, median word confidence {page.confidence:.0f}%)")
 
@@ -289,9 +306,8 @@ class _Reader:
                                        image_mime="image/jpeg", hint="a photo or scan of a price list page")
         if found is not None:
             by_ref = {source.ref: line for source, line in zip(lines, page.lines)}
-            for item in found:
-                if isinstance(item, OfferCandidate):
-                    _mark_ocr(item, by_ref.get(item.ref))
+            found = [_checked_ocr(item, by_ref.get(item.ref)) if isinstance(item, OfferCandidate) else item
+                     for item in found]
         return found, list(notices)
 
     # ------------------------------------------------------------------ lines and tables
@@ -310,10 +326,9 @@ class _Reader:
         if items is None:
             items = self._lines([line.text for line in lines], label.rstrip(), where=f"page {number}")
         if read_by == "ocr":
-            for item in items:
-                if isinstance(item, OfferCandidate):
-                    index = _line_index(item.ref, label)
-                    _mark_ocr(item, lines[index] if index is not None and index < len(lines) else None)
+            items = [_checked_ocr(item, _line_at(lines, item.ref, label)) if isinstance(item, OfferCandidate) else item
+                     for item in items]
+            items = _without_lost_decimals(items)
         return items
 
     def _table(self, rows: list[list[str]], label: str, *, where: str,
@@ -407,31 +422,71 @@ def _llm_wanted(context: IngestContext) -> bool:
     return llm.wanted(context)
 
 
-def _mark_ocr(candidate: OfferCandidate, line: ocr.Line | None) -> None:
-    """Mark an offer as read by OCR, with the lowest confidence of its line's words that hold a
-    digit, flagged below ``LOW_CONFIDENCE``."""
+def _checked_ocr(candidate: OfferCandidate, line: ocr.Line | None) -> OfferCandidate | RowError:
+    """An offer read by OCR, marked so (``extra.read_by``, and ``extra.ocr_confidence``: the lowest
+    confidence of its line's numbers, words of digits without letters). Below ``LOW_CONFIDENCE`` on
+    its price it is a ``RowError`` (a misread decimal point makes a price a hundred times too
+    high); below it on another number (a quantity) it is flagged (``extra.ocr_low_confidence``:
+    the document is partial, with a warning naming it)."""
     candidate.extra.setdefault("read_by", "ocr")
     if line is None:
-        return
-    scores = [word.confidence for word in line.words if any(ch.isdigit() for ch in word.text)]
-    if scores:
-        lowest = min(scores)
-        candidate.extra["ocr_confidence"] = lowest
-        if lowest < LOW_CONFIDENCE:
-            candidate.extra["ocr_low_confidence"] = lowest
+        return candidate
+    numbers = [word for word in line.words  # prices, quantities: not model names such as "Flip6"
+               if any(ch.isdigit() for ch in word.text) and not any(ch.isalpha() for ch in word.text)]
+    if not numbers:
+        return candidate
+    lowest = min(word.confidence for word in numbers)
+    candidate.extra["ocr_confidence"] = lowest
+    price_words = [word for word in numbers if word.text in candidate.price or candidate.price in word.text]
+    price_confidence = min((word.confidence for word in price_words), default=100.0)
+    if price_confidence < LOW_CONFIDENCE:
+        return RowError(candidate.ref, f"OCR is unsure of the price {candidate.price!r} (confidence "
+                                       f"{price_confidence:.0f}%): check it against the page", "price",
+                        candidate.price)
+    if lowest < LOW_CONFIDENCE:
+        candidate.extra["ocr_low_confidence"] = lowest
+    return candidate
 
 
-def _line_index(ref: str, label: str) -> int | None:
-    """The 0-based line index of a ref made with ``label`` (``"page 2, line 7"`` -> 6)."""
+_CENTS = re.compile(r"\d\s?[.,]\s?\d{2}$")
+_BARE_NUMBER = re.compile(r"\d{4,}")
+
+
+def _without_lost_decimals(items: list[Item]) -> list[Item]:
+    """OCR's offers of one page, where a price that lost its decimal point is a ``RowError``: when
+    two thirds of the page's prices (three or more; the rejected ones counted) end in cents
+    (``330.49``), a price of bare digits (``33049``) is one OCR read without its point, a hundred
+    times too high."""
+    prices = [item.price.strip() for item in items if isinstance(item, OfferCandidate)]
+    prices += [item.value.strip() for item in items if isinstance(item, RowError) and item.field == "price"]
+    with_cents = sum(1 for price in prices if _CENTS.search(price))
+    if with_cents < 3 or with_cents < 2 / 3 * len(prices):
+        return items
+    return [
+        RowError(item.ref, f"OCR read the price {item.price!r} without the decimal point the page's other prices "
+                           "have: check it against the page", "price", item.price)
+        if isinstance(item, OfferCandidate) and _BARE_NUMBER.fullmatch(item.price.strip()) else item
+        for item in items
+    ]
+
+
+def _line_at(lines: list[ocr.Line], ref: str, label: str) -> ocr.Line | None:
+    """The line a ref made with ``label`` names (``"page 2, line 7"`` -> ``lines[6]``)."""
     tail = ref[len(label.rstrip()):].strip() if ref.startswith(label.rstrip()) else ""
-    return int(tail) - 1 if tail.isdigit() else None
+    index = int(tail) - 1 if tail.isdigit() else -1
+    return lines[index] if 0 <= index < len(lines) else None
+
+
+_SPACED_POINT = re.compile(r"(?<=\d) ?([.,]) ?(?=\d{2}\b)")
 
 
 def _without_specks(text: str) -> str:
-    """An OCR cell without its words of punctuation only (``"1446.00 )"`` -> ``"1446.00"``); a
-    currency symbol stands."""
-    return " ".join(word for word in text.split()
+    """An OCR cell without its words of punctuation only (``"1446.00 )"`` -> ``"1446.00"``; a
+    currency symbol stands) and, in a cell of numbers, without a space OCR put beside a decimal
+    point (``"586 .49"`` -> ``"586.49"``)."""
+    kept = " ".join(word for word in text.split()
                     if any(ch.isalnum() or unicodedata.category(ch) == "Sc" for ch in word))
+    return kept if any(ch.isalpha() for ch in kept) else _SPACED_POINT.sub(r"\1", kept)
 
 
 def _inside(word: ocr.Word, box: tuple[float, float, float, float]) -> bool:

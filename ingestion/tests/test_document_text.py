@@ -9,6 +9,7 @@ import io
 
 import pypdfium2 as pdfium
 import pytest
+from PIL import ImageFilter
 from django.core.management import call_command
 
 from documents.models import SourceDocument
@@ -154,6 +155,34 @@ def test_the_format_is_told_by_content_not_by_name(tmp_path):
     assert "notes.pdf is not a PDF or an image PriceHub reads" in failed.extra["failure"]
 
 
+@pytest.mark.parametrize("blur", [1.2, 1.4])
+def test_a_blurred_low_resolution_photo_stores_no_price_ocr_is_unsure_of(tmp_path, blur):
+    """At 150 dpi and blurred, tesseract drops decimal points (330.49 read as 33049) and misreads
+    digits: such prices are rejected with the reason, never stored a hundred times too high."""
+    rows = factory.rows(12, seed=1)
+    page = factory.render(factory.table_pdf(rows), dpi=150)[0].filter(ImageFilter.GaussianBlur(blur))
+    document = ingest(write(tmp_path, "blurred.png", factory.png(page)))
+    assert document.status == SourceDocument.Status.PARTIAL, document.extra
+    listed = {price for _, _, _, price in rows}
+    stored = [o[4] for o in offers_of(document)]
+    assert stored and set(stored) <= listed, (stored, document.errors)
+    reasons = [error["message"] for error in document.errors]
+    assert reasons and all("OCR is unsure of the price" in r or "without the decimal point" in r for r in reasons), reasons
+
+
+def test_a_price_without_the_cents_the_pages_other_prices_have_is_rejected():
+    from ingestion.processors.document_text import _without_lost_decimals
+    from ingestion.types import OfferCandidate
+
+    items = [OfferCandidate(f"line {n}", price=price) for n, price in
+             enumerate(("330.49", "1001.99", "33049", "682.00", "586 .49"), start=1)]
+    checked = _without_lost_decimals(items)
+    assert [type(item).__name__ for item in checked] == ["OfferCandidate"] * 2 + ["RowError"] + ["OfferCandidate"] * 2
+    assert checked[2].ref == "line 3" and "without the decimal point" in checked[2].message
+    whole = [OfferCandidate(f"line {n}", price=price) for n, price in enumerate(("1299", "999", "45.50", "1049"))]
+    assert _without_lost_decimals(whole) == whole  # a list in whole units: nothing to doubt
+
+
 # --------------------------------------------------------------------------- bad files and limits
 
 
@@ -286,3 +315,21 @@ def test_columns_come_from_the_gaps_most_lines_leave():
     assert len(cuts) == 2 and 20 < cuts[0] < 60 and 140 < cuts[1] < 200
     assert cells(lines[3], cuts) == ["C3", "Galaxy S24 Ultra", "999"]
     assert column_cuts(lines[:2]) == []  # too few lines for a table
+
+
+def test_ocr_doubts_on_a_price_reject_the_offer_and_on_a_quantity_flag_it():
+    from ingestion.ocr import Line
+    from ingestion.processors.document_text import _checked_ocr
+    from ingestion.types import OfferCandidate, RowError
+
+    def line(quantity_confidence, price_confidence):
+        return Line([Word("SKU-1", 0, 0, 10, 10, 30.0), Word("Flip6", 20, 0, 30, 10, 20.0),
+                     Word("12", 40, 0, 50, 10, quantity_confidence), Word("330.49", 60, 0, 70, 10, price_confidence)])
+
+    sure = _checked_ocr(OfferCandidate("page 1, line 3", price="330.49", quantity="12"), line(95.0, 91.0))
+    assert sure.extra == {"read_by": "ocr", "ocr_confidence": 91.0}  # "SKU-1", "Flip6": not numbers
+    flagged = _checked_ocr(OfferCandidate("page 1, line 3", price="330.49", quantity="12"), line(41.0, 91.0))
+    assert flagged.extra["ocr_low_confidence"] == 41.0
+    rejected = _checked_ocr(OfferCandidate("page 1, line 3", price="330.49"), line(95.0, 52.0))
+    assert isinstance(rejected, RowError) and (rejected.field, rejected.value) == ("price", "330.49")
+    assert rejected.message == "OCR is unsure of the price '330.49' (confidence 52%): check it against the page"
