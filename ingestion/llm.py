@@ -36,6 +36,7 @@ from django.conf import settings
 
 from ingestion.types import IngestContext, Notice, OfferCandidate, RowError
 from offers.text import ascii_digits
+from offers.wording import counted
 
 __all__ = ["LlmError", "SourceLine", "disabled_reason", "enabled", "extract", "input_budget", "normalize", "wanted"]
 
@@ -422,9 +423,5 @@ def normalize(lines: list[SourceLine], context: IngestContext, *, where: str, im
         return None, [Notice(where, f"the LLM pass failed ({exc}); the heuristics read it instead")]
     offers = sum(1 for item in items if isinstance(item, OfferCandidate))
     rejected = sum(1 for item in items if isinstance(item, RowError) and item.field == "price")
-    return items, [Notice(where, f"read by the LLM ({settings.OPENAI_MODEL}): {_count(offers, 'offer')}, "
-                                 f"{_count(rejected, 'price')} rejected")]
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
+    return items, [Notice(where, f"read by the LLM ({settings.OPENAI_MODEL}): {counted(offers, 'offer')}, "
+                                 f"{counted(rejected, 'price')} rejected")]

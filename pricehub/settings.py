@@ -278,6 +278,8 @@ INGESTION_ROWS_PER_COMMIT = env_int("INGESTION_ROWS_PER_COMMIT", 50_000, minimum
 DOCUMENT_MAX_PAGES = env_int("DOCUMENT_MAX_PAGES", 200, minimum=1)
 DOCUMENT_MAX_PIXELS = env_int("DOCUMENT_MAX_PIXELS", 60_000_000, minimum=10_000)
 DOCUMENT_OCR_DPI = env_int("DOCUMENT_OCR_DPI", 300, minimum=72)
+# A PDF page's drawing instructions, decoded: a price list page holds kilobytes; a compression bomb, gigabytes.
+DOCUMENT_MAX_PAGE_CONTENT_BYTES = env_int("DOCUMENT_MAX_PAGE_CONTENT_BYTES", 16 * 1024 * 1024, minimum=1024)
 # Offline OCR (tesseract through tesserocr): languages as tesseract names them, joined by "+".
 OCR_LANGUAGES = env_str("OCR_LANGUAGES", "eng")
 

@@ -55,6 +55,8 @@ Limits, each failing the document with a message that names the limit:
 ``DOCUMENT_MAX_PAGES`` pages, ``DOCUMENT_MAX_PIXELS`` pixels in an image,
 the file size (``INGESTION_MAX_FILE_BYTES``, checked when it is stored). A
 PDF that needs a password, or that cannot be parsed, fails that document only.
+A page whose drawing instructions inflate past ``DOCUMENT_MAX_PAGE_CONTENT_BYTES``
+(a compression bomb) is an error naming the page, and is not parsed.
 """
 
 from __future__ import annotations
@@ -186,7 +188,13 @@ class _Reader:
         for number, page in enumerate(pages, start=1):
             started = time.perf_counter()
             try:
-                if has_text_layer(page):
+                size = content_size(page, settings.DOCUMENT_MAX_PAGE_CONTENT_BYTES)
+                if size > settings.DOCUMENT_MAX_PAGE_CONTENT_BYTES:
+                    result = _PageResult([RowError(
+                        f"page {number}", f"page {number} holds more than {settings.DOCUMENT_MAX_PAGE_CONTENT_BYTES:,} "
+                        "bytes of drawing instructions (DOCUMENT_MAX_PAGE_CONTENT_BYTES); a price list page holds "
+                        "a few thousand: not read")], "not read: too large")
+                elif has_text_layer(page):
                     result = self._text_page(page, number)
                 else:
                     result = self._image_page(self._render(rendering[number - 1], number), number)
@@ -306,8 +314,8 @@ class _Reader:
                                        image_mime="image/jpeg", hint="a photo or scan of a price list page")
         if found is not None:
             by_ref = {source.ref: line for source, line in zip(lines, page.lines)}
-            found = [_checked_ocr(item, by_ref.get(item.ref)) if isinstance(item, OfferCandidate) else item
-                     for item in found]
+            found = _without_lost_decimals([_checked_ocr(item, by_ref.get(item.ref))
+                                            if isinstance(item, OfferCandidate) else item for item in found])
         return found, list(notices)
 
     # ------------------------------------------------------------------ lines and tables
@@ -394,6 +402,37 @@ class _Reader:
             dpi = int((settings.DOCUMENT_MAX_PIXELS / area) ** 0.5)
             self.stats["pages_rendered_below_dpi"] += 1
         return page.render(scale=max(dpi, 36) / 72, grayscale=True).to_pil()
+
+
+def content_size(page, limit: int) -> int:
+    """The decoded size (bytes) of a pdfplumber page's content streams, counted up to ``limit + 1``
+    without decoding more: a few kilobytes that inflate to gigabytes of drawing instructions
+    would hold pdfminer for hours. Flate streams are inflated in a bounded buffer; other
+    filters count their encoded length."""
+    import zlib
+
+    from pdfminer.pdftypes import LITERALS_FLATE_DECODE, PDFStream, resolve1
+
+    total = 0
+    for reference in page.page_obj.contents:
+        stream = resolve1(reference)
+        if not isinstance(stream, PDFStream):
+            continue
+        if stream.rawdata is None:  # decoded already
+            total += len(stream.data or b"")
+        else:
+            filters = stream.get_filters()
+            if filters and filters[0][0] in LITERALS_FLATE_DECODE:
+                inflater = zlib.decompressobj()
+                try:
+                    total += len(inflater.decompress(stream.rawdata, limit + 1 - total))
+                except zlib.error:
+                    total += len(stream.rawdata)  # pdfminer says what is wrong when it reads it
+            else:
+                total += len(stream.rawdata)
+        if total > limit:
+            return total
+    return total
 
 
 def has_text_layer(page) -> bool:

@@ -197,6 +197,18 @@ def test_a_password_protected_or_broken_pdf_fails_that_document_only(tmp_path):
     assert fine.status == SourceDocument.Status.SUCCEEDED
 
 
+def test_a_page_whose_drawing_instructions_inflate_past_the_limit_is_not_parsed_and_the_rest_lands(tmp_path, settings):
+    settings.DOCUMENT_MAX_PAGE_CONTENT_BYTES = 1024 * 1024
+    pdf = factory.bomb_pdf(30 * 1024 * 1024)  # 30 MB of "0 0 m" in about 30 KB
+    assert len(pdf) < 100_000
+    document = ingest(write(tmp_path, "bomb.pdf", pdf))
+    assert document.status == SourceDocument.Status.PARTIAL, document.extra
+    assert document.errors[0]["ref"] == "page 1"
+    assert "more than 1,048,576 bytes of drawing instructions (DOCUMENT_MAX_PAGE_CONTENT_BYTES)" in \
+        document.errors[0]["message"]
+    assert [(o[0], o[2], o[4]) for o in offers_of(document)] == [("page 2, line 1", "iPhone 15 128GB Black", "699.00")]
+
+
 def test_limits_on_pages_and_pixels_fail_the_document_naming_the_setting(tmp_path, settings):
     settings.DOCUMENT_MAX_PAGES = 1
     document = ingest(write(tmp_path, "long.pdf", factory.table_pdf(factory.rows(6), per_page=3)))
