@@ -73,7 +73,6 @@ DOCUMENT_PROCESSOR = "document_text"
 _WHITESPACE = re.compile(r"\s+")
 _BASE64_WHITESPACE = re.compile(rb"[ \t\r\n]+")
 _MIME_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", re.ASCII)
-_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
 
 
 class BodyTooLarge(Exception):
@@ -637,15 +636,15 @@ def _media_failed(client_id: str, chat_title: str, request_id: str, reason: str)
 
 
 def media_kind(media: Media) -> str:
-    """``"ingest"`` for a file a processor reads (a spreadsheet), ``"pdf"``, ``"image"``, or ``""``
-    for anything else."""
+    """``"document"`` for a PDF or an image the ``document_text`` processor reads (by content:
+    ``document_text.content_kind``), ``"ingest"`` for another file a processor reads (a
+    spreadsheet), ``""`` for anything else."""
     from ingestion import intake, processors
+    from ingestion.processors.document_text import content_kind
 
     head = media.data[:processors.HEAD_BYTES]
-    if head.startswith(b"%PDF-"):
-        return "pdf"
-    if head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP") or head[4:8] == b"ftyp":
-        return "image"
+    if content_kind(head):
+        return "document"
     if not intake.refusal(head, media.filename):
         return "ingest"
     return ""
@@ -663,14 +662,14 @@ def _keep_media(item: Incoming, chat: Chat, message_pk: int, enqueue: list) -> S
     if not kind:
         from documents import storage
 
-        media.error = (f"{storage.display_name(media.filename)}: not a file PriceHub reads (a spreadsheet, a PDF or "
-                       "an image)")
+        media.error = (f"{storage.display_name(media.filename)}: not a file PriceHub reads (a spreadsheet, a PDF, or "
+                       "a PNG, JPEG, WebP or TIFF image)")
         return None
     vendor = _vendor_for(item, chat)  # an offer needs a vendor
     try:
         document = services.register_file(
             io.BytesIO(media.data), media.filename, vendor_name=vendor.name if vendor else "",
-            processor="" if kind == "ingest" else DOCUMENT_PROCESSOR, trigger=SourceDocument.Trigger.WHATSAPP,
+            processor=DOCUMENT_PROCESSOR if kind == "document" else "", trigger=SourceDocument.Trigger.WHATSAPP,
         )
     except services.AlreadyIngested as exc:
         return exc.document

@@ -69,12 +69,13 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
 from django.conf import settings
 from PIL import Image, ImageOps, ImageSequence
 
 from ingestion import ocr
 from ingestion.page_layout import cells, column_cuts, group_lines
-from ingestion.processors.spreadsheet import HEADER_SCAN_ROWS, Header, Table, _process_tables, find_header
+from ingestion.processors.spreadsheet import HEADER_SCAN_ROWS, Header, Table, process_tables, find_header
 from ingestion.processors.whatsapp_text import note_lines_not_offers
 from ingestion.text_offers import extract_offers
 from ingestion.types import IngestContext, Item, Notice, OfferCandidate, RowError
@@ -82,7 +83,8 @@ from offers.wording import counted
 
 MIN_TEXT_CHARS = 20
 MAX_NOISE_SHARE = 0.05
-LOW_CONFIDENCE = 60.0  # % (tesseract's word confidence): below it, an offer's line is flagged for checking
+# % (tesseract's word confidence): below it on its price an offer is rejected, on another number flagged
+LOW_CONFIDENCE = 60.0
 VISION_MAX_SIDE = 2048  # pixels: the long side of the image sent to GPT vision (it scales larger ones down)
 _FORMATS = {"pdf": "PDF", "png": "PNG", "jpeg": "JPEG", "webp": "WebP", "tiff": "TIFF"}
 
@@ -356,7 +358,7 @@ class _Reader:
         self.header = header
         table = Table(name=where, head=rows, rest=iter(()), ref_prefix=label,
                       row_number=lambda index: index + 1, header=header)
-        return list(_process_tables([table], self.context))
+        return list(process_tables([table], self.context))
 
     def _lines(self, texts: list[str], label: str, *, where: str = "") -> list[Item]:
         """Offers of text lines through the text offer extractor (or the LLM pass when asked);

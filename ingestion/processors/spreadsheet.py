@@ -490,7 +490,7 @@ class SpreadsheetProcessor:
             with open(path, "rb") as handle:
                 workbook = CalamineWorkbook.from_filelike(handle)
                 tables = list(_workbook_tables(workbook, context, parts, filename))
-                yield from _process_tables(tables, context)
+                yield from process_tables(tables, context)
         except PasswordError:
             raise ValueError(password_message(filename)) from None
         except CalamineError as exc:
@@ -513,7 +513,7 @@ class SpreadsheetProcessor:
             ref_prefix="row ",
             row_number=_excel_row_number,
         )
-        yield from _process_tables([table], context)
+        yield from process_tables([table], context)
         for index in table_rows.cut_rows:
             yield RowError(
                 ref=f"row {index + 1}",
@@ -569,7 +569,7 @@ class SpreadsheetProcessor:
             strict_width=True,
         )
         try:
-            yield from _process_tables([table], context)
+            yield from process_tables([table], context)
         finally:
             handle.close()
         yield from broken
@@ -1265,7 +1265,7 @@ def _local(tag: str) -> str:
 
 # --------------------------------------------------------------------------- common row loop
 
-def _process_tables(tables: list[Table], context: IngestContext) -> Iterator[Item]:
+def process_tables(tables: list[Table], context: IngestContext) -> Iterator[Item]:
     """Find each table's header (unless the caller gave it one), report tables without one, then
     yield the rows.
 
