@@ -4,6 +4,27 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
+from tests.openai_stub import OpenAIStub
+
+
+@pytest.fixture
+def stub():
+    """The OpenAI stub server on 127.0.0.1 (``tests/openai_stub.py``), stopped after the test."""
+    with OpenAIStub() as server:
+        yield server
+
+
+@pytest.fixture
+def openai_on(settings, stub):
+    """The LLM pass and GPT vision enabled and pointed at the stub, one retry."""
+    settings.ENABLE_OPENAI = True
+    settings.OPENAI_API_KEY = "test"
+    settings.OPENAI_BASE_URL = stub.base_url
+    settings.OPENAI_MODEL = "gpt-test"
+    settings.OPENAI_MAX_RETRIES = 1
+    settings.OPENAI_TIMEOUT_SECONDS = 10
+    return settings
+
 
 def write_xlsx(path: Path, rows: list[list], title: str = "Prices") -> Path:
     workbook = Workbook()

@@ -240,22 +240,6 @@ def test_the_command_prints_a_progress_line_per_page(tmp_path, capfd):
 # --------------------------------------------------------------------------- GPT vision and prefer_llm
 
 
-@pytest.fixture
-def stub():
-    with OpenAIStub() as server:
-        yield server
-
-
-@pytest.fixture
-def openai_on(settings, stub):
-    settings.ENABLE_OPENAI = True
-    settings.OPENAI_API_KEY = "test"
-    settings.OPENAI_BASE_URL = stub.base_url
-    settings.OPENAI_MODEL = "gpt-test"
-    settings.OPENAI_MAX_RETRIES = 0
-    return settings
-
-
 def test_gpt_vision_reads_a_photo_and_a_price_the_page_does_not_show_is_rejected(openai_on, stub, tmp_path):
     rows = factory.rows(3, seed=10)
     page = factory.render(factory.table_pdf(rows), dpi=200)[0]
@@ -283,7 +267,8 @@ def test_gpt_vision_reads_a_photo_and_a_price_the_page_does_not_show_is_rejected
 def test_a_failed_vision_call_falls_back_to_offline_ocr_saying_why(openai_on, stub, tmp_path):
     rows = factory.rows(3, seed=11)
     page = factory.render(factory.table_pdf(rows), dpi=200)[0]
-    stub.queue(500, OpenAIStub.error("boom"))
+    for _ in range(2):  # the first try and its retry
+        stub.queue(500, OpenAIStub.error("boom"), {"retry-after-ms": "10"})
     document = ingest(write(tmp_path, "photo.png", factory.png(page)))
     assert document.status == SourceDocument.Status.SUCCEEDED, document.extra
     assert [o[1:] for o in offers_of(document)] == [o[1:] for o in expected(rows, [""] * 3)]

@@ -25,24 +25,6 @@ offer = OpenAIStub.offer
 FAST = {"retry-after-ms": "10"}  # the client's backoff waits this long instead of 0.5 s and more
 
 
-@pytest.fixture
-def stub():
-    with OpenAIStub() as server:
-        yield server
-
-
-@pytest.fixture
-def openai_on(settings, stub):
-    """The pass enabled and pointed at the stub, one retry."""
-    settings.ENABLE_OPENAI = True
-    settings.OPENAI_API_KEY = "test"
-    settings.OPENAI_BASE_URL = stub.base_url
-    settings.OPENAI_MODEL = "gpt-test"
-    settings.OPENAI_MAX_RETRIES = 1
-    settings.OPENAI_TIMEOUT_SECONDS = 10
-    return settings
-
-
 LINES = [
     SourceLine("line 4", "iPhone 15 128GB Black - $1,299.00"),
     SourceLine("line 5", "Galaxy S24 256GB 699 EUR x3 used"),
