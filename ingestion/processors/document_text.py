@@ -288,6 +288,9 @@ class _Reader:
         self.stats["ocr_page_confidence"] = [*confidences, round(page.confidence, 1)]
         if abs(page.skew_degrees) >= 0.1:
             self.stats["ocr_pages_deskewed"] += 1
+        repaired = _repair_misreads(page.lines)
+        if repaired:
+            self.stats["ocr_words_repaired"] += repaired
         notices: list[Item] = []
         if _vision_enabled() and self.vision_calls >= settings.OPENAI_MAX_CALLS_PER_DOCUMENT:
             notices = [Notice(f"page {number}", "read by offline OCR only: GPT vision was asked for "
@@ -487,6 +490,21 @@ def _checked_ocr(candidate: OfferCandidate, line: ocr.Line | None) -> OfferCandi
     if lowest < LOW_CONFIDENCE:
         candidate.extra["ocr_low_confidence"] = lowest
     return candidate
+
+
+_S_READ_AS_DOLLAR = re.compile(r"\$(?=\d{1,2}(?:[A-Za-z+]*)$)")
+
+
+def _repair_misreads(lines: list[ocr.Line]) -> int:
+    """Undo OCR's S read as $ in a Galaxy model (``Galaxy $23 FE`` -> ``Galaxy S23 FE``), which the
+    text extractor would take for a price of $23; returns how many words were repaired."""
+    repaired = 0
+    for line in lines:
+        for before, word in zip(line.words, line.words[1:]):
+            if before.text.casefold() == "galaxy" and _S_READ_AS_DOLLAR.match(word.text):
+                word.text = "S" + word.text[1:]
+                repaired += 1
+    return repaired
 
 
 _CENTS = re.compile(r"\d\s?[.,]\s?\d{2}$")

@@ -330,3 +330,13 @@ def test_ocr_doubts_on_a_price_reject_the_offer_and_on_a_quantity_flag_it():
     rejected = _checked_ocr(OfferCandidate("page 1, line 3", price="330.49"), line(95.0, 52.0))
     assert isinstance(rejected, RowError) and (rejected.field, rejected.value) == ("price", "330.49")
     assert rejected.message == "OCR is unsure of the price '330.49' (confidence 52%): check it against the page"
+
+
+def test_an_s_read_as_a_dollar_in_a_galaxy_model_is_repaired_before_it_can_look_like_a_price():
+    from ingestion.ocr import Line
+    from ingestion.processors.document_text import _repair_misreads
+
+    lines = [Line([Word(text, 0, 0, 1, 1) for text in "Galaxy $23 FE 512GB Pink 120.00".split()]),
+             Line([Word(text, 0, 0, 1, 1) for text in "AirPods Pro $99".split()])]
+    assert _repair_misreads(lines) == 1
+    assert [line.text for line in lines] == ["Galaxy S23 FE 512GB Pink 120.00", "AirPods Pro $99"]
