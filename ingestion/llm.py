@@ -35,6 +35,7 @@ from typing import Any
 from django.conf import settings
 
 from ingestion.types import IngestContext, Notice, OfferCandidate, RowError
+from ingestion.normalize import is_currency, iso_currency_code, parse_currency
 from offers.text import ascii_digits
 from offers.wording import counted
 
@@ -268,17 +269,54 @@ def _number_digits(number: str) -> str:
     return re.sub(r"[^0-9]", "", number)
 
 
+# Words after a number that make it a spec or a quantity, not a price ("128GB", "128 GB", "200pcs").
+_NOT_PRICE_WORDS = frozenset({"gb", "tb", "mb", "g", "mah", "mp", "hz", "w", "pcs", "pc", "pz", "units", "unit",
+                              "uds", "un", "stk", "шт"})
+_WORD_AFTER = re.compile(r"( ?)([^\W\d_]+)")
+_WORD_BEFORE = re.compile(r"([^\W\d_]+)$")
+_QUANTITY_MARK = re.compile(r"(?:^|\s)[xX] ?$")
+
+
+def _price_like(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` (a number) can be a price: not part of ``8/256``, not a spec or a
+    quantity (``128GB``, ``128 GB``, ``200pcs``, ``x200``), not inside a model name (``S24``,
+    ``14T``); a currency glued to it (``USD750``, ``750usd``, ``999$``) is fine."""
+    before, after = text[:start], text[end:]
+    if after[:1] == "/" or before[-1:] == "/" or _QUANTITY_MARK.search(before):
+        return False
+    word = _WORD_AFTER.match(after)
+    if word is not None:
+        spaced, letters = word.groups()
+        if letters.casefold() in _NOT_PRICE_WORDS:
+            return False
+        if not spaced and not is_currency(letters) and letters.casefold() not in ("k", "m"):
+            return False
+    glued = _WORD_BEFORE.search(before)
+    return glued is None or is_currency(glued.group(1))
+
+
 def _line_numbers(text: str) -> set[str]:
-    """The digit strings a price read from ``text`` may have: each number in it, and each run of
-    its digit groups (``"13 128 750"`` gives ``"13"``, ``"128"``, ``"750"``, ``"13128"`` ...)."""
+    """The digit strings a price read from ``text`` may have: each number in it that can be a price
+    (``_price_like``), and each run of its digit groups (``"13 128 750"`` gives ``"13"``, ``"128"``,
+    ``"750"``, ``"13128"`` ...)."""
+    text = ascii_digits(text)
     found: set[str] = set()
-    for match in _NUMBER.finditer(ascii_digits(text)):
-        number = match.group()
-        groups = list(_GROUP.finditer(number))
+    for match in _NUMBER.finditer(text):
+        groups = list(_GROUP.finditer(match.group()))
         for first in range(len(groups)):
             for last in range(first, len(groups)):
-                found.add(_number_digits(number[groups[first].start():groups[last].end()]))
+                start, end = match.start() + groups[first].start(), match.start() + groups[last].end()
+                if _price_like(text, start, end):
+                    found.add(_number_digits(text[start:end]))
     return found
+
+
+_CURRENCY_TOKEN = re.compile(r"[^\W\d_]+|[^\w\s]")
+
+
+def _currencies_on(text: str) -> set[str]:
+    """The ISO codes of the currencies a line names (symbols, codes, names: ``normalize.parse_currency``)."""
+    return {code for token in _CURRENCY_TOKEN.findall(text) if (code := parse_currency(token))}
 
 
 def _supports(line: SourceLine, digits: str, cache: dict[int, set[str]]) -> bool:
@@ -288,17 +326,12 @@ def _supports(line: SourceLine, digits: str, cache: dict[int, set[str]]) -> bool
     return digits in numbers
 
 
-def _item(offer: dict[str, Any], sent: dict[int, SourceLine], everything: list[SourceLine], vision: bool,
-          fallback_ref: str, cache: dict[int, set[str]]) -> OfferCandidate | RowError:
+def _item(offer: dict[str, Any], sent: dict[int, SourceLine], fallback_ref: str,
+          cache: dict[int, set[str]]) -> OfferCandidate | RowError:
     """One offer of the answer, validated against the line it names (see ``extract``)."""
     price = offer["price"].strip()
     line = sent.get(offer["line"])
     digits = price_digits(price)
-    if vision and digits and (line is None or not _supports(line, digits, cache)):
-        line = next((candidate for candidate in everything if _supports(candidate, digits, cache)), line)
-        if line is None:
-            return RowError(fallback_ref, f"the model read price {price} in the image, which the OCR text does not "
-                                          "show; not stored", field="price", value=price)
     if line is None:
         return RowError(fallback_ref, f"the model named line [{offer['line']}], which is not one of the lines "
                                       "sent; not stored", field="line", value=str(offer["line"]))
@@ -308,6 +341,14 @@ def _item(offer: dict[str, Any], sent: dict[int, SourceLine], everything: list[S
     if not _supports(line, digits, cache):
         return RowError(line.ref, f"the model read price {price} here, which the source text does not show; "
                                   "not stored", field="price", value=price)
+    currency = offer["currency"].strip()
+    if currency:
+        named = _currencies_on(line.text)
+        if named and iso_currency_code(currency) not in named:
+            return RowError(line.ref, f"the model gave the currency {currency} here, where the source text names "
+                                      f"{', '.join(sorted(named))}; not stored", field="currency", value=currency)
+        if not named:  # a currency the text does not name is a guess: the document's own rules decide it
+            currency = ""
     description = offer["description"].strip()
     if not description:
         return RowError(line.ref, "the model gave no description for this offer; not stored",
@@ -318,7 +359,7 @@ def _item(offer: dict[str, Any], sent: dict[int, SourceLine], everything: list[S
         sku=offer["sku"].strip(),
         description=description,
         price=price,
-        currency=offer["currency"].strip() or (template.currency if template else ""),
+        currency=currency or (template.currency if template else ""),
         quantity=offer["quantity"].strip(),
         condition=offer["condition"].strip() or (template.condition if template else ""),
     )
@@ -340,14 +381,15 @@ def extract(lines: list[SourceLine], *, image: bytes | None = None, image_mime: 
     Text: the lines go numbered (``[1] text``) in batches of at most ``OPENAI_MAX_INPUT_CHARS``
     characters, one call each; a line longer than that is cut (``stats["llm_lines_cut"]``).
     Vision: one call with the image as a ``data:<image_mime>;base64,...`` URL and the lines that
-    fit in one batch; an offer whose line does not show its price takes the first line (of all
-    given) that does. ``hint`` (``"a scanned price list page"``) tells the model what it reads.
+    fit in one batch; each offer must name the OCR line it is on, as a text offer does. ``hint`` (``"a scanned price list page"``) tells the model what it reads.
 
     Returns, in the answer's order, an ``OfferCandidate`` (``ref`` of its line, the model's
     fields as text, ``observed_at``/``sender``/``extra`` from the line's template,
     ``extra["read_by"] = "llm"``) per valid offer, and a ``RowError`` per offer whose line was
-    not sent, whose price digits (separators and zero decimals aside) that line does not show,
-    or whose description is empty. Nothing to read (no lines, no image): ``[]``, no call.
+    not sent, whose price digits (separators and zero decimals aside) that line does not show as
+    a number that can be a price (``_price_like``: not ``128GB``, ``8/256``, ``200pcs``, ``S24``),
+    whose currency is not one the line names (a currency the line does not name at all is
+    dropped: the document's rules then give one, flagged), or whose description is empty. Nothing to read (no lines, no image): ``[]``, no call.
 
     Raises ``LlmError`` when the input needs more than ``OPENAI_MAX_CALLS_PER_DOCUMENT`` calls
     (before any call) or a call fails (see the module docstring); nothing is returned then, not
@@ -383,7 +425,7 @@ def extract(lines: list[SourceLine], *, image: bytes | None = None, image_mime: 
         sent = {number: lines[number - 1] for number, _ in batch}
         fallback_ref = lines[batch[0][0] - 1].ref if batch else ""
         for offer in offers:
-            item = _item(offer, sent, lines, image is not None, fallback_ref, cache)
+            item = _item(offer, sent, fallback_ref, cache)
             if isinstance(item, RowError):
                 if item.field == "price":
                     stats["llm_prices_rejected"] += 1

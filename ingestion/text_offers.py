@@ -85,7 +85,8 @@ Prices
     counts towards a price list.
 
     A range (``700-750``, ``$700 - $750``, ``700 to 750``; the second number above
-    the first and at most twice it) gives its *lower* bound, the price a buyer
+    the first and at most twice it, the first not a storage size without a currency:
+    ``A55 256 - 329€`` is no range) gives its *lower* bound, the price a buyer
     can get; the range as written goes into ``extra["price_range"]``. Unmarked
     ranges count only where a bare price would (at the end of a product line).
 
@@ -758,6 +759,8 @@ def _scan(text: str, lower: str, words: list[str], message: str = "") -> _Line:
                 continue
         if text[start] == "0" and end - start > 1 and text[start + 1].isdigit():
             continue  # 0142: part of a phone number or a code
+        if start >= 2 and text[start - 1] in "/:" and text[start - 2].isdigit():
+            continue  # the 256 of 8/256, the 00 of 21:00 (their first half is a spec: _AFTER)
         after = kind = None
         if end < size and (text[end] != " " or (end + 1 < size and (text[end + 1].isalpha() or text[end + 1] in "\"”%″'"))):
             after = _AFTER.match(text, end)
@@ -880,6 +883,8 @@ def _choose_price(line: _Line) -> tuple[_Number, _Number | None, bool] | None:
         if not (low.marked or high.marked or (high is numbers[-1] and _ends_line(line, high, low))):
             continue  # "iPhone 14 - 15 cases": no price marks, and not at the end of a product line
         low_amount, high_amount = _amount(text[low.start:low.end]), _amount(text[high.start:high.end])
+        if not low.currency and low_amount in _STORAGE_SIZES:
+            continue  # "Galaxy A55 256 - 329€": a storage size, then the price
         if low_amount and high_amount and low_amount < high_amount <= 2 * low_amount:
             if not low.currency and high.currency:
                 low.currency, low.adjacent = high.currency, False

@@ -300,7 +300,16 @@ class _Reader:
             self.vision_calls += 1
             items, notices = self._vision(image, page, number)
             if items is not None and any(isinstance(item, OfferCandidate) for item in items):
-                return _PageResult([*notices, *items], "GPT vision, checked against OCR")
+                # Lines the model used none of, where the offline reading found an offer: kept, and said.
+                used = {item.ref for item in items if isinstance(item, (OfferCandidate, RowError))}
+                missed = [item for item in self._layout(page.lines, number, read_by="ocr")
+                          if isinstance(item, OfferCandidate) and item.ref not in used]
+                if missed:
+                    notices.append(Notice(f"page {number}", f"GPT vision listed no offer on {counted(len(missed), 'line')} "
+                                                            "where the offline OCR reading found one; those are kept "
+                                                            "from the offline reading: "
+                                                            + ", ".join(item.ref for item in missed[:10])))
+                return _PageResult([*notices, *items, *missed], "GPT vision, checked against OCR")
             if items is not None:  # nothing the page's text supports: the offline reading, with the model's misses
                 notices = [*notices, *[item for item in items if isinstance(item, RowError)],
                            Notice(f"page {number}", "GPT vision found no offer the page's text shows; "
@@ -509,6 +518,7 @@ def _repair_misreads(lines: list[ocr.Line]) -> int:
 
 _CENTS = re.compile(r"\d\s?[.,]\s?\d{2}$")
 _BARE_NUMBER = re.compile(r"\d{4,}")
+_AMOUNT = re.compile(r"\d(?:[\d.,\s]*\d)?")
 
 
 def _without_lost_decimals(items: list[Item]) -> list[Item]:
@@ -516,17 +526,24 @@ def _without_lost_decimals(items: list[Item]) -> list[Item]:
     two thirds of the page's prices (three or more; the rejected ones counted) end in cents
     (``330.49``), a price of bare digits (``33049``) is one OCR read without its point, a hundred
     times too high."""
-    prices = [item.price.strip() for item in items if isinstance(item, OfferCandidate)]
-    prices += [item.value.strip() for item in items if isinstance(item, RowError) and item.field == "price"]
+    prices = [_amount_text(item.price) for item in items if isinstance(item, OfferCandidate)]
+    prices += [_amount_text(item.value) for item in items if isinstance(item, RowError) and item.field == "price"]
     with_cents = sum(1 for price in prices if _CENTS.search(price))
     if with_cents < 3 or with_cents < 2 / 3 * len(prices):
         return items
     return [
         RowError(item.ref, f"OCR read the price {item.price!r} without the decimal point the page's other prices "
                            "have: check it against the page", "price", item.price)
-        if isinstance(item, OfferCandidate) and _BARE_NUMBER.fullmatch(item.price.strip()) else item
+        if isinstance(item, OfferCandidate) and _BARE_NUMBER.fullmatch(_amount_text(item.price)) else item
         for item in items
     ]
+
+
+def _amount_text(price: str) -> str:
+    """The number of a price as written, its currency left out (``"57900 €"`` -> ``"57900"``,
+    ``"$1,045.00"`` -> ``"1,045.00"``)."""
+    found = _AMOUNT.search(price)
+    return found.group() if found else ""
 
 
 def _line_at(lines: list[ocr.Line], ref: str, label: str) -> ocr.Line | None:

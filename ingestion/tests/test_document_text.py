@@ -179,6 +179,9 @@ def test_a_price_without_the_cents_the_pages_other_prices_have_is_rejected():
     checked = _without_lost_decimals(items)
     assert [type(item).__name__ for item in checked] == ["OfferCandidate"] * 2 + ["RowError"] + ["OfferCandidate"] * 2
     assert checked[2].ref == "line 3" and "without the decimal point" in checked[2].message
+    named = [OfferCandidate(f"line {n}", price=price) for n, price in
+             enumerate(("649,99 €", "799,50 €", "$899.00", "1.099,00 €", "57900 €", "USD 21949"), start=1)]
+    assert [type(item).__name__ for item in _without_lost_decimals(named)] == ["OfferCandidate"] * 4 + ["RowError"] * 2
     whole = [OfferCandidate(f"line {n}", price=price) for n, price in enumerate(("1299", "999", "45.50", "1049"))]
     assert _without_lost_decimals(whole) == whole  # a list in whole units: nothing to doubt
 
@@ -258,10 +261,15 @@ def test_gpt_vision_reads_a_photo_and_a_price_the_page_does_not_show_is_rejected
     text = [part for part in parts if part["type"] == "text"][0]["text"]
     assert f"{sku1} {model1} {qty1} {price1}" in text  # the OCR lines go with the image
     got = offers_of(document)
-    assert got == [("page 1, line 3", sku1, model1, int(qty1), price1, "USD")]
-    assert Offer.objects.get(source_document=document).extra["read_by"] == "llm"
+    sku3, model3, qty3, price3 = rows[2]  # the model listed nothing on line 5: the offline reading's offer stays
+    assert got == [("page 1, line 3", sku1, model1, int(qty1), price1, "USD"),
+                   ("page 1, line 5", sku3, model3, int(qty3), price3, "USD")]
+    assert [o.extra["read_by"] for o in Offer.objects.filter(source_document=document).order_by("id")] == ["llm", "ocr"]
     assert document.errors[0]["field"] == "price" and document.errors[0]["value"] == "1234.56"
+    assert document.errors[0]["ref"] == "page 1, line 4"
     assert any("read by the LLM (gpt-test)" in note for note in document.notes)
+    assert "page 1: GPT vision listed no offer on 1 line where the offline OCR reading found one" in " ".join(
+        document.notes) and document.notes[1].endswith("page 1, line 5")
 
 
 def test_a_failed_vision_call_falls_back_to_offline_ocr_saying_why(openai_on, stub, tmp_path):

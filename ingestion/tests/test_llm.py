@@ -94,22 +94,49 @@ def test_request_shape_and_offers(openai_on, stub):
     assert "[1] iPhone 15 128GB Black - $1,299.00\n[2] Galaxy S24 256GB 699 EUR x3 used" in user["content"]
 
 
-def test_image_goes_as_a_data_url_and_prices_find_their_ocr_line(openai_on, stub):
+def test_image_goes_as_a_data_url_and_each_offer_must_name_the_ocr_line_showing_its_price(openai_on, stub):
     png = b"\x89PNG\r\n\x1a\nnot really an image"
     stub.queue(200, OpenAIStub.answer([
-        offer(9, "Galaxy S24 256GB", "699"),  # a line number that was not sent: the OCR line with 699
+        offer(2, "Galaxy S24 256GB", "699"),
         offer(1, "Pixel 8", "640"),  # no OCR line shows 640
+        offer(1, "Galaxy S24 256GB", "699"),  # 699 is on line 2, not on the line named: never moved there
+        offer(9, "Galaxy S24 256GB", "699"),  # a line that was not sent
     ]))
 
     items = llm.extract(LINES, image=png, image_mime="image/png", hint="a scanned price list page")
 
     assert items[0].ref == "line 5" and items[0].price == "699"
     assert isinstance(items[1], RowError) and items[1].field == "price" and items[1].value == "640"
+    assert isinstance(items[2], RowError) and (items[2].ref, items[2].field) == ("line 4", "price")
+    assert isinstance(items[3], RowError) and items[3].field == "line"
     content = stub.requests[0].body["messages"][1]["content"]
     text, image = content
     assert text["type"] == "text" and "a scanned price list page" in text["text"] and "[2] Galaxy" in text["text"]
     assert image == {"type": "image_url", "image_url": {
         "url": "data:image/png;base64," + base64.b64encode(png).decode(), "detail": "high"}}
+
+
+@pytest.mark.parametrize("text, price, currency, why", [
+    ("Galaxy A55 8/256 - 329€", "256", "EUR", "price"),  # the storage of 8/256
+    ("iPhone 15 Pro 256GB - 999$", "256", "USD", "price"),  # 256GB
+    ("Redmi Note 13 8/256 - 185 usd x 200pcs", "200", "USD", "price"),  # the quantity
+    ("Galaxy S24 - 1.549,00 €", "1.549,00", "USD", "currency"),  # the line names EUR
+])
+def test_a_spec_a_quantity_or_another_currency_is_not_taken_for_the_price(openai_on, stub, text, price, currency,
+                                                                          why):
+    stub.queue(200, OpenAIStub.answer([offer(1, "the product", price, currency=currency)]))
+    [item] = llm.extract([SourceLine("line 1", text)])
+    assert isinstance(item, RowError) and item.field == why, item
+
+
+def test_the_price_as_written_with_its_currency_passes_and_a_currency_the_line_does_not_name_is_dropped(
+        openai_on, stub):
+    stub.queue(200, OpenAIStub.answer([offer(1, "Galaxy A55 8/256", "329€", currency="EUR"),
+                                       offer(2, "Redmi Note 13", "USD185", currency="USD"),
+                                       offer(3, "Pixel 8", "640", currency="GBP")]))
+    items = llm.extract([SourceLine("line 1", "Galaxy A55 8/256 - 329€"), SourceLine("line 2", "Redmi Note 13 USD185"),
+                         SourceLine("line 3", "Pixel 8 128GB 640")])
+    assert [(item.price, item.currency) for item in items] == [("329€", "EUR"), ("USD185", "USD"), ("640", "")]
 
 
 def test_a_price_the_line_does_not_show_is_a_row_error(openai_on, stub):

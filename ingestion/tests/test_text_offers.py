@@ -275,3 +275,15 @@ def test_phone_like_number_at_the_very_start_does_not_duplicate_text():
     descriptions = [c.description for c in extract_offers(line)]
     assert all(d.count("Bas Telecom") <= 1 for d in descriptions), descriptions
     assert [c.description for c in extract_offers("123456789 is our number, iPhone 15 - 700")] != []
+
+
+@pytest.mark.parametrize("line, price, description", [
+    ("Galaxy A55 8/256 - 329€", "329€", "Galaxy A55 8/256"),  # the 256 of 8/256 is no price, nor a range's low end
+    ("Galaxy A55 256 - 329€", "329€", "Galaxy A55 256"),  # a storage size, then the price: no range
+    ("Redmi Note 13 8/256 - 185 usd", "185 usd", "Redmi Note 13 8/256"),
+])
+def test_memory_and_storage_before_a_dash_are_not_a_price_range(line, price, description):
+    [offer] = extract_offers(line)
+    assert (offer.price, offer.description, offer.extra) == (price, description, {})
+    [ranged] = extract_offers("Pixel 8 700-750$")  # a range still gives its lower bound
+    assert (ranged.price, ranged.extra) == ("700", {"price_range": "700-750$"})
