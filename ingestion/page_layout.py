@@ -9,10 +9,12 @@ scanned list and its born-digital original are read alike:
   extents (a word joins the line whose middle lies within half a word's
   height of its own), each line sorted left to right.
 - ``column_cuts(lines)``: the x positions between columns: the middles of
-  the gaps that at most a tenth of the lines (titles, notes; at least one) cross, at least
+  the gaps that at most a tenth of the lines (at least one) cross, at least
   ``MIN_GAP_HEIGHTS`` of the median word height wide, between the leftmost
-  and the rightmost word. ``[]`` when fewer than ``MIN_TABLE_LINES`` lines
-  have two words or more (not a table).
+  and the rightmost word. Lines that are one phrase (no gap that wide between
+  their words: a title, a footer) do not count when three others do. ``[]``
+  when fewer than ``MIN_TABLE_LINES`` lines have two words or more (not a
+  table).
 - ``cells(line, cuts)``: a line's words split into one text per column, by
   the middle of each word.
 """
@@ -53,6 +55,12 @@ def column_cuts(lines: Sequence[Line]) -> list[float]:
     if right - left < 2:
         return []
     height = statistics.median(max(1, w.y1 - w.y0) for w in words)
+    gap = MIN_GAP_HEIGHTS * height
+    # A line whose words are all a word space apart (a title, a footer, a note) is one phrase, no
+    # row of cells: it does not vote on the columns, so it cannot hide a gap under a short table.
+    rows = [line for line in wide if any(b.x0 - a.x1 >= gap for a, b in zip(line.words, line.words[1:]))]
+    if len(rows) >= MIN_TABLE_LINES:
+        lines = rows
     coverage = np.zeros(int(right - left) + 2, dtype=np.int32)
     for line in lines:
         covered = np.zeros_like(coverage, dtype=bool)
@@ -67,7 +75,7 @@ def column_cuts(lines: Sequence[Line]) -> list[float]:
         if is_free and start is None:
             start = x
         elif not is_free and start is not None:
-            if start > 0 and x - start >= MIN_GAP_HEIGHTS * height:
+            if start > 0 and x - start >= gap:
                 cuts.append(left + (start + x) / 2)
             start = None
     return cuts

@@ -22,7 +22,9 @@ Cleaning
     ``2)``, keycaps ``1️⃣``) are dropped.
 
 Lines that are never offers
-    A text without any digit. Questions (ending in ``?`` or starting with
+    A text without any digit. A line that is only a time or a date (``09:13``,
+    ``10:41 pm``, ``31/12``: a chat screenshot's time under each message), which
+    also ends the lines a price-only line below may take its product from. Questions (ending in ``?`` or starting with
     ``¿``). Wanted/buying posts and sold-out lines (``need``, ``looking``,
     ``WTB``, ``budget``, ``busco``, ``suche``, ``sold``, ``out of stock``,
     ``agotado``, ``ausverkauft`` ...). Lines whose description is only chit-chat
@@ -271,6 +273,8 @@ _RUPEE_CONTEXT = re.compile(r"₹|\brs\.?(?![^\W\d_])|\binr\b|\blakhs?\b|\blacs?
 # Sizes a bare number at the end of a line is more likely to be than a price (storage, RAM).
 _STORAGE_SIZES = frozenset({8, 16, 32, 64, 128, 256, 512, 1024, 2048})
 _URL = re.compile(r"https?://\S+|www\.\S+")
+_CLOCK_OR_DATE = re.compile(r"\d{1,2}[:.]\d{2}(?:\s?[ap]\.?m\.?)?(?:\s?[✓✔]+)?|\d{1,2}[./-]\d{1,2}(?:[./-]\d{2,4})?",
+                            re.IGNORECASE)
 _RANGE_GAP = re.compile(r"\s?[-–~]\s?|\s(?:to|a|bis|à)\s", re.IGNORECASE)
 _SEPARATOR_BEFORE = re.compile("[-–—:=|>→]\\s*$|[\U0001f1e6-\U0001f1ff]\\s*$")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -1154,6 +1158,11 @@ def extract_offers(
     for offset, line, shown, lower, words, has_digit, found, tail in rows:
         if not line:
             heading = title = ""
+            continue
+        if has_digit and not found and _CLOCK_OR_DATE.fullmatch(line):
+            heading = title = ""  # a chat screenshot's time under each message: the next starts below it
+            if rejected is not None:
+                rejected.append((f"{ref_prefix} {first_line + offset}", shown, "a time or a date"))
             continue
         if found is False:  # a question or a wanted post
             if has_digit and rejected is not None:

@@ -40,11 +40,11 @@ def rows(count: int, seed: int = 1) -> list[tuple[str, str, str, str]]:
 
 
 def table_pdf(data, *, ruled: bool = True, per_page: int = ROWS_PER_PAGE, password: str = "",
-              repeat_header: bool = True) -> bytes:
+              repeat_header: bool = True, footer: str = "") -> bytes:
     """The rows as an A4 price list, ``per_page`` rows a page under a title and the header
     (repeated on each page unless ``repeat_header`` is false); with ``ruled`` a full grid, else
     columns aligned by white space only (numbers right-aligned). ``password``: encrypted,
-    needing it to open."""
+    needing it to open. ``footer``: a line under each page's table (``{page}`` is its number)."""
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 
@@ -77,6 +77,9 @@ def table_pdf(data, *, ruled: bool = True, per_page: int = ROWS_PER_PAGE, passwo
             pdf.line(edges[0], y, edges[-1], y)
             for x in edges:
                 pdf.line(x, top, x, y)
+        if footer:
+            pdf.setFont("Helvetica", 8)
+            pdf.drawString(44, y - 30, footer.format(page=start // per_page + 1))
         pdf.showPage()
     pdf.save()
     return buffer.getvalue()
@@ -175,3 +178,27 @@ def bomb_pdf(inflated_bytes: int, offer_line: str = "iPhone 15 128GB Black $699"
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     out += b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
+
+
+def side_by_side_pdf(left, right) -> bytes:
+    """Two lists ``(model, price)`` side by side on one page under one header line
+    ``Model  Price  Model  Price``, columns lined up by white space (no rules)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    y = A4[1] - 60
+    pdf.setFont("Helvetica-Bold", 10)
+    pdf.drawString(40, A4[1] - 40, TITLE)
+    for index, row in enumerate((("Model", "Price", "Model", "Price"),
+                                 *[(*a, *b) for a, b in zip(left, right)])):
+        pdf.setFont("Helvetica-Bold" if index == 0 else "Helvetica", 9)
+        pdf.drawString(44, y, row[0])
+        pdf.drawRightString(250, y, row[1])
+        pdf.drawString(320, y, row[2])
+        pdf.drawRightString(540, y, row[3])
+        y -= 17
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()

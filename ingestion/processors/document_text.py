@@ -75,7 +75,14 @@ from PIL import Image, ImageOps, ImageSequence
 
 from ingestion import ocr
 from ingestion.page_layout import cells, column_cuts, group_lines
-from ingestion.processors.spreadsheet import HEADER_SCAN_ROWS, Header, Table, process_tables, find_header
+from ingestion.processors.spreadsheet import (
+    HEADER_SCAN_ROWS,
+    Header,
+    Table,
+    find_header,
+    match_header,
+    process_tables,
+)
 from ingestion.processors.whatsapp_text import note_lines_not_offers
 from ingestion.text_offers import extract_offers
 from ingestion.types import IngestContext, Item, Notice, OfferCandidate, RowError
@@ -85,6 +92,7 @@ MIN_TEXT_CHARS = 20
 MAX_NOISE_SHARE = 0.05
 # % (tesseract's word confidence): below it on its price an offer is rejected, on another number flagged
 LOW_CONFIDENCE = 60.0
+UNREADABLE_BELOW = 40.0  # % median word confidence of a page: below it, OCR read noise
 VISION_MAX_SIDE = 2048  # pixels: the long side of the image sent to GPT vision (it scales larger ones down)
 _FORMATS = {"pdf": "PDF", "png": "PNG", "jpeg": "JPEG", "webp": "WebP", "tiff": "TIFF"}
 
@@ -152,6 +160,7 @@ class _Reader:
         self.header: Header | None = None  # the last table's header, for a page that continues it
         self.ocr_pages = 0
         self.vision_calls = 0  # pages sent to GPT vision, at most OPENAI_MAX_CALLS_PER_DOCUMENT
+        self.vision_pages = 0  # pages whose offers came from GPT vision
 
     # ------------------------------------------------------------------ files
 
@@ -234,7 +243,8 @@ class _Reader:
 
     def closing_notes(self) -> Iterator[Item]:
         if self.ocr_pages:
-            engine = "GPT vision with tesseract" if _vision_enabled() else "tesseract"
+            engine = "tesseract" + (f", and GPT vision on {counted(self.vision_pages, 'page')}"
+                                    if self.vision_pages else "")
             yield Notice("", f"read by OCR ({engine}), having no text layer: {counted(self.ocr_pages, 'page')}; "
                              "their offers carry extra.read_by and extra.ocr_confidence")
 
@@ -288,6 +298,11 @@ class _Reader:
         self.stats["ocr_page_confidence"] = [*confidences, round(page.confidence, 1)]
         if abs(page.skew_degrees) >= 0.1:
             self.stats["ocr_pages_deskewed"] += 1
+        if page.turned_degrees:
+            self.stats["ocr_pages_turned"] += 1
+        if not page.lines:
+            self.stats["pages_blank"] += 1
+            return _PageResult([Notice(f"page {number}", "blank: OCR found no text on it")], "blank")
         repaired = _repair_misreads(page.lines)
         if repaired:
             self.stats["ocr_words_repaired"] += repaired
@@ -309,12 +324,19 @@ class _Reader:
                                                             "where the offline OCR reading found one; those are kept "
                                                             "from the offline reading: "
                                                             + ", ".join(item.ref for item in missed[:10])))
+                self.vision_pages += 1
                 return _PageResult([*notices, *items, *missed], "GPT vision, checked against OCR")
             if items is not None:  # nothing the page's text supports: the offline reading, with the model's misses
                 notices = [*notices, *[item for item in items if isinstance(item, RowError)],
                            Notice(f"page {number}", "GPT vision found no offer the page's text shows; "
                                                     "the offline OCR reading is used")]
         items = self._layout(page.lines, number, read_by="ocr")
+        if page.confidence < UNREADABLE_BELOW:  # garbage read as text: nothing of it is an offer
+            self.stats["ocr_pages_unreadable"] += 1
+            items = [RowError(item.ref, f"OCR cannot read page {number} reliably (median word confidence "
+                                        f"{page.confidence:.0f}%: a blurred, tiny or turned picture?); not stored",
+                              "", item.description[:200] or item.price)
+                     if isinstance(item, OfferCandidate) else item for item in items]
         return _PageResult([*notices, *items], f"OCR (tesseract, median word confidence {page.confidence:.0f}%)")
 
     def _vision(self, image: Image.Image, page: ocr.OcrPage, number: int) -> tuple[list[Item] | None, list[Item]]:
@@ -348,7 +370,7 @@ class _Reader:
         if items is None:
             items = self._lines([line.text for line in lines], label.rstrip(), where=f"page {number}")
         if read_by == "ocr":
-            items = [_checked_ocr(item, _line_at(lines, item.ref, label)) if isinstance(item, OfferCandidate) else item
+            items = [_checked_ocr(item, _line_at(lines, item.ref)) if isinstance(item, OfferCandidate) else item
                      for item in items]
             items = _without_lost_decimals(items)
         return items
@@ -356,11 +378,26 @@ class _Reader:
     def _table(self, rows: list[list[str]], label: str, *, where: str,
                head: list[list[str]] | None = None) -> list[Item] | None:
         """The offers of a table's rows under its header (found, or the last table's when the
-        widths agree), through the spreadsheet column mapping; ``None`` without a header."""
+        widths agree), through the spreadsheet column mapping; ``None`` without a header.
+
+        A header naming a price twice (``Model | Price | Model | Price``: two lists side by side)
+        is two tables, read one after the other, the second's refs saying ``block 2``. Rows after
+        the last one with a price (a page footer: the shop's name, its phone number, "page 1 of
+        3") go through the text extractor, not as rows without a price."""
         lead = head or []  # the lines above a ruled table: a title may name the currency
         header = find_header(lead + rows[:HEADER_SCAN_ROWS])
         if header is not None and header.row_index >= len(lead):
             header.row_index -= len(lead)
+            prices = [index for index, cell in enumerate(header.cells) if match_header(cell) == "price"]
+            if len(prices) > 1:  # side by side: the left list ends at its price column
+                cut = prices[0] + 1
+                self.stats["side_by_side_tables"] += 1
+                left = self._table([row[:cut] for row in rows], label, where=where, head=head) or []
+                right_label = re.sub(r", (line|row) $", r", block 2, \1 ", label)
+                above = [[" ".join(cell for cell in row if cell)] for row in rows[:header.row_index]]
+                right = self._table([row[cut:] for row in rows], right_label, where=where,
+                                    head=(head or []) + above) or []  # a title over both names the currency
+                return [*left, *right]
         else:
             last = self.header
             if last is None or not rows or len(last.cells) != len(rows[0]):
@@ -368,9 +405,18 @@ class _Reader:
             header = Header(-1, last.cells, last.columns, last.currency)
             self.stats["pages_continuing_a_table"] += 1
         self.header = header
-        table = Table(name=where, head=rows, rest=iter(()), ref_prefix=label,
+        price_column = header.columns["price"]
+        priced = [index for index, row in enumerate(rows)
+                  if index > header.row_index and price_column < len(row) and row[price_column].strip()]
+        end = priced[-1] + 1 if priced else len(rows)
+        table = Table(name=where, head=rows[:end], rest=iter(()), ref_prefix=label,
                       row_number=lambda index: index + 1, header=header)
-        return list(process_tables([table], self.context))
+        items = list(process_tables([table], self.context))
+        footer = [" ".join(cell for cell in row if cell) for row in rows[end:]]
+        if any(footer):
+            self.stats["page_footer_lines"] += sum(1 for text in footer if text)
+            items += self._lines(footer, f"{label.rstrip()} {end + 1}, footer line", where=where)
+        return items
 
     def _lines(self, texts: list[str], label: str, *, where: str = "") -> list[Item]:
         """Offers of text lines through the text offer extractor (or the LLM pass when asked);
@@ -546,10 +592,13 @@ def _amount_text(price: str) -> str:
     return found.group() if found else ""
 
 
-def _line_at(lines: list[ocr.Line], ref: str, label: str) -> ocr.Line | None:
-    """The line a ref made with ``label`` names (``"page 2, line 7"`` -> ``lines[6]``)."""
-    tail = ref[len(label.rstrip()):].strip() if ref.startswith(label.rstrip()) else ""
-    index = int(tail) - 1 if tail.isdigit() else -1
+_LINE_NUMBER = re.compile(r"line (\d+)$")
+
+
+def _line_at(lines: list[ocr.Line], ref: str) -> ocr.Line | None:
+    """The OCR line a ref names (``"page 2, line 7"``, ``"page 2, block 2, line 7"`` -> ``lines[6]``)."""
+    found = _LINE_NUMBER.search(ref)
+    index = int(found.group(1)) - 1 if found else -1
     return lines[index] if 0 <= index < len(lines) else None
 
 

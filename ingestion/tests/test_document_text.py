@@ -348,3 +348,48 @@ def test_an_s_read_as_a_dollar_in_a_galaxy_model_is_repaired_before_it_can_look_
              Line([Word(text, 0, 0, 1, 1) for text in "AirPods Pro $99".split()])]
     assert _repair_misreads(lines) == 1
     assert [line.text for line in lines] == ["Galaxy S23 FE 512GB Pink 120.00", "AirPods Pro $99"]
+
+
+
+def test_two_lists_side_by_side_are_read_as_two_tables(tmp_path):
+    left = [("iPhone 16 128GB", "749"), ("iPhone 16 Pro 256GB", "1049"), ("AirPods 4 ANC", "159")]
+    right = [("Galaxy S25 256GB", "789"), ("Galaxy A56 256GB", "379"), ("Galaxy Buds3 Pro", "179")]
+    document = ingest(write(tmp_path, "two.pdf", factory.side_by_side_pdf(left, right)))
+    assert document.status == SourceDocument.Status.SUCCEEDED, document.extra
+    got = [(o[0], o[1] or o[2], o[4]) for o in offers_of(document)]
+    assert got == [(f"page 1, line {n}", model, f"{price}.00") for n, (model, price) in enumerate(left, start=3)] + [
+        (f"page 1, block 2, line {n}", model, f"{price}.00") for n, (model, price) in enumerate(right, start=3)]
+    assert document.stats["side_by_side_tables"] == 1
+
+
+def test_a_page_footer_under_a_table_is_text_not_rows_without_a_price(tmp_path):
+    rows = factory.rows(6, seed=12)
+    pdf = factory.table_pdf(rows, per_page=3, ruled=False, footer="Page {page} - MobileDepot Miami, +1 305 555 0101")
+    document = ingest(write(tmp_path, "footer.pdf", pdf))
+    assert document.status == SourceDocument.Status.SUCCEEDED, document.extra
+    assert [o[1:] for o in offers_of(document)] == [o[1:] for o in expected(rows, [""] * 6)]
+    assert document.stats["page_footer_lines"] == 2
+
+
+def test_a_blank_scanned_page_is_a_note_and_a_page_turned_a_quarter_is_read_upright(tmp_path):
+    from PIL import Image
+
+    rows = factory.rows(5, seed=13)
+    page = factory.render(factory.table_pdf(rows), dpi=200)[0]
+    document = ingest(write(tmp_path, "scan.pdf", factory.scanned_pdf([Image.new("L", page.size, 255), page])))
+    assert document.status == SourceDocument.Status.SUCCEEDED, document.extra
+    assert "page 1: blank: OCR found no text on it" in document.notes
+    assert [o[0] for o in offers_of(document)][:1] == ["page 2, line 3"]
+    turned = ingest(write(tmp_path, "turned.png", factory.png(page.rotate(90, expand=True))))
+    assert turned.status == SourceDocument.Status.SUCCEEDED, turned.extra
+    assert [(o[1], o[2], o[4]) for o in offers_of(turned)] == [(sku, model, price) for sku, model, _, price in rows]
+    assert turned.stats["ocr_pages_turned"] == 1
+
+
+def test_a_small_crop_with_large_letters_keeps_its_letters(tmp_path):
+    rows = factory.rows(4, seed=14)
+    page = factory.render(factory.table_pdf(rows), dpi=190)[0]
+    crop = page.crop((100, 60, 1480, 420))  # the table only: 1,380 pixels across, read at twice the size
+    document = ingest(write(tmp_path, "crop.png", factory.png(crop)))
+    assert document.status == SourceDocument.Status.SUCCEEDED, document.extra
+    assert [(o[1], o[2], o[4]) for o in offers_of(document)] == [(sku, model, price) for sku, model, _, price in rows]

@@ -287,3 +287,12 @@ def test_memory_and_storage_before_a_dash_are_not_a_price_range(line, price, des
     assert (offer.price, offer.description, offer.extra) == (price, description, {})
     [ranged] = extract_offers("Pixel 8 700-750$")  # a range still gives its lower bound
     assert (ranged.price, ranged.extra) == ("700", {"price_range": "700-750$"})
+
+
+def test_a_time_under_each_message_of_a_chat_screenshot_is_no_product():
+    text = ("Ahmed Phones HK\nGood morning bro, today's stock:\n09:12\niPhone 16 Pro Max 256GB Desert\n"
+            "$1,045 x 30pcs\n09:13\nGalaxy S24 FE 128GB\n$389\n09:14")
+    rejected = []
+    got = [(c.ref, c.description, c.price) for c in extract_offers(text, rejected=rejected)]
+    assert got == [("line 5", "iPhone 16 Pro Max 256GB Desert", "$1,045"), ("line 8", "Galaxy S24 FE 128GB", "$389")]
+    assert ("line 6", "09:13", "a time or a date") in rejected
