@@ -94,7 +94,7 @@ Prices
 
     ``price`` is the number with its adjacent currency and multiplier, as
     written; a currency found apart (``750 (USD)``,
-    ``$4,999 MXN``, or a ``Prices in EUR`` line earlier in the text) goes into
+    ``$4,999 MXN``, or a ``Prices in EUR``, ``All prices EUR`` line earlier in the text) goes into
     ``currency``. A price written with a multiplier and no currency
     (``1.65 lakh``, ``520k``) takes the currency the text names elsewhere, when
     it names exactly one (``Rs``/``₹`` on the other lines: INR).
@@ -332,6 +332,11 @@ _HINT_WORD = re.compile(r"\b(?:all\s+)?(?:prices?|preise?|precios?|preços?|prix
 _HINT_TAIL = re.compile(r"\b(?:in|en|em|na)\s+([^\s.,;:!)]+)", re.IGNORECASE)
 _CURRENCY_HINT = re.compile(
     r"\b(?:all\s+)?(?:prices?|preise?|precios?|preços?|prix|tarifs?|valores)\b[^\d]*?\b(?:in|en|em|na)\s+([^\s.,;:!)]+)",
+    re.IGNORECASE,
+)
+# "All prices EUR", "Prices: USD", "prices €": the price word, then the currency straight away.
+_PRICES_NAMED = re.compile(
+    r"\b(?:prices?|preise?|precios?|preços?|prix|tarifs?|valores)\s*:?\s+([A-Za-z]{3}|[^\w\s])(?!\w)",
     re.IGNORECASE,
 )
 # Words of wanted/buying posts and sold-out lines: such a line is never an offer.
@@ -1184,6 +1189,9 @@ def extract_offers(
             else:
                 hint = _CURRENCY_HINT.search(line)
                 hint = hint and hint.group(1)
+            if not (hint and _is_currency(hint)):
+                title_hint = _PRICES_NAMED.search(line)
+                hint = title_hint and title_hint.group(1)
             if hint and _is_currency(hint):
                 currency_hint = hint
             elif _BLANKET.search(lower) and _CONDITION_LOWER.search(lower):

@@ -254,7 +254,7 @@ class _Reader:
         seconds = time.perf_counter() - started
         offers = sum(1 for item in result.items if isinstance(item, OfferCandidate))
         if self.context.report:
-            self.context.report(f"page {number}/{total}: {result.how}, {counted(offers, 'offer')}, {seconds:.1f} s")
+            self.context.report(f"page {number}/{total}: {result.how}, {counted(offers, 'candidate offer')}, {seconds:.1f} s")
         if self.context.progress:
             self.context.progress(number, total)
         yield from result.items
@@ -264,7 +264,8 @@ class _Reader:
         self.stats["pages_text"] += 1
         started = time.perf_counter()
         tables = [table for table in page.find_tables() if len(table.rows) >= 2]
-        words = [ocr.Word(w["text"], w["x0"], w["top"], w["x1"], w["bottom"]) for w in page.extract_words()]
+        words = [ocr.Word(text, w["x0"], w["top"], w["x1"], w["bottom"]) for w in page.extract_words()
+                 if (text := _printable(w["text"]))]
         items: list[Item] = []
         if tables:
             boxes = [table.bbox for table in tables]
@@ -603,6 +604,11 @@ def _line_at(lines: list[ocr.Line], ref: str) -> ocr.Line | None:
 
 
 _SPACED_POINT = re.compile(r"(?<=\d) ?([.,]) ?(?=\d{2}\b)")
+
+
+def _printable(text: str) -> str:
+    """A PDF word without control characters (a glyph without a Unicode map can come out as NUL)."""
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
 
 
 def _without_specks(text: str) -> str:

@@ -237,7 +237,8 @@ def test_the_command_prints_a_progress_line_per_page(tmp_path, capfd):
     path = write(tmp_path, "list.pdf", factory.table_pdf(factory.rows(6), per_page=3))
     call_command("ingest", str(path), "--vendor", "Warehouse")
     err = capfd.readouterr().err  # written by the ingest's reader process: captured on the descriptor
-    assert f"{path}: page 1/2: text layer, 3 offers," in err and f"{path}: page 2/2: text layer, 3 offers," in err
+    assert f"{path}: page 1/2: text layer, 3 candidate offers," in err
+    assert f"{path}: page 2/2: text layer, 3 candidate offers," in err
 
 
 # --------------------------------------------------------------------------- GPT vision and prefer_llm

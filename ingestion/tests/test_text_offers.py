@@ -296,3 +296,10 @@ def test_a_time_under_each_message_of_a_chat_screenshot_is_no_product():
     got = [(c.ref, c.description, c.price) for c in extract_offers(text, rejected=rejected)]
     assert got == [("line 5", "iPhone 16 Pro Max 256GB Desert", "$1,045"), ("line 8", "Galaxy S24 FE 128GB", "$389")]
     assert ("line 6", "09:13", "a time or a date") in rejected
+
+
+@pytest.mark.parametrize("title", ["All prices EUR", "Prices: EUR", "Offer of the day, prices EUR", "prices in EUR",
+                                   "Prices valid until Friday, all in EUR"])
+def test_a_title_line_naming_the_currency_prices_the_lines_below(title):
+    [offer] = extract_offers(f"{title}\niPhone 15 128GB Blue - 649")
+    assert (offer.price, offer.currency) == ("649", "EUR")
