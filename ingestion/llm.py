@@ -311,7 +311,8 @@ def _line_numbers(text: str) -> set[str]:
     return found
 
 
-_CURRENCY_TOKEN = re.compile(r"[^\W\d_]+|[^\w\s]")
+# A symbol with the letters glued before it ("MX$", "R$", "HK$": one currency each), or a word.
+_CURRENCY_TOKEN = re.compile(r"[^\W\d_]{0,3}[^\w\s]+|[^\W\d_]+")
 
 
 def _currencies_on(text: str) -> set[str]:

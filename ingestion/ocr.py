@@ -16,6 +16,8 @@ four times as long per page, and needs OpenCV's system libraries.
 
 Preparation (``prepare``), on the grey image, with numpy:
 
+0. Transparency is laid on white; light text on a dark background (a dark-mode
+   screenshot) is inverted.
 1. Uneven light: the image is divided by its background (the page's light,
    a max filter of a downscaled copy, blurred), so a shadow or a gradient
    becomes white paper.
@@ -113,14 +115,14 @@ class OcrPage:
 def prepare(image: Image.Image) -> tuple[Image.Image, float]:
     """The grey image with its light evened out, its skew undone and its table rules removed (see
     the module docstring), and the angle it was rotated by (degrees, counter-clockwise)."""
-    grey = _even_light(image.convert("L"))
+    grey = _even_light(_grey(image))
     threshold = _otsu(grey)
-    dark = grey < threshold
+    dark = grey <= threshold
     angle = _skew(dark)
     if abs(angle) >= SKEW_STEP_DEGREES / 2:
         rotated = Image.fromarray(grey).rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=255)
         grey = np.asarray(rotated)
-        dark = grey < threshold
+        dark = grey <= threshold
     height, width = grey.shape
     # Longer than any letter's stroke: a screenshot's 40-pixel letters, doubled, keep their stems.
     rules = (_runs(dark, max(MIN_RULE_PIXELS, width // 12), axis=1)
@@ -130,6 +132,19 @@ def prepare(image: Image.Image) -> tuple[Image.Image, float]:
         grey = grey.copy()
         grey[np.asarray(grown) > 0] = 255
     return Image.fromarray(grey), angle
+
+
+def _grey(image: Image.Image) -> Image.Image:
+    """The image in grey, dark ink on light paper: transparency laid on white (a PNG whose
+    background is transparent), light text on a dark screen (dark mode) inverted."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(paper, rgba)
+    grey = image.convert("L")
+    if np.asarray(grey.resize((max(1, grey.width // 8), max(1, grey.height // 8)))).mean() < 110:
+        grey = Image.fromarray(255 - np.asarray(grey))
+    return grey
 
 
 def _even_light(grey: Image.Image) -> np.ndarray:
@@ -143,7 +158,7 @@ def _even_light(grey: Image.Image) -> np.ndarray:
 
 
 def _otsu(grey: np.ndarray) -> int:
-    """Otsu's threshold of a uint8 image: the grey level that best splits ink from paper."""
+    """Otsu's threshold of a uint8 image: the grey level t that best splits ink (t and darker) from paper."""
     histogram = np.bincount(grey.ravel(), minlength=256).astype(np.float64)
     levels = np.arange(256, dtype=np.float64)
     weight_below = np.cumsum(histogram)

@@ -366,6 +366,7 @@ _CHAT_WORDS = frozenset(
     just only more less also too still ready stock available let know dm pm call contact check cheers nice great
     sure done confirmed confirm each per unit can't don't i'm it's i'll we're that's so very really then than
     price prices cost costs rate rates new old same as asap fast quick tax vat incl included excl free
+    grand subtotal insurance handling freight amount balance due charge charges surcharge
     hola buenos buenas días dias gracias por favor precio cuánto cuanto tienes tengo el la los las un una de del
     y o en con para que es son hay mañana manana hoy envío envio
     olá ola bom boa obrigado obrigada preço quanto tem tenho os um uma do da e em com é são hoje amanhã frete
@@ -770,6 +771,10 @@ def _scan(text: str, lower: str, words: list[str], message: str = "") -> _Line:
             continue  # 0142: part of a phone number or a code
         if start >= 2 and text[start - 1] in "/:" and text[start - 2].isdigit():
             continue  # the 256 of 8/256, the 00 of 21:00 (their first half is a spec: _AFTER)
+        if start >= 2 and text[start - 1] == "-" and text[start - 2].isdigit():
+            token_start = text.rfind(" ", 0, start) + 1
+            if text[token_start].isalpha():
+                continue  # the 118 of PI-2026-118: a document or part number, not a price
         after = kind = None
         if end < size and (text[end] != " " or (end + 1 < size and (text[end + 1].isalpha() or text[end + 1] in "\"”%″'"))):
             after = _AFTER.match(text, end)

@@ -232,7 +232,7 @@ class _Reader:
                 started = time.perf_counter()
                 self._check_pixels(frame.width, frame.height, f"page {number}" if frames > 1 else "the image")
                 try:
-                    upright = ImageOps.exif_transpose(frame.convert("RGB") if frame.mode not in ("L", "RGB") else frame)
+                    upright = ImageOps.exif_transpose(frame)  # any mode: OCR lays transparency on white
                     result = self._image_page(upright, number)
                 except (ocr.OcrUnavailable, ValueError):
                     raise
@@ -242,6 +242,12 @@ class _Reader:
                 yield from self._finish_page(result, number, frames, started)
 
     def closing_notes(self) -> Iterator[Item]:
+        skipped = self.stats.get("lines_not_offers", 0)
+        if skipped:
+            first = (self.stats.get("not_offers_sample") or [{}])[0]
+            yield Notice("", f"{counted(skipped, 'line')} with digits gave no offer (stats.not_offers_sample lists "
+                             f"some), the first: {first.get('ref', '')} {first.get('line', '')!r}: "
+                             f"{first.get('reason', '')}")
         if self.ocr_pages:
             engine = "tesseract" + (f", and GPT vision on {counted(self.vision_pages, 'page')}"
                                     if self.vision_pages else "")
@@ -308,11 +314,11 @@ class _Reader:
         if repaired:
             self.stats["ocr_words_repaired"] += repaired
         notices: list[Item] = []
-        if _vision_enabled() and self.vision_calls >= settings.OPENAI_MAX_CALLS_PER_DOCUMENT:
+        if _llm_enabled() and self.vision_calls >= settings.OPENAI_MAX_CALLS_PER_DOCUMENT:
             notices = [Notice(f"page {number}", "read by offline OCR only: GPT vision was asked for "
                                                 f"{settings.OPENAI_MAX_CALLS_PER_DOCUMENT} pages of this document "
                                                 "already (OPENAI_MAX_CALLS_PER_DOCUMENT)")]
-        elif _vision_enabled():
+        elif _llm_enabled():
             self.vision_calls += 1
             items, notices = self._vision(image, page, number)
             if items is not None and any(isinstance(item, OfferCandidate) for item in items):
@@ -381,16 +387,18 @@ class _Reader:
         """The offers of a table's rows under its header (found, or the last table's when the
         widths agree), through the spreadsheet column mapping; ``None`` without a header.
 
-        A header naming a price twice (``Model | Price | Model | Price``: two lists side by side)
-        is two tables, read one after the other, the second's refs saying ``block 2``. Rows after
+        A header naming a product and a price twice (``Model | Price | Model | Price``: two lists
+        side by side) is two tables, read one after the other, the second's refs saying ``block 2``. Rows after
         the last one with a price (a page footer: the shop's name, its phone number, "page 1 of
         3") go through the text extractor, not as rows without a price."""
         lead = head or []  # the lines above a ruled table: a title may name the currency
         header = find_header(lead + rows[:HEADER_SCAN_ROWS])
         if header is not None and header.row_index >= len(lead):
             header.row_index -= len(lead)
-            prices = [index for index, cell in enumerate(header.cells) if match_header(cell) == "price"]
-            if len(prices) > 1:  # side by side: the left list ends at its price column
+            fields = [match_header(cell) if isinstance(cell, str) else None for cell in header.cells]
+            prices = [index for index, field in enumerate(fields) if field == "price"]
+            if len(prices) > 1 and any(field in ("sku", "description") for field in fields[prices[0] + 1:prices[1]]):
+                # side by side (a product column again after the first price): the left list ends at its price
                 cut = prices[0] + 1
                 self.stats["side_by_side_tables"] += 1
                 left = self._table([row[:cut] for row in rows], label, where=where, head=head) or []
@@ -420,24 +428,41 @@ class _Reader:
         return items
 
     def _lines(self, texts: list[str], label: str, *, where: str = "") -> list[Item]:
-        """Offers of text lines through the text offer extractor (or the LLM pass when asked);
-        lines with digits that gave none are counted with a sample (``stats.not_offers_sample``)."""
+        """Offers of text lines through the text offer extractor, or the LLM pass: with
+        ``prefer_llm``, or when the extractor found no offer in lines with digits and the pass is
+        on. The pass's answer stands when it has an offer; else the extractor's, with the pass's
+        notices and rejected rows. Lines with digits that gave no offer are counted with a sample
+        (``stats.not_offers_sample``)."""
         text = "\n".join(texts)
+        place = where or label
+        notices: list[Item] = []
         if _llm_wanted(self.context) and text.strip():
-            from ingestion import llm
-
-            lines = [llm.SourceLine(f"{label} {index}", line) for index, line in enumerate(texts, start=1)]
-            found, notices = llm.normalize(lines, self.context, where=where or label)
+            found, notices = self._llm_lines(texts, label, place)
             if found is not None:
-                return [*notices, *found]
-            fallback: list[Item] = [*notices]
-        else:
-            fallback = []
+                return found
         rejected: list[tuple[str, str, str]] = []
-        offers = list(extract_offers(text, first_line=1, ref_prefix=label, rejected=rejected))
+        offers: list[Item] = list(extract_offers(text, first_line=1, ref_prefix=label, rejected=rejected))
+        if not offers and rejected and not notices and _llm_enabled():  # the rules found nothing: ask
+            found, notices = self._llm_lines(texts, label, place)
+            if found is not None:
+                return found
         if rejected:
             note_lines_not_offers(self.stats, rejected)
-        return [*fallback, *offers]
+        return [*notices, *offers]
+
+    def _llm_lines(self, texts: list[str], label: str, where: str) -> tuple[list[Item] | None, list[Item]]:
+        """The LLM pass over text lines: (its notices and items, when it gave an offer; else None,
+        and the notices and rejected rows to keep beside the extractor's offers)."""
+        from ingestion import llm
+
+        lines = [llm.SourceLine(f"{label} {index}", line) for index, line in enumerate(texts, start=1)]
+        found, notices = llm.normalize(lines, self.context, where=where)
+        if found is None:
+            return None, list(notices)
+        if any(isinstance(item, OfferCandidate) for item in found):
+            return [*notices, *found], []
+        return None, [*notices, *found, Notice(where, "the LLM pass gave no offer the text shows; the text "
+                                                      "offer extractor read it")]
 
     # ------------------------------------------------------------------ limits
 
@@ -510,7 +535,7 @@ def has_text_layer(page) -> bool:
     return real >= MIN_TEXT_CHARS and noise <= MAX_NOISE_SHARE * (real + noise)
 
 
-def _vision_enabled() -> bool:
+def _llm_enabled() -> bool:
     from ingestion import llm
 
     return llm.enabled()
@@ -645,7 +670,8 @@ def _table_cells(table, words: list[ocr.Word]) -> list[list[str]]:
 
 def _jpeg(image: Image.Image) -> bytes:
     """The image as a JPEG of at most ``VISION_MAX_SIDE`` pixels on its long side (for GPT vision)."""
-    copy = image.convert("RGB")
+    rgba = image.convert("RGBA")  # transparency laid on white, as OCR reads it
+    copy = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
     copy.thumbnail((VISION_MAX_SIDE, VISION_MAX_SIDE))
     buffer = io.BytesIO()
     copy.save(buffer, "JPEG", quality=85)

@@ -34,7 +34,8 @@ Rules
   the record starts, which is also the row number Excel shows for the file.
 * **Rows below the header.** Fully blank rows are skipped
   (``stats["blank_rows"]``); footer rows (first filled cell starts with
-  Total, Subtotal, Sum, Summe, Gesamt, Notes, Remarks, ... or a row with a
+  Total, Subtotal, Sum, Summe, Gesamt, Notes, Remarks, ..., or a charge:
+  Shipping, Freight, Insurance, Handling, Discount ... or a row with a
   single filled cell, such as a section title) are skipped
   (``stats["footer_rows"]``); a repeat of the header row (printed lists) is
   skipped (``stats["repeated_header_rows"]``). Everything else is a candidate.
@@ -263,7 +264,8 @@ _CURRENCY_WORDS = frozenset({
 # Footer rows: totals (followed by more text or not), or notes words standing alone / with a colon,
 # so a description such as "Note 20 Ultra" is not a footer.
 _FOOTER_RE = re.compile(
-    r"(?:(?:grand\s+total|sub\s*-?\s*total|totals?|total\s+general|summe|zwischensumme|endsumme|gesamt\w*)"
+    r"(?:(?:grand\s+total|sub\s*-?\s*total|totals?|total\s+general|summe|zwischensumme|endsumme|gesamt\w*"
+    r"|shipping|freight|insurance|handling|delivery|discount|rabatt|versand|frete|env[ií]o)"
     r"(?:$|[\s:.(])"
     r"|(?:notes?|remarks?|comments?|sum|bemerkung\w*|hinweis\w*|anmerkung\w*|notas?|observaciones|"
     r"remarques?|e\s*&\s*o\s*e)\s*(?::|$))",

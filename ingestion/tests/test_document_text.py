@@ -394,3 +394,47 @@ def test_a_small_crop_with_large_letters_keeps_its_letters(tmp_path):
     document = ingest(write(tmp_path, "crop.png", factory.png(crop)))
     assert document.status == SourceDocument.Status.SUCCEEDED, document.extra
     assert [(o[1], o[2], o[4]) for o in offers_of(document)] == [(sku, model, price) for sku, model, _, price in rows]
+
+
+@pytest.mark.parametrize("kind", ["black and white", "transparent", "dark mode"])
+def test_a_fax_a_transparent_png_and_a_dark_mode_screenshot_are_read(tmp_path, kind):
+    from PIL import Image, ImageOps
+
+    rows = factory.rows(4, seed=15)
+    page = factory.render(factory.table_pdf(rows), dpi=200)[0]
+    if kind == "black and white":  # two grey levels only, as a fax or a 1-bit scan
+        image = page.convert("1")
+    elif kind == "transparent":  # black ink, the paper transparent
+        image = Image.new("RGBA", page.size, (0, 0, 0, 0))
+        image.putalpha(ImageOps.invert(page))
+    else:
+        image = ImageOps.invert(page)
+    document = ingest(write(tmp_path, "page.png", factory.png(image)))
+    assert document.status == SourceDocument.Status.SUCCEEDED, document.extra
+    assert [(o[1], o[2], o[4]) for o in offers_of(document)] == [(sku, model, price) for sku, model, _, price in rows]
+
+
+def test_with_the_pass_on_text_the_rules_read_no_offer_in_goes_to_the_model(openai_on, stub, tmp_path):
+    pdf = factory.text_pdf(["Deals of the week", "iPhone 15 Pro 256 Natural - from 845 (MOQ 10)"])
+    stub.queue(200, OpenAIStub.answer([OpenAIStub.offer(2, "iPhone 15 Pro 256 Natural", "845", quantity="10")]))
+    document = ingest(write(tmp_path, "deals.pdf", pdf))
+    assert [(o[0], o[2], o[4]) for o in offers_of(document)] == [("page 1, line 2", "iPhone 15 Pro 256 Natural",
+                                                                 "845.00")]
+    assert len(stub.requests) == 1 and any("read by the LLM" in note for note in document.notes)
+
+
+def test_a_model_answer_with_no_offer_the_text_shows_leaves_the_text_to_the_rules(openai_on, stub, tmp_path):
+    pdf = factory.text_pdf(["Weekly offers", "iPhone 15 128GB Black $699"])
+    stub.queue(200, OpenAIStub.answer([OpenAIStub.offer(2, "iPhone 15 128GB Black", "$599")]))  # not on the line
+    document = ingest(write(tmp_path, "offers.pdf", pdf), prefer_llm="true")
+    assert [(o[2], o[4]) for o in offers_of(document)] == [("iPhone 15 128GB Black", "699.00")]
+    assert document.errors[0]["value"] == "$599"
+    assert any("gave no offer the text shows; the text offer extractor read it" in n for n in document.notes)
+
+
+def test_lines_with_digits_that_gave_no_offer_are_named_in_a_note(tmp_path):
+    pdf = factory.text_pdf(["iPhone 15 128GB Black $699", "Grand total: $1,123.00", "Call +44 20 7946 0958"])
+    document = ingest(write(tmp_path, "offers.pdf", pdf))
+    assert [o[2] for o in offers_of(document)] == ["iPhone 15 128GB Black"]
+    assert document.notes[0].startswith("2 lines with digits gave no offer"), document.notes
+    assert "page 1, line 2 'Grand total: $1,123.00'" in document.notes[0]

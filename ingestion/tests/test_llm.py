@@ -121,6 +121,7 @@ def test_image_goes_as_a_data_url_and_each_offer_must_name_the_ocr_line_showing_
     ("iPhone 15 Pro 256GB - 999$", "256", "USD", "price"),  # 256GB
     ("Redmi Note 13 8/256 - 185 usd x 200pcs", "200", "USD", "price"),  # the quantity
     ("Galaxy S24 - 1.549,00 €", "1.549,00", "USD", "currency"),  # the line names EUR
+    ("iPhone 15 128GB MX$ 15,499", "15,499", "USD", "currency"),  # MX$ is MXN, not the $ of USD
 ])
 def test_a_spec_a_quantity_or_another_currency_is_not_taken_for_the_price(openai_on, stub, text, price, currency,
                                                                           why):
@@ -133,10 +134,12 @@ def test_the_price_as_written_with_its_currency_passes_and_a_currency_the_line_d
         openai_on, stub):
     stub.queue(200, OpenAIStub.answer([offer(1, "Galaxy A55 8/256", "329€", currency="EUR"),
                                        offer(2, "Redmi Note 13", "USD185", currency="USD"),
-                                       offer(3, "Pixel 8", "640", currency="GBP")]))
+                                       offer(3, "Pixel 8", "640", currency="GBP"),
+                                       offer(4, "iPhone 15", "R$ 1.149,00", currency="BRL")]))
     items = llm.extract([SourceLine("line 1", "Galaxy A55 8/256 - 329€"), SourceLine("line 2", "Redmi Note 13 USD185"),
-                         SourceLine("line 3", "Pixel 8 128GB 640")])
-    assert [(item.price, item.currency) for item in items] == [("329€", "EUR"), ("USD185", "USD"), ("640", "")]
+                         SourceLine("line 3", "Pixel 8 128GB 640"), SourceLine("line 4", "iPhone 15 R$ 1.149,00")])
+    assert [(item.price, item.currency) for item in items] == [("329€", "EUR"), ("USD185", "USD"), ("640", ""),
+                                                               ("R$ 1.149,00", "BRL")]
 
 
 def test_a_price_the_line_does_not_show_is_a_row_error(openai_on, stub):
