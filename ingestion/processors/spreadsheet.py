@@ -181,7 +181,7 @@ FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "price": (
         "price", "prices", "unit price", "cost", "unit cost", "dealer price", "net price", "your price",
         "offer price", "sell price", "selling price", "sale price", "wholesale price", "wholesale", "rate",
-        "preis", "einzelpreis", "stückpreis", "nettopreis", "händlerpreis", "haendlerpreis", "ek",
+        "preis", "einzelpreis", "stückpreis", "nettopreis", "netto", "händlerpreis", "haendlerpreis", "ek",
         "ek preis", "vk", "vk preis", "precio", "precio unitario", "precio neto", "prix",
         "prix unitaire", "prix net", "prix ht", "tarif",
         "preço", "preço unitário", "valor", "valor unitário", "preço de venda", "preço atacado", "vlr", "vlr unit",

@@ -438,3 +438,22 @@ def test_lines_with_digits_that_gave_no_offer_are_named_in_a_note(tmp_path):
     assert [o[2] for o in offers_of(document)] == ["iPhone 15 128GB Black"]
     assert document.notes[0].startswith("2 lines with digits gave no offer"), document.notes
     assert "page 1, line 2 'Grand total: $1,123.00'" in document.notes[0]
+
+
+def test_a_net_and_a_gross_price_column_give_the_net_price(tmp_path):
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    for y, row in ((780, ("Artikel", "Netto", "Brutto")), (762, ("iPhone 15 128GB", "672,27 €", "800,00 €"))):
+        for x, text in zip((50, 300, 420), row):
+            pdf.drawString(x, y, text)
+    pdf.line(45, 795, 520, 795)
+    pdf.line(45, 775, 520, 775)
+    pdf.line(45, 757, 520, 757)
+    for x in (45, 290, 410, 520):
+        pdf.line(x, 795, x, 757)
+    pdf.save()
+    document = ingest(write(tmp_path, "netto.pdf", buffer.getvalue()))
+    assert [(o[1] or o[2], o[4], o[5]) for o in offers_of(document)] == [("iPhone 15 128GB", "672.27", "EUR")]
