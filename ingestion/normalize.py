@@ -469,6 +469,24 @@ _SEPARATOR_SPLIT_RE = re.compile(r"([.,'’ \u00a0\u202f\u2009])")
 _SPACES = frozenset(" \u00a0\u202f\u2009")
 _APOSTROPHES = frozenset("'’")
 _NO_CENTS_SUFFIXES = (",-", ".-", "/-", ",--", ".--")
+# A VAT remark after a price: "£679 +VAT", "899 ex VAT", "549 inc. VAT", "1.099 € zzgl. MwSt.".
+_VAT_REMARK = re.compile(
+    r"\s*(?P<how>\+|plus\b|ex\b|excl?\b|exkl\b|zzgl\b|inc\b|incl?\b|inkl\b)\.?\s*"
+    r"(?:vat|mwst|iva|kdv|gst|tva|btw|ust)\b\.?\s*$",
+    re.IGNORECASE,
+)
+
+
+def split_vat(text: str) -> tuple[str, str]:
+    """A price's text without a VAT remark after it, and what the remark says: ``"excluded"``
+    (``+VAT``, ``ex VAT``, ``zzgl. MwSt.``), ``"included"`` (``inc VAT``, ``inkl. MwSt.``) or ``""``."""
+    found = _VAT_REMARK.search(text)
+    if found is None:
+        return text, ""
+    included = found.group("how").lower().startswith(("inc", "ink"))
+    return text[:found.start()], "included" if included else "excluded"
+
+
 _PRICE_NOISE = frozenset({"each", "ea", "/ea", "/pc", "/unit", "perunit", "/each", "net"})
 # Shorthand for a power of ten written after the amount, as vendors do: "450k", "₦1.2m",
 # "1.65 lakh", "15.5L" (lakh: ``parse_price`` reads only prices), "17,9jt" (juta), "250rb" (ribu),

@@ -49,6 +49,7 @@ from ingestion.normalize import (
     parse_currency,
     parse_price,
     parse_quantity,
+    split_vat,
 )
 from ingestion.readahead import read_ahead
 from ingestion.types import IngestContext, Notice, OfferCandidate, RowError
@@ -746,8 +747,11 @@ def normalize_candidate(candidate: OfferCandidate, *, currency: str = "", observ
             return _sold_out(candidate, "quantity", quantity_text)
         if is_in_stock(quantity_text):
             quantity_text = ""  # available, amount not given
+    price_text, vat = split_vat(candidate.price)  # "£679 +VAT": the price, and VAT excluded
+    if vat:
+        extra["vat"] = vat
     try:
-        money = parse_price(candidate.price, decimal_comma=decimal_comma)
+        money = parse_price(price_text, decimal_comma=decimal_comma)
     except NormalizationError as exc:
         if candidate.price and is_sold_out(candidate.price):
             return _sold_out(candidate, "price", candidate.price)

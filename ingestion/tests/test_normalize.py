@@ -264,3 +264,29 @@ def test_parse_condition_keeps_raw_text():
 )
 def test_dutch_condition_words(text, code):
     assert parse_condition(text).code == code
+
+
+@pytest.mark.parametrize("text, price, vat", [
+    ("£679 +VAT", "£679", "excluded"), ("£899 ex VAT", "£899", "excluded"), ("£179 + VAT", "£179", "excluded"),
+    ("1.099 € zzgl. MwSt.", "1.099 €", "excluded"), ("£549 inc VAT", "£549", "included"),
+    ("699 € inkl. MwSt", "699 €", "included"), ("750", "750", ""), ("Vatican 5", "Vatican 5", ""),
+])
+def test_a_vat_remark_after_a_price_is_split_off(text, price, vat):
+    from ingestion.normalize import split_vat
+
+    assert split_vat(text) == (price, vat)
+
+
+@pytest.mark.django_db
+def test_a_price_with_a_vat_remark_is_an_offer_saying_so(tmp_path, settings):
+    from documents.models import SourceDocument
+    from ingestion.services import ingest_path
+    from offers.models import Offer
+
+    settings.INGESTION_STORAGE_DIR = str(tmp_path / "storage")
+    sheet = tmp_path / "uk.csv"
+    sheet.write_text("Model,Price\niPhone 15 128GB,£679 +VAT\nGalaxy S24 128GB,£549 inc VAT\n", encoding="utf-8")
+    document = ingest_path(sheet, vendor_name="UK Trade")
+    assert document.status == SourceDocument.Status.SUCCEEDED, document.extra
+    got = [(f"{o.price:.2f}", o.currency, o.extra.get("vat")) for o in Offer.objects.order_by("id")]
+    assert got == [("679.00", "GBP", "excluded"), ("549.00", "GBP", "included")]
