@@ -202,3 +202,34 @@ def side_by_side_pdf(left, right) -> bytes:
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
+
+
+def ruled_tables_pdf(tables, title: str = "") -> bytes:
+    """Ruled tables one above the other on one A4 page; ``tables`` is a list of ``(header, rows)``,
+    each row a tuple of cell texts, columns 130 points wide from x=40."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    y = A4[1] - 50
+    if title:
+        pdf.setFont("Helvetica-Bold", 10)
+        pdf.drawString(40, y, title)
+        y -= 30
+    for header, body in tables:
+        top = y
+        width = 130 * len(header)
+        for index, row in enumerate((header, *body)):
+            pdf.setFont("Helvetica-Bold" if index == 0 else "Helvetica", 9)
+            for column, text in enumerate(row):
+                pdf.drawString(44 + 130 * column, y - 12, text)
+            pdf.line(40, y, 40 + width, y)
+            y -= 17
+        pdf.line(40, y, 40 + width, y)
+        for column in range(len(header) + 1):
+            pdf.line(40 + 130 * column, top, 40 + 130 * column, y)
+        y -= 40
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()

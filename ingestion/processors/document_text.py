@@ -82,7 +82,9 @@ from ingestion.processors.spreadsheet import (
     find_header,
     match_header,
     process_tables,
+    title_currency,
 )
+from ingestion.normalize import currency_from_header
 from ingestion.processors.whatsapp_text import note_lines_not_offers
 from ingestion.text_offers import extract_offers
 from ingestion.types import IngestContext, Item, Notice, OfferCandidate, RowError
@@ -392,7 +394,14 @@ class _Reader:
         the last one with a price (a page footer: the shop's name, its phone number, "page 1 of
         3") go through the text extractor, not as rows without a price."""
         lead = head or []  # the lines above a ruled table: a title may name the currency
-        header = find_header(lead + rows[:HEADER_SCAN_ROWS])
+        header, guessed = find_header(lead + rows[:HEADER_SCAN_ROWS]), ""
+        if header is None:
+            header, guessed = _product_column_guessed(lead, rows) or (None, "")
+        notes: list[Item] = []
+        if guessed:
+            self.stats["headers_guessed"] += 1
+            notes.append(Notice(where, f"the column {guessed!r} is taken for the products: no header word says so, "
+                                       "but it holds the product names beside the prices"))
         if header is not None and header.row_index >= len(lead):
             header.row_index -= len(lead)
             fields = [match_header(cell) if isinstance(cell, str) else None for cell in header.cells]
@@ -420,7 +429,7 @@ class _Reader:
         end = priced[-1] + 1 if priced else len(rows)
         table = Table(name=where, head=rows[:end], rest=iter(()), ref_prefix=label,
                       row_number=lambda index: index + 1, header=header)
-        items = list(process_tables([table], self.context))
+        items = [*notes, *process_tables([table], self.context)]
         footer = [" ".join(cell for cell in row if cell) for row in rows[end:]]
         if any(footer):
             self.stats["page_footer_lines"] += sum(1 for text in footer if text)
@@ -519,6 +528,28 @@ def content_size(page, limit: int) -> int:
         if total > limit:
             return total
     return total
+
+
+def _product_column_guessed(lead: list[list[str]], rows: list[list[str]]) -> tuple[Header, str] | None:
+    """A header for a table whose product column has no header word (``Phones | Qty | USD``,
+    ``Accessory | EAN | Pack | Price EUR``): the first row (of the first ``HEADER_SCAN_ROWS``)
+    naming a price column and no SKU or description column, its product column the unnamed one
+    whose cells below hold the most letters: ``(header, the header text taken)``, or ``None``."""
+    for index, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+        fields = [match_header(cell) if cell else None for cell in row]
+        if "price" not in fields or "sku" in fields or "description" in fields:
+            continue
+        below = rows[index + 1:index + 11]
+        letters = {column: sum(sum(ch.isalpha() for ch in other[column]) for other in below if column < len(other))
+                   for column, cell in enumerate(row) if cell and fields[column] is None}
+        if not letters or max(letters.values()) < 3 * max(1, len(below)):
+            continue
+        product = max(letters, key=letters.__getitem__)
+        columns = {field: column for column, field in reversed(list(enumerate(fields))) if field}
+        columns["description"] = product
+        currency = currency_from_header(row[columns["price"]]) or title_currency(lead + rows[:index])
+        return Header(len(lead) + index, row, columns, currency), row[product]
+    return None
 
 
 def has_text_layer(page) -> bool:

@@ -457,3 +457,17 @@ def test_a_net_and_a_gross_price_column_give_the_net_price(tmp_path):
     pdf.save()
     document = ingest(write(tmp_path, "netto.pdf", buffer.getvalue()))
     assert [(o[1] or o[2], o[4], o[5]) for o in offers_of(document)] == [("iPhone 15 128GB", "672.27", "EUR")]
+
+
+def test_a_product_column_without_a_header_word_is_taken_with_a_note(tmp_path):
+    pdf = factory.ruled_tables_pdf([
+        (("Phones", "Qty", "USD"), (("iPhone 15 128GB", "20", "699"), ("Galaxy S24 256GB", "12", "640"))),
+        (("Accessory", "EAN", "Pack", "Price EUR"), (("Apple 20W USB-C charger", "0194252192300", "10", "14.50"),)),
+    ])
+    document = ingest(write(tmp_path, "tables.pdf", pdf))
+    assert document.status == SourceDocument.Status.SUCCEEDED, document.extra
+    assert [(o[0], o[2], o[3], o[4], o[5]) for o in offers_of(document)] == [
+        ("page 1, table 1, row 2", "iPhone 15 128GB", 20, "699.00", "USD"),
+        ("page 1, table 1, row 3", "Galaxy S24 256GB", 12, "640.00", "USD"),
+        ("page 1, table 2, row 2", "Apple 20W USB-C charger", None, "14.50", "EUR")]
+    assert "page 1: the column 'Phones' is taken for the products" in document.notes[0]
