@@ -160,6 +160,7 @@ class _Reader:
         self.context = context
         self.stats = context.stats
         self.header: Header | None = None  # the last table's header, for a page that continues it
+        self.cuts: list[float] = []  # the column positions of the last text page read as a table
         self.ocr_pages = 0
         self.vision_calls = 0  # pages sent to GPT vision, at most OPENAI_MAX_CALLS_PER_DOCUMENT
         self.vision_pages = 0  # pages whose offers came from GPT vision
@@ -376,6 +377,12 @@ class _Reader:
             if read_by == "ocr":  # specks and rule remnants OCR reads as "|", ")", "'" are no cell text
                 rows = [[_without_specks(cell) for cell in row] for row in rows]
             items = self._table(rows, label, where=f"page {number}")
+        if items is None and read_by == "" and self.cuts and self.header is not None:
+            # A text page continuing the last page's table in the same columns, one of them empty here
+            # (a Note column): the last page's column positions (PDF points) split its lines.
+            items = self._table([cells(line, self.cuts) for line in lines], label, where=f"page {number}")
+        elif items is not None and read_by == "":
+            self.cuts = cuts
         if items is None:
             items = self._lines([line.text for line in lines], label.rstrip(), where=f"page {number}")
         if read_by == "ocr":
@@ -416,6 +423,11 @@ class _Reader:
                 right = self._table([row[cut:] for row in rows], right_label, where=where,
                                     head=(head or []) + above) or []  # a title over both names the currency
                 return [*left, *right]
+            if len(prices) > 1:  # "Model | USD | EUR": the first price column is read, the others said
+                notes.append(Notice(where, "read the prices of column "
+                                           f"{header.cells[header.columns['price']]!r} only; not read: "
+                                           + ", ".join(repr(header.cells[index]) for index in prices
+                                                       if index != header.columns["price"])))
         else:
             last = self.header
             if last is None or not rows or len(last.cells) != len(rows[0]):

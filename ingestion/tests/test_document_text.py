@@ -471,3 +471,15 @@ def test_a_product_column_without_a_header_word_is_taken_with_a_note(tmp_path):
         ("page 1, table 1, row 3", "Galaxy S24 256GB", 12, "640.00", "USD"),
         ("page 1, table 2, row 2", "Apple 20W USB-C charger", None, "14.50", "EUR")]
     assert "page 1: the column 'Phones' is taken for the products" in document.notes[0]
+
+
+def test_a_continued_unruled_table_with_an_empty_column_keeps_the_first_pages_columns(tmp_path):
+    rows = factory.rows(8, seed=16)
+    rows = rows[:4] + [(sku, model, "", price) for sku, model, _, price in rows[4:]]  # no quantities on page 2
+    document = ingest(write(tmp_path, "two.pdf", factory.table_pdf(rows, per_page=4, ruled=False,
+                                                                 repeat_header=False)))
+    assert document.status == SourceDocument.Status.SUCCEEDED, document.extra
+    got = offers_of(document)
+    assert [(o[1], o[2], o[3], o[4]) for o in got] == [
+        (sku, model, int(qty) if qty else None, price) for sku, model, qty, price in rows]
+    assert [o[0] for o in got[4:]] == [f"page 2, line {n}" for n in range(1, 5)]
