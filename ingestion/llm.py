@@ -382,7 +382,8 @@ def extract(lines: list[SourceLine], *, image: bytes | None = None, image_mime: 
     Text: the lines go numbered (``[1] text``) in batches of at most ``OPENAI_MAX_INPUT_CHARS``
     characters, one call each; a line longer than that is cut (``stats["llm_lines_cut"]``).
     Vision: one call with the image as a ``data:<image_mime>;base64,...`` URL and the lines that
-    fit in one batch; each offer must name the OCR line it is on, as a text offer does. ``hint`` (``"a scanned price list page"``) tells the model what it reads.
+    fit in one batch; each offer must name the OCR line it is on, as a text offer does. ``hint``
+    (``"a scanned price list page"``) tells the model what it reads.
 
     Returns, in the answer's order, an ``OfferCandidate`` (``ref`` of its line, the model's
     fields as text, ``observed_at``/``sender``/``extra`` from the line's template,
@@ -390,7 +391,8 @@ def extract(lines: list[SourceLine], *, image: bytes | None = None, image_mime: 
     not sent, whose price digits (separators and zero decimals aside) that line does not show as
     a number that can be a price (``_price_like``: not ``128GB``, ``8/256``, ``200pcs``, ``S24``),
     whose currency is not one the line names (a currency the line does not name at all is
-    dropped: the document's rules then give one, flagged), or whose description is empty. Nothing to read (no lines, no image): ``[]``, no call.
+    dropped: the document's rules then give one, flagged), or whose description is empty.
+    Nothing to read (no lines, no image): ``[]``, no call.
 
     Raises ``LlmError`` when the input needs more than ``OPENAI_MAX_CALLS_PER_DOCUMENT`` calls
     (before any call) or a call fails (see the module docstring); nothing is returned then, not

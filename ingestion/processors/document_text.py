@@ -114,6 +114,11 @@ def content_kind(head: bytes) -> str:
     return ""
 
 
+class DocumentLimit(ValueError):
+    """A PDF or an image past a limit (``DOCUMENT_MAX_PAGES``, ``DOCUMENT_MAX_PIXELS``): the document
+    fails with the message, which names the setting."""
+
+
 class DocumentTextProcessor:
     """Reads PDFs and images; see the module docstring for the rules."""
 
@@ -212,7 +217,7 @@ class _Reader:
                     result = self._text_page(page, number)
                 else:
                     result = self._image_page(self._render(rendering[number - 1], number), number)
-            except (ocr.OcrUnavailable, ValueError):
+            except (ocr.OcrUnavailable, DocumentLimit):
                 raise
             except Exception as exc:  # one broken page: said, and the other pages still read
                 result = _PageResult([RowError(f"page {number}", f"cannot read page {number}: {_reason(exc)}")],
@@ -237,9 +242,9 @@ class _Reader:
                 try:
                     upright = ImageOps.exif_transpose(frame)  # any mode: OCR lays transparency on white
                     result = self._image_page(upright, number)
-                except (ocr.OcrUnavailable, ValueError):
+                except (ocr.OcrUnavailable, DocumentLimit):
                     raise
-                except OSError as exc:  # a truncated frame: said, and the other frames still read
+                except (OSError, ValueError) as exc:  # a truncated frame: said, and the other frames still read
                     result = _PageResult([RowError(f"page {number}", f"cannot read page {number}: {_reason(exc)}")],
                                          "unreadable")
                 yield from self._finish_page(result, number, frames, started)
@@ -263,7 +268,8 @@ class _Reader:
         seconds = time.perf_counter() - started
         offers = sum(1 for item in result.items if isinstance(item, OfferCandidate))
         if self.context.report:
-            self.context.report(f"page {number}/{total}: {result.how}, {counted(offers, 'candidate offer')}, {seconds:.1f} s")
+            self.context.report(
+                f"page {number}/{total}: {result.how}, {counted(offers, 'candidate offer')}, {seconds:.1f} s")
         if self.context.progress:
             self.context.progress(number, total)
         yield from result.items
@@ -289,8 +295,8 @@ class _Reader:
                                         where=f"page {number}")
                 items += found
             if loose:  # the text around the tables, its lines numbered among themselves
-                items += self._lines([line.text for line in group_lines(loose)], f"page {number}, line outside tables",
-                                     where=f"page {number}")
+                items += self._lines([line.text for line in group_lines(loose)],
+                                     f"page {number}, line outside tables", where=f"page {number}")
         else:
             lines = group_lines(words)
             items += self._layout(lines, number, read_by="")
@@ -330,10 +336,10 @@ class _Reader:
                 missed = [item for item in self._layout(page.lines, number, read_by="ocr")
                           if isinstance(item, OfferCandidate) and item.ref not in used]
                 if missed:
-                    notices.append(Notice(f"page {number}", f"GPT vision listed no offer on {counted(len(missed), 'line')} "
-                                                            "where the offline OCR reading found one; those are kept "
-                                                            "from the offline reading: "
-                                                            + ", ".join(item.ref for item in missed[:10])))
+                    notices.append(Notice(
+                        f"page {number}", f"GPT vision listed no offer on {counted(len(missed), 'line')} where the "
+                        "offline OCR reading found one; those are kept from the offline reading: "
+                        + ", ".join(item.ref for item in missed[:10])))
                 self.vision_pages += 1
                 return _PageResult([*notices, *items, *missed], "GPT vision, checked against OCR")
             if items is not None:  # nothing the page's text supports: the offline reading, with the model's misses
@@ -490,13 +496,13 @@ class _Reader:
     def _check_pages(self, count: int) -> None:
         limit = settings.DOCUMENT_MAX_PAGES
         if count > limit:
-            raise ValueError(f"{self.filename} has {count:,} pages; PriceHub reads at most {limit:,} "
+            raise DocumentLimit(f"{self.filename} has {count:,} pages; PriceHub reads at most {limit:,} "
                              "(DOCUMENT_MAX_PAGES): split it, or raise the limit")
 
     def _check_pixels(self, width: int, height: int, what: str) -> None:
         limit = settings.DOCUMENT_MAX_PIXELS
         if width * height > limit:
-            raise ValueError(f"{what} of {self.filename} is {width:,} x {height:,} pixels; PriceHub reads at most "
+            raise DocumentLimit(f"{what} of {self.filename} is {width:,} x {height:,} pixels; PriceHub reads at most "
                              f"{limit:,} pixels (DOCUMENT_MAX_PIXELS): scale it down, or raise the limit")
 
     def _render(self, page, number: int) -> Image.Image:

@@ -167,7 +167,8 @@ def test_a_blurred_low_resolution_photo_stores_no_price_ocr_is_unsure_of(tmp_pat
     stored = [o[4] for o in offers_of(document)]
     assert stored and set(stored) <= listed, (stored, document.errors)
     reasons = [error["message"] for error in document.errors]
-    assert reasons and all("OCR is unsure of the price" in r or "without the decimal point" in r for r in reasons), reasons
+    assert reasons, document.extra
+    assert all("OCR is unsure of the price" in r or "without the decimal point" in r for r in reasons), reasons
 
 
 def test_a_price_without_the_cents_the_pages_other_prices_have_is_rejected():
