@@ -465,6 +465,7 @@ _OTHER_DIGIT_RE = re.compile(r"(?![0-9])\d")  # Persian, Arabic-Indic, full-widt
 _PLAIN_NUMBER_RE = re.compile(r"\d{1,15}(?:\.\d{1,2})?")
 # A number: starts with a digit, continues with digits and separators.
 _NUMBER_RE = re.compile(r"\d[\d.,'’ \u00a0\u202f\u2009]*")
+_ARABIC_SEPARATORS = str.maketrans({"\u066c": ",", "\u066b": "."})  # Arabic thousands and decimal separators
 _SEPARATOR_SPLIT_RE = re.compile(r"([.,'’ \u00a0\u202f\u2009])")
 _SPACES = frozenset(" \u00a0\u202f\u2009")
 _APOSTROPHES = frozenset("'’")
@@ -608,13 +609,19 @@ def parse_price(value: str | int | float | Decimal, *, decimal_comma: bool | Non
     Floats are read through their shortest ``repr`` (1045.5 -> ``Decimal("1045.5")``).
     See the module docstring for the separator rules. Raises ``NormalizationError``
     for empty values, words (``call``, ``TBA``, ``POA``, ``-``), zero, negative or
-    too-large amounts, several numbers, and text that is not a known currency.
+    too-large amounts, several numbers, and text that is not a known currency. A footnote's
+    ``*`` after the price is left out; Arabic separators (``٣٬٩٩٩``, ``٣٫٥``) are read as
+    ``,`` and ``.``.
     """
     # Fast paths first: the spreadsheet processor calls this for every row.
     if type(value) is str:
         text = value.strip()
-        if not text.isascii() and _OTHER_DIGIT_RE.search(text):
-            text = ascii_digits(text)
+        if not text.isascii():
+            if _OTHER_DIGIT_RE.search(text):
+                text = ascii_digits(text)
+            text = text.translate(_ARABIC_SEPARATORS)  # "٣٬٩٩٩": the Arabic thousands separator
+        if text.endswith("*"):
+            text = text.rstrip("*").rstrip()  # "799*": a footnote's mark, not part of the price
         if _PLAIN_NUMBER_RE.fullmatch(text):
             return _checked_money(Decimal(text), None, value)
         return _parse_price_text(value, text, decimal_comma)

@@ -290,3 +290,12 @@ def test_a_price_with_a_vat_remark_is_an_offer_saying_so(tmp_path, settings):
     assert document.status == SourceDocument.Status.SUCCEEDED, document.extra
     got = [(f"{o.price:.2f}", o.currency, o.extra.get("vat")) for o in Offer.objects.order_by("id")]
     assert got == [("679.00", "GBP", "excluded"), ("549.00", "GBP", "included")]
+
+
+@pytest.mark.parametrize("text, amount, currency", [
+    ("799*", "799.00", None), ("1.299,00 €*", "1299.00", "EUR"),  # a footnote's mark
+    ("٣٬٩٩٩ درهم", "3999.00", "AED"), ("3٬999 AED", "3999.00", "AED"), ("٣٫٥ د.إ", "3.50", "AED"),
+])
+def test_a_footnote_mark_and_arabic_separators_are_read(text, amount, currency):
+    money = parse_price(text)
+    assert (f"{money.amount:.2f}", money.currency) == (amount, currency)
