@@ -412,8 +412,8 @@ def recover_stale_documents() -> list[tuple[SourceDocument, str]]:
     than the task queue's redelivery time whose task was lost (a broker without delivery
     receipts) is queued again. WhatsApp PDFs and images kept pending by versions before the
     ``document_text`` processor are queued for it (``whatsapp.ingest.release_waiting_media``).
-    Returns ``(document, what was done)`` pairs. Runs every minute in the worker (``ingestion.tasks.recover_stale_documents``)
-    and from ``manage.py recover_documents``.
+    Returns ``(document, what was done)`` pairs. Runs every minute in the worker
+    (``ingestion.tasks.recover_stale_documents``) and from ``manage.py recover_documents``.
     """
     from ingestion.tasks import enqueue_ingest
 
