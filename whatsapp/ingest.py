@@ -408,7 +408,7 @@ def ingest_batch(batch: Batch, *, request_id: str) -> Outcome:
         created, edited = _store(batch.client_id, incoming, request_id, now)
         for item, message_pk in created.items():
             if item.media and not item.media.error:
-                document = _keep_media(item, chats[item.chat_key], message_pk, enqueue)
+                document = _keep_media(item, chats[item.chat_key], enqueue)
                 if document is not None:
                     Message.objects.filter(pk=message_pk).update(media_document=document)
             if item.media and item.media.error:
@@ -650,7 +650,7 @@ def media_kind(media: Media) -> str:
     return ""
 
 
-def _keep_media(item: Incoming, chat: Chat, message_pk: int, enqueue: list) -> SourceDocument | None:
+def _keep_media(item: Incoming, chat: Chat, enqueue: list) -> SourceDocument | None:
     """Store a created message's attachment as a document (see the module's docstring); ``None``
     (and ``item.media.error`` set) when it cannot be kept. A spreadsheet goes to the processor that
     reads it, a PDF or an image to ``document_text``; either is queued like an upload, filed under
