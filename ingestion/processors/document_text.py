@@ -73,7 +73,7 @@ from pathlib import Path
 from django.conf import settings
 from PIL import Image, ImageOps, ImageSequence
 
-from ingestion import ocr
+from ingestion import llm, ocr
 from ingestion.page_layout import cells, column_cuts, group_lines
 from ingestion.processors.spreadsheet import (
     HEADER_SCAN_ROWS,
@@ -323,11 +323,11 @@ class _Reader:
         if repaired:
             self.stats["ocr_words_repaired"] += repaired
         notices: list[Item] = []
-        if _llm_enabled() and self.vision_calls >= settings.OPENAI_MAX_CALLS_PER_DOCUMENT:
+        if llm.enabled() and self.vision_calls >= settings.OPENAI_MAX_CALLS_PER_DOCUMENT:
             notices = [Notice(f"page {number}", "read by offline OCR only: GPT vision was asked for "
                                                 f"{settings.OPENAI_MAX_CALLS_PER_DOCUMENT} pages of this document "
                                                 "already (OPENAI_MAX_CALLS_PER_DOCUMENT)")]
-        elif _llm_enabled():
+        elif llm.enabled():
             self.vision_calls += 1
             items, notices = self._vision(image, page, number)
             if items is not None and any(isinstance(item, OfferCandidate) for item in items):
@@ -358,8 +358,6 @@ class _Reader:
     def _vision(self, image: Image.Image, page: ocr.OcrPage, number: int) -> tuple[list[Item] | None, list[Item]]:
         """GPT vision's offers on one page, checked against its OCR lines, and the notices; ``None``
         for the offers when the call failed (the notices say why)."""
-        from ingestion import llm
-
         lines = [llm.SourceLine(f"page {number}, line {index}", line.text)
                  for index, line in enumerate(page.lines, start=1)]
         found, notices = llm.normalize(lines, self.context, where=f"page {number}", image=_jpeg(image),
@@ -463,13 +461,13 @@ class _Reader:
         text = "\n".join(texts)
         place = where or label
         notices: list[Item] = []
-        if _llm_wanted(self.context) and text.strip():
+        if llm.wanted(self.context) and text.strip():
             found, notices = self._llm_lines(texts, label, place)
             if found is not None:
                 return found
         rejected: list[tuple[str, str, str]] = []
         offers: list[Item] = list(extract_offers(text, first_line=1, ref_prefix=label, rejected=rejected))
-        if not offers and rejected and not notices and _llm_enabled():  # the rules found nothing: ask
+        if not offers and rejected and not notices and llm.enabled():  # the rules found nothing: ask
             found, notices = self._llm_lines(texts, label, place)
             if found is not None:
                 return found
@@ -480,8 +478,6 @@ class _Reader:
     def _llm_lines(self, texts: list[str], label: str, where: str) -> tuple[list[Item] | None, list[Item]]:
         """The LLM pass over text lines: (its notices and items, when it gave an offer; else None,
         and the notices and rejected rows to keep beside the extractor's offers)."""
-        from ingestion import llm
-
         lines = [llm.SourceLine(f"{label} {index}", line) for index, line in enumerate(texts, start=1)]
         found, notices = llm.normalize(lines, self.context, where=where)
         if found is None:
@@ -582,18 +578,6 @@ def has_text_layer(page) -> bool:
         elif text.strip():
             real += 1
     return real >= MIN_TEXT_CHARS and noise <= MAX_NOISE_SHARE * (real + noise)
-
-
-def _llm_enabled() -> bool:
-    from ingestion import llm
-
-    return llm.enabled()
-
-
-def _llm_wanted(context: IngestContext) -> bool:
-    from ingestion import llm
-
-    return llm.wanted(context)
 
 
 def _checked_ocr(candidate: OfferCandidate, line: ocr.Line | None) -> OfferCandidate | RowError:
