@@ -70,7 +70,7 @@ export async function runCollector({ env = process.env, cwd = process.cwd(), log
     await source.start();
   } catch (error) {
     await status.close();
-    await delivery.stop();
+    delivery.stop();
     throw error;
   }
 
@@ -79,10 +79,9 @@ export async function runCollector({ env = process.env, cwd = process.cwd(), log
     stopping ??= (async () => {
       await source.stop();
       const { waiting, unfinished } = await batcher.close(SHUTDOWN_WAIT_MS);
-      for (const messages of [unfinished, waiting]) {
-        if (messages?.length) await delivery.keep(messages, 'kept at shutdown');
-      }
-      await delivery.stop();
+      if (unfinished?.length) await delivery.handOver(unfinished, 'still being delivered at shutdown');
+      if (waiting.length) await delivery.keep(waiting, 'waiting for a batch at shutdown');
+      delivery.stop();
       metrics.setState('stopped', 'the collector stopped');
       await status.close();
       logger.info({ spooled: (unfinished?.length ?? 0) + waiting.length, spool_depth: spool.depth }, 'collector stopped');

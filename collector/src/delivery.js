@@ -19,6 +19,7 @@ const DEFER_MAX_MS = 10 * 60_000;
 export function createDelivery({ sender, spool, metrics, clientId, retryIntervalMs, log, now = Date.now }) {
   let draining = null;
   let timer = null;
+  const handedOver = new WeakSet();
 
   async function keep(messages, reason, notBefore = 0) {
     if (await spool.add(messages, { reason, notBefore })) {
@@ -59,7 +60,7 @@ export function createDelivery({ sender, spool, metrics, clientId, retryInterval
       if (spool.depth) drain();
     } else if (result.outcome === 'rejected') {
       if (!(await spool.reject(messages, refusalOf(result)))) await keep(messages, 'refused by the backend; the rejected folder is full');
-    } else {
+    } else if (!handedOver.has(messages)) {
       const notBefore = result.retryAfterMs ? now() + result.retryAfterMs : 0;
       await keep(messages, result.outcome === 'unauthorized' ? 'credentials refused' : 'delivery failed', notBefore);
     }
@@ -99,17 +100,24 @@ export function createDelivery({ sender, spool, metrics, clientId, retryInterval
     drain,
     /** Keep messages in the spool without trying them (the batcher's overflow, shutdown). */
     keep: (messages, reason) => keep(messages, reason),
+    /**
+     * Spool a batch whose delivery is still running at shutdown; should that delivery fail later,
+     * it is not spooled a second time.
+     */
+    handOver(messages, reason) {
+      handedOver.add(messages);
+      return keep(messages, reason);
+    },
     /** Drain now and every `retryIntervalMs`. */
     start() {
       drain();
       timer = setInterval(drain, retryIntervalMs);
       timer.unref?.();
     },
-    /** Stop the periodic drain and wait for a running one. */
-    async stop() {
+    /** Stop the periodic drain (a running one goes on; its batches stay on disk until delivered). */
+    stop() {
       clearInterval(timer);
       timer = null;
-      if (draining) await draining;
     },
   };
 }
