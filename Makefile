@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install setup samples check-deploy clean
+.PHONY: run test install setup samples check-deploy clean collector-test
 
 # Local development settings (DEBUG=true, a generated SECRET_KEY), written once and never
 # overwritten; git-ignored. Settings read it, so every manage.py command works in a new shell.
@@ -20,10 +20,17 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+# The WhatsApp collector (collector/, Node 20): its packages exactly as package-lock.json pins them.
+COLLECTOR_INSTALLED := collector/node_modules/.installed
+
+$(COLLECTOR_INSTALLED): collector/package.json collector/package-lock.json
+	cd collector && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed $(COLLECTOR_INSTALLED)
 
 # Local runs use the embedded default: SQLite, local storage, django-q2 on the ORM broker.
-run: install $(ENV_FILE)
+run: $(VENV)/.installed $(ENV_FILE)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py createcachetable
 	$(PY) manage.py ensure_local_admin --url http://$(HOST):$(PORT)/admin/
@@ -33,11 +40,15 @@ run: install $(ENV_FILE)
 	trap 'kill $$qpid 2>/dev/null; wait $$qpid 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-samples: install $(ENV_FILE)
+samples: $(VENV)/.installed $(ENV_FILE)
 	$(PY) manage.py ingest_samples
 
 test: install
 	$(PY) -m pytest -q
+	$(MAKE) --no-print-directory collector-test
+
+collector-test: $(COLLECTOR_INSTALLED)
+	cd collector && npm test
 
 check-deploy: install
 	PRICEHUB_ENV_FILE=none DEBUG=false SECRET_KEY=$$($(PY) -c "import secrets; print(secrets.token_urlsafe(50))") \
@@ -45,4 +56,4 @@ check-deploy: install
 	$(PY) manage.py check --deploy --fail-level WARNING
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache collector/node_modules
