@@ -35,6 +35,7 @@ export const RECONNECT = Object.freeze({ minMs: 1000, maxMs: 60_000 });
 const SEEN_MAX = 10_000;
 const GROUP_TTL_MS = 6 * 60 * 60_000;
 const GROUP_RETRY_MS = 60_000;
+const MEDIA_DOWNLOAD_TIMEOUT_MS = 120_000;  // messages are read in order: a stuck download must not hold the rest
 
 /** Close codes after which the collector does not reconnect by itself: state and what to do. */
 function stopReason(code, authStateDir) {
@@ -125,7 +126,13 @@ export function createSource({
       return;
     }
     try {
-      const buffer = await download(raw, 'buffer', {}, { logger: baileysLogger, reuploadRequest: socket?.updateMediaMessage });
+      let timer;
+      const buffer = await Promise.race([
+        download(raw, 'buffer', {}, { logger: baileysLogger, reuploadRequest: socket?.updateMediaMessage }),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no download within ${MEDIA_DOWNLOAD_TIMEOUT_MS / 1000} s`)), MEDIA_DOWNLOAD_TIMEOUT_MS);
+        }),
+      ]).finally(() => clearTimeout(timer));
       if (buffer.length > mediaMaxBytes) {
         metrics.add('media_skipped');
         log?.warn({ ...label, bytes: buffer.length, limit: mediaMaxBytes }, 'attachment over MEDIA_MAX_BYTES not sent');

@@ -181,3 +181,21 @@ test('AUTH_STATE_DIR that is a file: start-up fails saying so', async (t) => {
   const source = createSource({ authStateDir: path.join(dir, 'auth-state'), mediaMaxBytes: 1, onMessage() {}, metrics: createMetrics({ clientId: 'c' }), makeSocket: fake.makeSocket, loadAuthState: fake.loadAuthState });
   await assert.rejects(source.start(), /AUTH_STATE_DIR .* is not a folder/);
 });
+
+test('a download that never ends is given up after two minutes; the messages after it still go', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { fake, received, metrics } = await setup(t, { download: () => new Promise(() => {}) });
+  fake.last.upsert([
+    { key: { remoteJid: GROUP, id: 'I1', participant: '4479@s.whatsapp.net' }, message: { imageMessage: { caption: 'Redmi 13 - 120$', mimetype: 'image/jpeg' } } },
+    groupText('Poco F6 - 300$', { id: 'T2' }),
+  ]);
+  await turns();
+  assert.equal(received.length, 0, 'in order: the second waits for the first');
+  t.mock.timers.tick(119_999);
+  await turns();
+  assert.equal(received.length, 0);
+  t.mock.timers.tick(1);
+  await until(() => received.length === 2);
+  assert.deepEqual(received.map((m) => m.message_id), ['I1', 'T2']);
+  assert.equal(metrics.value('media_skipped'), 1);
+});
