@@ -22,15 +22,20 @@ export function createDelivery({ sender, spool, metrics, clientId, retryInterval
   const handedOver = new WeakSet();
 
   async function keep(messages, reason, notBefore = 0) {
-    if (await spool.add(messages, { reason, notBefore })) {
-      metrics.add('batches_spooled');
-      return true;
+    let why = 'the spool is full (SPOOL_MAX_BYTES): this batch is LOST; deliver or clear the spool and raise the limit';
+    try {
+      if (await spool.add(messages, { reason, notBefore })) {
+        metrics.add('batches_spooled');
+        return true;
+      }
+    } catch (error) {
+      why = `the spool could not be written (${error.code ?? error.message}): this batch is LOST; check SPOOL_DIR's disk`;
     }
     metrics.add('messages_dropped', messages.length);
     log?.error({
       messages: messages.length, spool_bytes: spool.bytes, spool_max_bytes: spool.maxBytes,
       message_ids: messages.map((message) => message.message_id).slice(0, 50),
-    }, 'the spool is full (SPOOL_MAX_BYTES): this batch is LOST; deliver or clear the spool and raise the limit');
+    }, why);
     return false;
   }
 
@@ -59,7 +64,8 @@ export function createDelivery({ sender, spool, metrics, clientId, retryInterval
     if (result.outcome === 'delivered') {
       if (spool.depth) drain();
     } else if (result.outcome === 'rejected') {
-      if (!(await spool.reject(messages, refusalOf(result)))) await keep(messages, 'refused by the backend; the rejected folder is full');
+      const kept = await spool.reject(messages, refusalOf(result)).catch(() => false);
+      if (!kept) await keep(messages, 'refused by the backend; the rejected folder is full');
     } else if (!handedOver.has(messages)) {
       const notBefore = result.retryAfterMs ? now() + result.retryAfterMs : 0;
       await keep(messages, result.outcome === 'unauthorized' ? 'credentials refused' : 'delivery failed', notBefore);

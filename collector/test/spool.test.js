@@ -150,3 +150,15 @@ test('a drain stops at the first failure and waits longer each time', async (t) 
   await delivery.drain();
   assert.ok(oldest.notBefore >= Date.now() + 119_000, 'then twice as long');
 });
+
+test('a spool that cannot be written (a read-only disk): the batch is counted lost and logged, nothing throws', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { dir, spool, delivery, metrics, log } = await deliverySetup(t, { script: [401] });
+  // The folder replaced by a file: no user, root included, can write into it.
+  await fs.rm(path.join(dir, 'pending'), { recursive: true });
+  await fs.writeFile(path.join(dir, 'pending'), '');
+  await delivery.dispatch([message(1)]);
+  assert.equal(spool.depth, 0);
+  assert.equal(metrics.value('messages_dropped'), 1);
+  assert.match(log.entries.find((entry) => entry.level === 'error' && /LOST/.test(entry.msg)).msg, /could not be written \(E/);
+});
