@@ -63,17 +63,23 @@ export function createBatcher({ maxMessages, maxBytes, flushIntervalMs, dispatch
   }
 
   return {
-    /** Queue one contract message. */
+    /**
+     * Queue one contract message. Returns a promise that settles once any batch it pushed out of
+     * memory is in the spool: the caller awaits it, so a flood waits on the disk instead of
+     * filling memory.
+     */
     add(message) {
       if (closed) throw new Error('the batcher is closed');
       const bytes = Buffer.byteLength(JSON.stringify(message), 'utf8');
       queue.push({ message, bytes });
       queuedBytes += bytes;
+      const written = [];
       while (queue.length > maxQueued) {
-        overflow(take());
+        written.push(overflow(take()));
       }
       if (full()) flush();
       else arm();
+      return Promise.all(written);
     },
     flush,
     get depth() { return queue.length; },

@@ -92,7 +92,8 @@ export function createGroupCache({ fetch, now = Date.now, log }) {
 }
 
 /**
- * @param {{authStateDir: string, mediaMaxBytes: number, onMessage: (message: object) => void,
+ * `onMessage` gets each contract message in order; the next is read once what it returns settles.
+ * @param {{authStateDir: string, mediaMaxBytes: number, onMessage: (message: object) => unknown,
  *          metrics: object, log?: object, baileysLogger?: object, qrOut?: {write: Function},
  *          makeSocket?: Function, loadAuthState?: Function, download?: Function,
  *          reconnect?: {minMs: number, maxMs: number}}} options
@@ -160,7 +161,7 @@ export function createSource({
       return;
     }
     metrics.add('messages_received');
-    onMessage(found.message);
+    await onMessage(found.message);
   }
 
   function schedule(delayMs) {

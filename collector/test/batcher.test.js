@@ -97,3 +97,24 @@ test('close: the waiting messages and an unfinished batch are handed back', asyn
   assert.deepEqual(waiting.map((m) => m.message_id), ['M4']);
   assert.throws(() => batcher.add(message(5)), /closed/);
 });
+
+test('a message that pushes a batch to the spool is taken once the spool has it (back-pressure)', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const spooled = [];
+  let written = null;
+  const batcher = createBatcher({
+    maxMessages: 2, maxBytes: 1024 * 1024, flushIntervalMs: 5000, maxQueued: 2,
+    dispatch: () => new Promise(() => {}),  // the backend never answers
+    overflow: (messages) => { spooled.push(messages.map((m) => m.message_id)); return new Promise((resolve) => { written = resolve; }); },
+  });
+  for (const i of [1, 2, 3, 4]) await batcher.add(message(i));
+  let settled = false;
+  const adding = batcher.add(message(5)).then(() => { settled = true; });
+  await turns();
+  assert.deepEqual(spooled, [['M3', 'M4']]);
+  assert.equal(settled, false, 'waits for the spool write');
+  written();
+  await adding;
+  assert.equal(settled, true);
+  assert.equal(batcher.depth, 1);
+});

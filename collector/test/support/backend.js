@@ -3,13 +3,14 @@
  * signature the way the backend does (HMAC-SHA256 over timestamp + "." + the raw body, the timestamp
  * as YYYY-MM-DDTHH:MM:SSZ within 300 s) and answers from a script, one entry per request:
  * a status number, `{status, headers, body}`, or "drop" (the connection is destroyed unanswered).
- * After the script runs out it answers 200. Every request is recorded with its raw body.
+ * After the script runs out it answers 200. Every request is recorded with its raw body (unless
+ * `keepBodies` is false: then only the checks and the message count are kept, for benchmarks).
  */
 
 import crypto from 'node:crypto';
 import http from 'node:http';
 
-export async function startBackend({ token = 'test-token', secret = 'test-secret', script = [] } = {}) {
+export async function startBackend({ token = 'test-token', secret = 'test-secret', script = [], keepBodies = true } = {}) {
   const requests = [];
   const queue = [...script];
   let sequence = 0;
@@ -31,6 +32,8 @@ export async function startBackend({ token = 'test-token', secret = 'test-secret
         body: (() => { try { return JSON.parse(raw.toString('utf8')); } catch { return null; } })(),
       };
       requests.push(record);
+      const messageCount = record.body?.messages?.length ?? 0;
+      if (!keepBodies) { record.raw = null; record.body = { messages: { length: messageCount } }; }
       const step = queue.length ? queue.shift() : 200;
       if (step === 'drop') {
         request.socket.destroy();
@@ -44,7 +47,7 @@ export async function startBackend({ token = 'test-token', secret = 'test-secret
         if (!record.tokenOk) payload = { detail: 'invalid ingest token', request_id: requestId };
         else if (!record.signatureOk || !record.timestampOk) payload = { detail: 'invalid signature', request_id: requestId };
         else if (status === 200) {
-          const count = record.body?.messages?.length ?? 0;
+          const count = messageCount;
           payload = { request_id: requestId, accepted: count, created: count, edited: 0, deduped: 0, skipped: 0, chats: [], errors: [] };
         } else payload = { detail: `scripted ${status}`, request_id: requestId };
       }
