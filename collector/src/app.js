@@ -56,10 +56,11 @@ export async function runCollector({ env = process.env, cwd = process.cwd(), log
     queue_depth: batcher.depth, spool_depth: spool.depth, spool_bytes: spool.bytes,
     spool_max_bytes: spool.maxBytes, rejected_depth: spool.rejectedDepth,
   }));
-  const status = await startStatusServer({ metrics, host: config.statusHost, port: config.port, log: logger });
+  const status = await startStatusServer({ metrics, host: config.statusHost, port: config.port, token: config.statusToken, log: logger });
   const source = createSource({
     authStateDir: config.authStateDir, mediaMaxBytes: config.mediaMaxBytes, onMessage: (message) => batcher.add(message),
-    metrics, log: logger, baileysLogger, qrOut, makeSocket, loadAuthState, download, reconnect,
+    metrics, log: logger, baileysLogger, qrOut, pairingPhoneNumber: config.pairingPhoneNumber,
+    makeSocket, loadAuthState, download, reconnect,
   });
   delivery.start();
   logger.info({

@@ -6,7 +6,10 @@
  * Optional, with defaults: WHATSAPP_INGEST_HMAC_SECRET (unset: requests are not signed; the backend
  * then needs no secret either), BATCH_MAX_MESSAGES (50; 1-500, the backend's
  * WHATSAPP_INGEST_MAX_MESSAGES), BATCH_FLUSH_INTERVAL_MS (5000; 100-3,600,000), AUTH_STATE_DIR
- * (./auth-state), PORT (3000; the status server), STATUS_HOST (0.0.0.0), SPOOL_DIR (the folder
+ * (./auth-state), PORT (3000; the status server), STATUS_HOST (unset: every address, IPv4 and
+ * IPv6), STATUS_TOKEN (unset: /metrics is open; set: it needs this value in X-Metrics-Token or
+ * `Authorization: Bearer`), PAIRING_PHONE_NUMBER (unset: pair by QR code; set, the account's number
+ * with country code: pair by an 8-character code entered on the phone), SPOOL_DIR (the folder
  * `spool` beside AUTH_STATE_DIR, so one volume keeps both), SPOOL_MAX_BYTES (256 MiB),
  * SPOOL_RETRY_INTERVAL_MS (30000), MEDIA_MAX_BYTES (10 MiB, the backend's WHATSAPP_MEDIA_MAX_BYTES
  * default), BATCH_MAX_BYTES (16 MiB, under the backend's 20 MiB WHATSAPP_INGEST_MAX_BODY_BYTES),
@@ -75,6 +78,13 @@ export function loadConfig(env, cwd = process.cwd()) {
   if (spoolDir === authStateDir || spoolDir.startsWith(authStateDir + path.sep)) {
     problems.push('SPOOL_DIR must not be inside AUTH_STATE_DIR (clearing the auth state, playbook 7.4, would delete unsent batches)');
   }
+  const pairingRaw = text('PAIRING_PHONE_NUMBER');
+  const pairingPhoneNumber = pairingRaw.replace(/[\s()+-]/g, '');
+  if (pairingRaw && !/^\d{7,15}$/.test(pairingPhoneNumber)) {
+    problems.push(`PAIRING_PHONE_NUMBER must be the account's phone number with its country code (7-15 digits, e.g. +44 7911 123456), not ${JSON.stringify(pairingRaw)}`);
+  }
+  const statusToken = (env.STATUS_TOKEN ?? '').trim();
+  if (statusToken && statusToken.length < 16) problems.push('STATUS_TOKEN must be at least 16 characters');
   const logLevel = text('LOG_LEVEL', { fallback: 'info' }).toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(logLevel)}`);
   const baileysLogLevel = text('BAILEYS_LOG_LEVEL', { fallback: 'warn' }).toLowerCase();
@@ -90,7 +100,9 @@ export function loadConfig(env, cwd = process.cwd()) {
     batchMaxBytes: integer('BATCH_MAX_BYTES', 16 * MiB, 64 * 1024, 1024 * MiB),
     authStateDir,
     port: integer('PORT', 3000, 0, 65535),
-    statusHost: text('STATUS_HOST', { fallback: '0.0.0.0' }),
+    statusHost: text('STATUS_HOST'),
+    statusToken,
+    pairingPhoneNumber,
     spoolDir,
     spoolMaxBytes: integer('SPOOL_MAX_BYTES', 256 * MiB, MiB, 1024 * 1024 * MiB),
     spoolRetryIntervalMs: integer('SPOOL_RETRY_INTERVAL_MS', 30_000, 100, 3_600_000),

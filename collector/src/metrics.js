@@ -109,7 +109,7 @@ const HELP = {
   messages_sent: 'Messages delivered to the backend.',
   messages_dropped: 'Messages lost because the spool was full.',
   media_skipped: 'Attachments not sent (over MEDIA_MAX_BYTES or not downloadable).',
-  reconnects: 'WhatsApp reconnections.',
+  reconnects: 'WhatsApp reconnection attempts.',
 };
 
 const GAUGES = {

@@ -2,9 +2,11 @@
  * The WhatsApp side: one Baileys socket on the multi-file auth state in AUTH_STATE_DIR, read for
  * the messages of the account's groups (playbook 7.1 and 7.4; Baileys 6.17.16, pinned).
  *
- * - Pairing: when WhatsApp asks for it, the QR code is printed on the console (stdout) and the state
- *   is "pairing" until it is scanned; the scan closes the socket with `restartRequired` (515) and
- *   the collector reconnects at once, now paired.
+ * - Pairing: when WhatsApp asks for it, the QR code is printed on the console (stdout), or with
+ *   PAIRING_PHONE_NUMBER set an 8-character pairing code is requested for that number and printed
+ *   instead; the state is "pairing" until the phone links. The link closes the socket with
+ *   `restartRequired` (515) and the collector reconnects at once, now paired. Codes that expire
+ *   unused close the socket (408): a new one is shown at once.
  * - Reconnect: Baileys does not reconnect by itself. After a close the socket is made again, after
  *   1 s, 2 s, 4 s… (at most RECONNECT_MAX_MS), except when WhatsApp logged the account out (401:
  *   state "logged_out", recovery by playbook 7.4), forbade it (403) or another client took the same
@@ -24,6 +26,7 @@
  * source with a fake socket whose `ev` is an EventEmitter.
  */
 
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 
 import { DisconnectReason, downloadMediaMessage, makeWASocket, useMultiFileAuthState } from '@whiskeysockets/baileys';
@@ -100,8 +103,8 @@ export function createGroupCache({ fetch, now = Date.now, log }) {
  */
 export function createSource({
   authStateDir, mediaMaxBytes, onMessage, metrics, log, baileysLogger, qrOut = process.stdout,
-  makeSocket = makeWASocket, loadAuthState = useMultiFileAuthState, download = downloadMediaMessage,
-  reconnect = RECONNECT,
+  pairingPhoneNumber = '', makeSocket = makeWASocket, loadAuthState = useMultiFileAuthState,
+  download = downloadMediaMessage, reconnect = RECONNECT,
 }) {
   let socket = null;
   let stopped = false;
@@ -109,6 +112,7 @@ export function createSource({
   let retryTimer = null;
   let work = Promise.resolve();
   const seen = new Set();
+  const pairingAsked = new WeakSet();
   const groups = createGroupCache({ fetch: (jid) => socket.groupMetadata(jid), log });
 
   function remember(id) {
@@ -154,7 +158,9 @@ export function createSource({
       log?.debug({ chat_id: jid, message_id: raw.key.id, reason: found.skip }, 'message not forwarded');
       return;
     }
-    if (!remember(`${jid}/${found.message.message_id}/${found.message.text.length}`)) return;
+    // An edit comes under the same id with another text: the text is part of what was seen.
+    const digest = crypto.createHash('sha256').update(found.message.text).digest('hex').slice(0, 16);
+    if (!remember(`${jid}/${found.message.message_id}/${digest}`)) return;
     if (found.media) await attachMedia(raw, found);
     if (!found.message.text && !found.message.media) {
       log?.warn({ chat_id: jid, message_id: found.message.message_id }, 'a message with only an attachment that could not be sent is not forwarded');
@@ -179,9 +185,19 @@ export function createSource({
   function onConnection(update, current) {
     if (current !== socket) return;  // a late event of a socket already replaced
     const { connection, lastDisconnect, qr } = update;
-    if (qr) {
+    if (qr && pairingPhoneNumber) {
+      if (!pairingAsked.has(current)) {
+        pairingAsked.add(current);
+        metrics.setState('pairing', 'waiting for the pairing code printed in the log to be entered on the phone (WhatsApp → Linked devices → Link a device → Link with phone number instead)');
+        Promise.resolve().then(() => current.requestPairingCode(pairingPhoneNumber)).then((code) => {
+          const shown = String(code).replace(/^(.{4})(.{4})$/, '$1-$2');
+          log?.info({ pairing_code: shown }, 'pairing needed: on the phone, WhatsApp → Linked devices → Link a device → Link with phone number instead, and enter this code');
+          qrOut.write(`\nPairing code for +${pairingPhoneNumber}: ${shown}\n\n`);
+        }, (error) => log?.error({ error: error?.message }, 'the pairing code could not be requested'));
+      }
+    } else if (qr) {
       metrics.setState('pairing', 'waiting for the QR code printed on the console to be scanned (WhatsApp → Linked devices → Link a device)');
-      log?.info('pairing needed: scan the QR code below with WhatsApp (Linked devices → Link a device)');
+      log?.info('pairing needed: scan the QR code below with WhatsApp (Linked devices → Link a device); a new one replaces it every 20 s or so');
       qrcode.generate(qr, { small: true }, (text) => qrOut.write(`${text}\n`));
     }
     if (connection === 'connecting' && metrics.state !== 'pairing') {
@@ -189,7 +205,7 @@ export function createSource({
     }
     if (connection === 'open') {
       failures = 0;
-      metrics.setState('open', `connected${current.user?.id ? ` as ${current.user.id}` : ''}`);
+      metrics.setState('open', 'connected to WhatsApp');  // the account's number stays in the log, off the status server
       log?.info({ user: current.user?.id ?? null }, 'connected to WhatsApp');
       Promise.resolve().then(() => current.groupFetchAllParticipating()).then((all) => {
         groups.set(Object.values(all ?? {}));
@@ -211,10 +227,18 @@ export function createSource({
         schedule(0);
         return;
       }
+      const reason = lastDisconnect?.error?.message ?? 'no reason given';
+      if (metrics.state === 'pairing') {
+        // The QR codes (or the pairing code) expired unused: a new one at once, not a growing wait.
+        metrics.setState('reconnecting', 'the pairing code expired unscanned; a new one follows');
+        log?.info({ code, reason }, 'pairing timed out; showing a new code');
+        schedule(reconnect.minMs);
+        return;
+      }
       failures += 1;
       const delay = Math.min(reconnect.minMs * 2 ** (failures - 1), reconnect.maxMs);
-      metrics.setState('reconnecting', `the connection closed (code ${code ?? 'none'}: ${lastDisconnect?.error?.message ?? 'no reason given'}); reconnecting in ${Math.round(delay / 1000)} s`);
-      log?.warn({ code, retry_in_ms: delay }, 'the WhatsApp connection closed; reconnecting');
+      metrics.setState('reconnecting', `the connection closed (code ${code ?? 'none'}: ${reason}); reconnecting in ${Math.round(delay / 1000)} s`);
+      log?.warn({ code, reason, retry_in_ms: delay }, 'the WhatsApp connection closed; reconnecting');
       schedule(delay);
     }
   }
@@ -224,6 +248,7 @@ export function createSource({
     const stat = await fs.stat(authStateDir).catch(() => null);
     if (stat && !stat.isDirectory()) throw new Error(`AUTH_STATE_DIR ${authStateDir} exists and is not a folder`);
     await fs.mkdir(authStateDir, { recursive: true, mode: 0o700 });
+    await fs.chmod(authStateDir, 0o700).catch(() => {});  // the linked device's keys: owner only
     const { state, saveCreds } = await loadAuthState(authStateDir);
     metrics.setState('connecting', 'connecting to WhatsApp');
     const current = makeSocket({

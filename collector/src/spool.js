@@ -29,6 +29,7 @@ export async function openSpool({ dir, maxBytes, now = Date.now, log }) {
   const rejectedDir = path.join(dir, 'rejected');
   await fs.mkdir(pendingDir, { recursive: true, mode: 0o700 });
   await fs.mkdir(rejectedDir, { recursive: true, mode: 0o700 });
+  for (const folder of [dir, pendingDir, rejectedDir]) await fs.chmod(folder, 0o700).catch(() => {});  // message texts: owner only
   /** @type {Map<string, {name: string, bytes: number, notBefore: number, failures: number}>} */
   const pending = new Map();
   const rejected = new Map();

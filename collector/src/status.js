@@ -9,27 +9,35 @@
  *   sends) and not `application/json`.
  * - `HEAD` is answered like `GET` without a body; other methods get 405, other paths 404.
  *
- * The server exposes no secret (no token, no message text): counters and states only.
+ * - With a status token set (STATUS_TOKEN), `/metrics` needs it in `X-Metrics-Token` or
+ *   `Authorization: Bearer …` (compared in constant time), else 401; `/healthz` stays open for the
+ *   platform's health checks (it tells only the state).
+ *
+ * The server exposes no secret, no message text and not the account's number: counters and states.
  */
 
+import crypto from 'node:crypto';
 import http from 'node:http';
 
 import { toPrometheus } from './metrics.js';
 
 /**
- * Start the status server on `host`:`port` (port 0 = any free port).
+ * Start the status server on `host`:`port` (port 0 = any free port; host "" = every address, IPv4
+ * and IPv6, as Node listens by default).
  * @returns {Promise<{server: http.Server, port: number, close: () => Promise<void>}>}
  */
-export async function startStatusServer({ metrics, host = '0.0.0.0', port = 3000, log }) {
-  const server = http.createServer((request, response) => answer(metrics, request, response));
+export async function startStatusServer({ metrics, host = '', port = 3000, token = '', log }) {
+  const server = http.createServer((request, response) => answer(metrics, token, request, response));
   server.keepAliveTimeout = 5000;
   server.requestTimeout = 10000;
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+    const listening = () => { server.off('error', reject); resolve(); };
+    if (host) server.listen(port, host, listening);
+    else server.listen(port, listening);
   });
   const bound = server.address().port;
-  log?.info({ host, port: bound }, 'status server listening (GET /healthz, GET /metrics)');
+  log?.info({ host: host || 'every address', port: bound, metrics_token: Boolean(token) }, 'status server listening (GET /healthz, GET /metrics)');
   return {
     server,
     port: bound,
@@ -37,7 +45,16 @@ export async function startStatusServer({ metrics, host = '0.0.0.0', port = 3000
   };
 }
 
-function answer(metrics, request, response) {
+function authorized(token, headers) {
+  if (!token) return true;
+  const bearer = /^Bearer\s+(.+)$/i.exec(headers.authorization ?? '')?.[1] ?? '';
+  const given = Buffer.from(String(headers['x-metrics-token'] ?? bearer), 'utf8');
+  const expected = Buffer.from(token, 'utf8');
+  const digest = (value) => crypto.createHash('sha256').update(value).digest();
+  return crypto.timingSafeEqual(digest(given), digest(expected)) && given.length === expected.length;
+}
+
+function answer(metrics, token, request, response) {
   let url;
   try {
     url = new URL(request.url, 'http://status.invalid');
@@ -60,6 +77,16 @@ function answer(metrics, request, response) {
     return;
   }
   if (url.pathname === '/metrics') {
+    if (!authorized(token, request.headers)) {
+      send(response, request, 401, { detail: 'the metrics token is missing or wrong (X-Metrics-Token or Authorization: Bearer, STATUS_TOKEN)' },
+        { 'WWW-Authenticate': 'Bearer' });
+      return;
+    }
+    const format = url.searchParams.get('format');
+    if (format && format !== 'json' && format !== 'prometheus') {
+      send(response, request, 400, { detail: `format must be json or prometheus, not ${JSON.stringify(format.slice(0, 40))}` });
+      return;
+    }
     const snapshot = metrics.snapshot();
     if (wantsPrometheus(url, request.headers.accept)) {
       const body = toPrometheus(snapshot);

@@ -196,3 +196,26 @@ test('killed with SIGKILL while the backend is down: the spool is intact and del
   assert.deepEqual(ids, ['K1', 'K2', 'K3', 'K4'].slice(0, spooled.length * 2));
   assert.ok(up.requests.every((request) => request.signatureOk));
 });
+
+test('SIGTERM to `npm start` (what Railway and Procfile hosts send) stops the collector cleanly', async (t) => {
+  const dir = await workdir(t);
+  const backend = await startBackend();
+  t.after(() => backend.close());
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const child = spawn(npm, ['start', '--silent'], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...environment(dir, backend.url, { AUTH_STATE_DIR: path.join(dir, 'auth-state'), BAILEYS_LOG_LEVEL: 'silent' }) },
+  });
+  let stdout = '';
+  child.stdout.on('data', (chunk) => { stdout += chunk; });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  for (let waited = 0; !/status server listening/.test(stdout) && waited < 30_000; waited += 50) await sleep(50);
+  const port = JSON.parse(stdout.split('\n').find((line) => line.includes('status server listening'))).port;
+  assert.equal((await get(port, '/metrics')).status, 200);
+  child.kill('SIGTERM');  // npm alone, not its process group
+  const { code } = await Promise.race([exited, sleep(20_000).then(() => ({ code: 'still running' }))]);
+  assert.equal(code, 0);
+  assert.match(stdout, /"signal":"SIGTERM".*"msg":"stopping"/);
+  assert.match(stdout, /"msg":"collector stopped"/);
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'nothing listens any more: no orphaned collector');
+});

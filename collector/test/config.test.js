@@ -67,3 +67,12 @@ test('relative folders are taken from the working folder', () => {
   assert.equal(config.authStateDir, path.join('/srv/c', 'state/wa'));
   assert.equal(config.spoolDir, '/srv/c/outbox');
 });
+
+test('PAIRING_PHONE_NUMBER is kept as digits; STATUS_TOKEN must not be short; STATUS_HOST defaults to every address', () => {
+  const config = loadConfig({ ...BASE, PAIRING_PHONE_NUMBER: '+44 (7911) 123-456', STATUS_TOKEN: 'x'.repeat(16) }, '/srv');
+  assert.equal(config.pairingPhoneNumber, '447911123456');
+  assert.equal(config.statusToken, 'x'.repeat(16));
+  assert.equal(config.statusHost, '');
+  assert.throws(() => loadConfig({ ...BASE, PAIRING_PHONE_NUMBER: 'my phone' }), /PAIRING_PHONE_NUMBER must be the account's phone number/);
+  assert.throws(() => loadConfig({ ...BASE, STATUS_TOKEN: 'short' }), /STATUS_TOKEN must be at least 16 characters/);
+});

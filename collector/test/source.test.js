@@ -199,3 +199,49 @@ test('a download that never ends is given up after two minutes; the messages aft
   assert.deepEqual(received.map((m) => m.message_id), ['I1', 'T2']);
   assert.equal(metrics.value('media_skipped'), 1);
 });
+
+test('an edit that keeps the length of the text is forwarded too (the text, not its length, is remembered)', async (t) => {
+  const { fake, received } = await setup(t);
+  fake.last.upsert([groupText('Pixel 8 Pro - $750', { id: 'E1' })]);
+  fake.last.upsert([{ key: { remoteJid: GROUP, id: 'E2', participant: '447911123456@s.whatsapp.net' },
+    message: { protocolMessage: { type: 14, key: { id: 'E1' }, editedMessage: { conversation: 'Pixel 8 Pro - $760' } } } }]);
+  fake.last.upsert([groupText('Pixel 8 Pro - $760', { id: 'E1' })]);
+  await turns();
+  assert.deepEqual(received.map((m) => [m.message_id, m.text]), [['E1', 'Pixel 8 Pro - $750'], ['E1', 'Pixel 8 Pro - $760']]);
+});
+
+test('PAIRING_PHONE_NUMBER: an 8-character code is requested once per connection and printed instead of the QR', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'collector-source-'));
+  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  const fake = fakeWhatsApp();
+  const metrics = createMetrics({ clientId: 'c' });
+  const out = [];
+  const source = createSource({ authStateDir: path.join(dir, 'auth'), mediaMaxBytes: 1, onMessage() {}, metrics, pairingPhoneNumber: '447911123456',
+    qrOut: { write: (text) => out.push(text) }, makeSocket: fake.makeSocket, loadAuthState: fake.loadAuthState, reconnect: { minMs: 1000, maxMs: 60_000 } });
+  t.after(() => source.stop());
+  await source.start();
+  fake.last.qr('ref-1');
+  fake.last.qr('ref-2');
+  await turns();
+  assert.deepEqual(fake.last.pairingRequests, ['447911123456']);
+  assert.match(out.join(''), /Pairing code for \+447911123456: ABCD-1234/);
+  assert.doesNotMatch(out.join(''), /█/);
+  assert.equal(metrics.state, 'pairing');
+  // The codes expire unused (408): a new connection, and a new code, after 1 s, not a growing wait.
+  for (const socketCount of [2, 3, 4]) {
+    fake.last.close(408, 'QR refs attempts ended');
+    t.mock.timers.tick(1000);
+    await until(() => fake.sockets.length === socketCount);
+    fake.last.qr('ref');
+    await turns();
+    assert.deepEqual(fake.last.pairingRequests, ['447911123456']);
+  }
+});
+
+test('the status says "connected", not the account\'s number', async (t) => {
+  const { fake, metrics } = await setup(t);
+  fake.last.open();
+  assert.equal(metrics.stateDetail, 'connected to WhatsApp');
+  assert.doesNotMatch(JSON.stringify(metrics.snapshot()), /447700900000/);
+});

@@ -30,6 +30,8 @@ export function fakeWhatsApp({ groups = {}, failGroupMetadata = false } = {}) {
         return Object.fromEntries(Object.entries(groups).map(([id, subject]) => [id, { id, subject, participants: [] }]));
       },
       updateMediaMessage: async (message) => message,
+      pairingRequests: [],
+      async requestPairingCode(number) { socket.pairingRequests.push(number); return 'ABCD1234'; },
       end() { socket.ended = true; },
       /** Emit as Baileys does. */
       open() { ev.emit('connection.update', { connection: 'open' }); },
