@@ -82,7 +82,7 @@ export async function runCollector({ env = process.env, cwd = process.cwd(), log
       const { waiting, unfinished } = await batcher.close(SHUTDOWN_WAIT_MS);
       if (unfinished?.length) await delivery.handOver(unfinished, 'still being delivered at shutdown');
       if (waiting.length) await delivery.keep(waiting, 'waiting for a batch at shutdown');
-      delivery.stop();
+      await delivery.stop(SHUTDOWN_WAIT_MS);
       metrics.setState('stopped', 'the collector stopped');
       await status.close();
       logger.info({ spooled: (unfinished?.length ?? 0) + waiting.length, spool_depth: spool.depth }, 'collector stopped');

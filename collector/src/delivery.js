@@ -120,10 +120,19 @@ export function createDelivery({ sender, spool, metrics, clientId, retryInterval
       timer = setInterval(drain, retryIntervalMs);
       timer.unref?.();
     },
-    /** Stop the periodic drain (a running one goes on; its batches stay on disk until delivered). */
-    stop() {
+    /**
+     * Stop the periodic drain and give a running one up to `waitMs` to finish (a batch it delivered
+     * is then off the disk too); one still running after that goes on, its batches staying on disk
+     * until delivered (the backend dedupes a batch sent twice).
+     */
+    async stop(waitMs = 0) {
       clearInterval(timer);
       timer = null;
+      if (draining && waitMs > 0) {
+        let timeout;
+        await Promise.race([draining, new Promise((resolve) => { timeout = setTimeout(resolve, waitMs); })]);
+        clearTimeout(timeout);
+      }
     },
   };
 }

@@ -124,8 +124,8 @@ export async function openSpool({ dir, maxBytes, now = Date.now, log }) {
 
     /** Forget a pending entry once delivered (its file is deleted). */
     async remove(entry) {
-      pending.delete(entry.name);
       await fs.rm(path.join(pendingDir, entry.name), { force: true });
+      pending.delete(entry.name);  // after the file is gone: the depth never shows less than the disk holds
     },
 
     /** A pending entry failed again: try it after `notBefore` (epoch ms). */

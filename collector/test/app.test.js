@@ -142,7 +142,9 @@ test('the backend down: batches wait in the spool, and after a restart they are 
 
   const second = await start(t, dir, backend.url);
   await until(() => second.collector.metrics.value('batches_replayed') === 2, 10_000_000);
+  await second.collector.stop();  // right after the last delivery: its file must be gone all the same
   assert.equal(second.collector.spool.depth, 0);
+  assert.deepEqual((await fs.readdir(path.join(dir, 'spool', 'pending'))).filter((name) => name.endsWith('.json')), []);
   const delivered = backend.requests.slice(3).flatMap((request) => request.body.messages.map((message) => message.message_id));
   assert.deepEqual(delivered, ['R1', 'R2', 'R3']);
   assert.ok(backend.requests.every((request) => request.signatureOk));
