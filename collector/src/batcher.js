@@ -7,6 +7,8 @@
  * memory.
  */
 
+import { settledWithin } from './wait.js';
+
 /**
  * @param {{maxMessages: number, maxBytes: number, flushIntervalMs: number,
  *          dispatch: (messages: object[]) => Promise<void>,
@@ -94,15 +96,8 @@ export function createBatcher({ maxMessages, maxBytes, flushIntervalMs, dispatch
       if (timer) { clearTimeout(timer); timer = null; }
       let unfinished = null;
       if (inflight) {
-        const current = inflight;
         const batch = inflightBatch;
-        let timeout;
-        const finished = await Promise.race([
-          current.then(() => true),
-          new Promise((resolve) => { timeout = setTimeout(() => resolve(false), waitMs); }),
-        ]);
-        clearTimeout(timeout);
-        if (!finished) unfinished = batch;
+        if (!(await settledWithin(inflight, waitMs))) unfinished = batch;
       }
       const waiting = queue.map((item) => item.message);
       queue = [];

@@ -10,6 +10,8 @@
  * `Retry-After`), and the drain stops at the first failure so an outage is not hammered.
  */
 
+import { settledWithin } from './wait.js';
+
 const DEFER_MAX_MS = 10 * 60_000;
 
 /**
@@ -84,9 +86,9 @@ export function createDelivery({ sender, spool, metrics, clientId, retryInterval
       } else if (result.outcome === 'rejected') {
         await spool.moveToRejected(entry, messages, refusalOf(result));
       } else {
-        const backoff = Math.min(retryIntervalMs * 2 ** entry.failures, DEFER_MAX_MS);
-        spool.defer(entry, now() + Math.max(backoff, result.retryAfterMs ?? 0));
-        log?.warn({ spool_depth: spool.depth, retry_in_ms: Math.max(backoff, result.retryAfterMs ?? 0) }, 'the spool could not be delivered yet');
+        const wait = Math.max(Math.min(retryIntervalMs * 2 ** entry.failures, DEFER_MAX_MS), result.retryAfterMs ?? 0);
+        spool.defer(entry, now() + wait);
+        log?.warn({ spool_depth: spool.depth, retry_in_ms: wait }, 'the spool could not be delivered yet');
         return;
       }
     }
@@ -128,11 +130,7 @@ export function createDelivery({ sender, spool, metrics, clientId, retryInterval
     async stop(waitMs = 0) {
       clearInterval(timer);
       timer = null;
-      if (draining && waitMs > 0) {
-        let timeout;
-        await Promise.race([draining, new Promise((resolve) => { timeout = setTimeout(resolve, waitMs); })]);
-        clearTimeout(timeout);
-      }
+      if (draining && waitMs > 0) await settledWithin(draining, waitMs);
     },
   };
 }

@@ -175,11 +175,17 @@ export function createSource({
     retryTimer = setTimeout(() => { retryTimer = null; connect().catch(fatal); }, delayMs);
   }
 
+  /** One more failure in a row: the wait before the next attempt (1 s, 2 s, 4 s… at most maxMs). */
+  function backoff() {
+    failures += 1;
+    return Math.min(reconnect.minMs * 2 ** (failures - 1), reconnect.maxMs);
+  }
+
   function fatal(error) {
     metrics.setState('reconnecting', `the WhatsApp socket could not be made: ${error.message}`);
     log?.error({ error: error.message }, 'the WhatsApp socket could not be made; trying again');
-    failures += 1;
-    if (!stopped) schedule(Math.min(reconnect.minMs * 2 ** (failures - 1), reconnect.maxMs));
+    const delay = backoff();
+    if (!stopped) schedule(delay);
   }
 
   function onConnection(update, current) {
@@ -235,8 +241,7 @@ export function createSource({
         schedule(reconnect.minMs);
         return;
       }
-      failures += 1;
-      const delay = Math.min(reconnect.minMs * 2 ** (failures - 1), reconnect.maxMs);
+      const delay = backoff();
       metrics.setState('reconnecting', `the connection closed (code ${code ?? 'none'}: ${reason}); reconnecting in ${Math.round(delay / 1000)} s`);
       log?.warn({ code, reason, retry_in_ms: delay }, 'the WhatsApp connection closed; reconnecting');
       schedule(delay);

@@ -70,6 +70,12 @@ export async function openSpool({ dir, maxBytes, now = Date.now, log }) {
     return entry;
   }
 
+  function keepRefused(messages, refusal) {
+    return write(rejectedDir, rejected, {
+      version: VERSION, spooled_at: new Date(now()).toISOString(), reason: 'refused by the backend', refusal, messages,
+    });
+  }
+
   return {
     dir,
     maxBytes,
@@ -89,10 +95,7 @@ export async function openSpool({ dir, maxBytes, now = Date.now, log }) {
 
     /** Keep a refused batch for an operator. @returns {Promise<boolean>} false when the spool is full */
     async reject(messages, refusal) {
-      const entry = await write(rejectedDir, rejected, {
-        version: VERSION, spooled_at: new Date(now()).toISOString(), reason: 'refused by the backend', refusal, messages,
-      });
-      return entry !== null;
+      return (await keepRefused(messages, refusal)) !== null;
     },
 
     /** The oldest pending entry due at `at` (epoch ms), or null. */
@@ -137,9 +140,7 @@ export async function openSpool({ dir, maxBytes, now = Date.now, log }) {
     /** Move a pending entry to rejected/, with the refusal recorded. */
     async moveToRejected(entry, messages, refusal) {
       pending.delete(entry.name);
-      const kept = await write(rejectedDir, rejected, {
-        version: VERSION, spooled_at: new Date(now()).toISOString(), reason: 'refused by the backend', refusal, messages,
-      }).catch(() => null);
+      const kept = await keepRefused(messages, refusal).catch(() => null);
       if (kept) await fs.rm(path.join(pendingDir, entry.name), { force: true });
       else pending.set(entry.name, entry);  // no room in rejected/: it stays pending rather than vanish
       return kept !== null;
